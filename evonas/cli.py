@@ -1,0 +1,239 @@
+"""The ``evonas`` command line (click)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evonas import __version__
+from evonas.errors import UserError
+from evonas.genomes import SPACES
+from evonas.presets import PRESETS
+from evonas.progress import Progress
+from evonas.strategies import STRATEGIES
+
+DEFAULT_WORKERS = os.cpu_count() or 1
+
+
+@click.group()
+@click.version_option(__version__, prog_name="evonas")
+def cli() -> None:
+    """evonas: evolutionary architecture and program search."""
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UserError(f"{name} must be a positive integer, got {value}")
+
+
+def build_config(
+    genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
+    batch: int | None, seed: int, preset: str, data_dir: Path | None, filters: int | None, train_images: int | None,
+    max_seconds: float | None, checkpoint_every: int | None, device: str,
+) -> Any:
+    """Resolve preset + flags into a validated ``RunConfig``."""
+    from evonas.run import RunConfig
+    from evonas.tasks import DEFAULT_TASKS
+
+    if genome not in SPACES:
+        raise UserError(f"unknown genome {genome!r}; choose one of {', '.join(SPACES)}")
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if preset not in PRESETS[genome]:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS[genome])}")
+    for name, value in (("--population", population), ("--sample", sample), ("--cycles", cycles), ("--batch", batch),
+                        ("--filters", filters), ("--train-images", train_images), ("--checkpoint-every", checkpoint_every)):
+        _positive(name, value)
+    settings = PRESETS[genome][preset]
+    population = population or settings["population"]
+    sample = sample or min(settings["sample"], population)
+    if sample > population:
+        raise UserError(f"--sample {sample} is larger than --population {population}; use a sample of at most {population}")
+    task_name = task or DEFAULT_TASKS[genome]
+    task_options = dict(settings["task_options"])
+    if data_dir is not None:
+        task_options["data_dir"] = str(data_dir)
+    if filters is not None:
+        task_options["filters"] = filters
+    if train_images is not None:
+        task_options["train_images"] = train_images
+        task_options.pop("epochs", None)
+    if genome == "amoeba":
+        task_options["device"] = device
+    strategy_options = {"population": population, "sample": sample} if strategy == "aging" else {}
+    return RunConfig(
+        genome=genome, space=SPACES[genome]().to_dict(), task=task_name, task_options=task_options, strategy=strategy,
+        strategy_options=strategy_options, seed=seed, cycles=cycles or settings["cycles"], batch=batch or settings["batch"],
+        checkpoint_every=checkpoint_every or settings["checkpoint_every"], max_seconds=max_seconds, preset=preset,
+    )
+
+
+def _check_task(config: Any) -> None:
+    from evonas.tasks import make_task
+
+    task = make_task(config.task, config.task_options)
+    kinds = getattr(task, "genome_kinds", ())
+    if kinds and config.genome not in kinds:
+        raise UserError(f"task {config.task!r} scores {', '.join(kinds)} genomes, not {config.genome!r}; pick a matching --task")
+
+
+def _execute(run: Any, workers: int, quiet: bool) -> None:
+    from evonas.executors import make_executor
+
+    config = run.config
+    if workers > config.batch:
+        click.echo(f"note: only {config.batch} evaluations run at once (--batch); {workers - config.batch} worker(s) will idle", err=True)
+        workers = config.batch
+    executor = make_executor(config.task, config.task_options, config.seed, workers)
+    progress = Progress(config.cycles, run.strategy.told, enabled=not quiet)
+    try:
+        run.execute(executor, progress)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: checkpoint written; continue with 'evonas resume {run.run_dir}'", err=True)
+        sys.exit(130)
+    finally:
+        executor.close()
+    _summarise(run, quiet)
+
+
+def _summarise(run: Any, quiet: bool) -> None:
+    from evonas.run import genome_json, nan_to_none
+    from evonas.tasks import make_task
+
+    best = run.strategy.best
+    click.echo(f"run folder: {run.run_dir}")
+    click.echo(f"evaluations: {run.strategy.told} of {run.config.cycles}, failed: {run.failed}")
+    if best is None:
+        click.echo("no evaluation succeeded, so there is no best individual; see the 'error' column of the lineage")
+        return
+    task = make_task(run.config.task, run.config.task_options)
+    if not quiet:
+        click.echo(f"scoring the best individual (id {best.id}) for the final report ...", err=True)
+    report = task.report(best.genome, run.seed_of(best.id))
+    click.echo(f"best individual: id {best.id}, fitness {best.fitness:.4f}")
+    describe = getattr(best.genome, "describe", None)
+    click.echo(describe() if describe else genome_json(best.genome))
+    if "val_accuracy" in report:
+        click.echo(f"validation accuracy: {report['val_accuracy']:.4f}")
+    if "test_accuracy" in report:
+        click.echo(f"test accuracy: {report['test_accuracy']:.4f}")
+    summary = {"id": best.id, "fitness": best.fitness, "genome": best.genome.to_dict(), "report": {k: nan_to_none(v) for k, v in report.items()}}
+    (run.run_dir / "best.json").write_text(json.dumps(summary, indent=2))
+
+
+@cli.command()
+@click.option("--genome", default="amoeba", show_default=True, help=f"Genome family to search: {', '.join(SPACES)}.")
+@click.option("--task", default=None, help="Task name (default per genome; amoeba: fashion-mnist, the embedded subset) or package.module:factory.")
+@click.option("--strategy", default="aging", show_default=True, help=f"Search strategy: {', '.join(STRATEGIES)}.")
+@click.option("--population", type=int, default=None, help="Population size P (preset default).")
+@click.option("--sample", type=int, default=None, help="Tournament sample size S, at most P (preset default).")
+@click.option("--cycles", type=int, default=None, help="Total evaluations C, counting the initial population (preset default).")
+@click.option("--batch", type=int, default=None, help="Children proposed per round; the most workers that can be busy. Changes the lineage; --workers does not.")
+@click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Evaluation processes (1 = in-process).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Run seed: same seed and config give the same lineage.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder (default runs/<genome>-<strategy>-s<seed>-<time>).")
+@click.option("--preset", default="cpu", show_default=True, help="smoke (seconds), cpu (~10 min on 2 cores) or paper ([RE] settings).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder with dataset files for fashion-mnist-full, mnist or cifar10.")
+@click.option("--filters", type=int, default=None, help="F, filters of the first stack (image tasks).")
+@click.option("--train-images", type=int, default=None, help="Proxy budget: training images seen per candidate (image tasks).")
+@click.option("--max-seconds", type=float, default=None, help="Also stop after this much search time.")
+@click.option("--checkpoint-every", type=int, default=None, help="Checkpoint after this many evaluations (and every 30 s).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda, for torch proxy training.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+def evolve(genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
+           batch: int | None, workers: int, seed: int, out: Path | None, preset: str, data_dir: Path | None,
+           filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
+           device: str, quiet: bool) -> None:
+    """Run an evolutionary search and print the best individual."""
+    from evonas.run import Run
+
+    _positive("--workers", workers)
+    if device not in ("auto", "cpu", "cuda"):
+        raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
+                          train_images, max_seconds, checkpoint_every, device)
+    _check_task(config)
+    out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = Run.create(out, config)
+    if not quiet:
+        click.echo(f"evolving {genome} on {config.task} with {strategy}: {config.cycles} evaluations, {min(workers, config.batch)} worker(s), run folder {out}", err=True)
+    _execute(run, workers, quiet)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--cycles", type=int, default=None, help="New total evaluation budget (default: the run's own).")
+@click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Evaluation processes (does not change the lineage).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+def resume(run_dir: Path, cycles: int | None, workers: int, quiet: bool) -> None:
+    """Continue a stopped or finished run from its checkpoint."""
+    from evonas.run import Run
+
+    _positive("--workers", workers)
+    _positive("--cycles", cycles)
+    run = Run.open(run_dir, cycles)
+    if not quiet:
+        click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)
+    _execute(run, workers, quiet)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--top", type=int, default=10, show_default=True, help="How many of the best individuals to list.")
+@click.option("--ancestry", "ancestry_id", type=int, default=None, help="Print the chain of this id back to the initial population.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def lineage(run_dir: Path, top: int, ancestry_id: int | None, as_json: bool) -> None:
+    """List a run's best individuals, or one individual's ancestry."""
+    from evonas.run import ancestry, best_rows, read_run_lineage
+
+    table, torn = read_run_lineage(run_dir)
+    for path in torn:
+        click.echo(f"warning: {path} is torn; read up to its last complete batch", err=True)
+    rows = ancestry(table, ancestry_id) if ancestry_id is not None else best_rows(table, top)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if ancestry_id is None:
+        failed = sum(1 for s in table.column("status").to_pylist() if s != "ok")
+        click.echo(f"{table.num_rows} evaluations, {failed} failed; best {len(rows)}:")
+    click.echo(f"{'id':>8} {'parent':>8} {'fitness':>9}  mutation")
+    for r in rows:
+        fitness = "failed" if r["fitness"] is None else f"{r['fitness']:.4f}"
+        parent = "-" if r["parent_id"] is None else str(r["parent_id"])
+        click.echo(f"{r['id']:>8} {parent:>8} {fitness:>9}  {r['mutation'] or '(initial)'}")
+
+
+@cli.command()
+@click.argument("name", default="amoeba")
+@click.option("--quick", is_flag=True, help="Fewer repetitions (seconds instead of minutes).")
+@click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Workers for the architectures/hour figure.")
+def bench(name: str, quick: bool, workers: int) -> None:
+    """Run a benchmark and print one JSON object (progress on stderr)."""
+    from evonas.bench import BENCHMARKS
+
+    if name not in BENCHMARKS:
+        raise UserError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    click.echo(json.dumps(BENCHMARKS[name](quick=quick, workers=workers), indent=2))
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"evonas: error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"evonas: error: {exc.format_message()} (see --help)", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("evonas: aborted", err=True)
+        sys.exit(130)

@@ -1,0 +1,57 @@
+"""Progress display: a live line on a terminal, plain periodic lines otherwise (always on stderr)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import TextIO
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Shows evaluations done, rate, best fitness, failures and ETA."""
+
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True, interval: float | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.live = enabled and self.stream.isatty()
+        self.interval = interval if interval is not None else (0.2 if self.live else 10.0)
+        self.total = total
+        self.start_done = done
+        self.started = time.perf_counter()
+        self.last_shown = -math.inf
+
+    def update(self, done: int, best: float | None, failed: int, force: bool = False) -> None:
+        """Refresh the display if the interval has passed (or ``force``)."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last_shown < self.interval:
+            return
+        self.last_shown = now
+        elapsed = now - self.started
+        rate = (done - self.start_done) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - done) / rate if rate > 0 else math.inf
+        best_text = "-" if best is None else f"{best:.4f}"
+        line = (
+            f"[{done}/{self.total}] {100.0 * done / max(1, self.total):5.1f}%  {rate:8.2f} evals/s  "
+            f"best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
+        )
+        if self.live:
+            self.stream.write("\r" + line + "\x1b[K")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the live line."""
+        if self.enabled and self.live:
+            self.stream.write("\n")
+            self.stream.flush()

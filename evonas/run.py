@@ -1,0 +1,330 @@
+"""The run loop: ask -> evaluate -> tell -> lineage -> checkpoint, plus creating and resuming run folders."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from evonas import __version__
+from evonas.errors import UserError
+from evonas.executors import InProcessExecutor, PoolExecutor, evaluation_seed
+from evonas.genomes import SPACES, InvalidGenome
+from evonas.genomes.base import canonical_hash
+from evonas.progress import Progress
+from evonas.store import (
+    LINEAGE_SCHEMA,
+    Checkpoint,
+    LineageBuffer,
+    atomic_write_bytes,
+    lineage_parts,
+    now_us,
+    part_path,
+    read_checkpoint,
+    read_lineage,
+    read_part,
+    table_to_ipc_file,
+    write_checkpoint,
+)
+from evonas.strategies import STRATEGIES, Candidate, Member, Result, Strategy
+from evonas.tasks import make_task
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.arrow"
+LINEAGE_DIR = "lineage"
+ASIDE_DIR = "set-aside"
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to rebuild a run; ``cycles`` (the total evaluation budget) may grow on resume."""
+
+    genome: str
+    space: dict[str, Any]
+    task: str
+    task_options: dict[str, Any]
+    strategy: str
+    strategy_options: dict[str, Any]
+    seed: int
+    cycles: int
+    batch: int
+    checkpoint_every: int = 1
+    checkpoint_seconds: float = 30.0
+    max_seconds: float | None = None
+    evonas_version: str = __version__
+    preset: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity_hash(self) -> str:
+        """Hash of what must not change across a resume (everything but budgets, version and checkpoint cadence)."""
+        data = asdict(self)
+        for key in ("cycles", "max_seconds", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra"):
+            data.pop(key)
+        return canonical_hash(data)
+
+    def to_json(self) -> str:
+        """Pretty JSON for config.json."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        """Parse config.json."""
+        return cls(**json.loads(text))
+
+
+def build_strategy(config: RunConfig) -> Strategy:
+    """The configured strategy over the configured space."""
+    if config.genome not in SPACES:
+        raise UserError(f"unknown genome kind {config.genome!r}; choose one of {', '.join(SPACES)}")
+    if config.strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {config.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    try:
+        space = SPACES[config.genome].from_dict(config.space)
+        return STRATEGIES[config.strategy](space, config.seed, config.cycles, **config.strategy_options)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"invalid {config.strategy} settings: {exc}") from None
+
+
+def genome_json(genome: Any) -> str:
+    """Compact JSON of a genome's ``to_dict()`` (the lineage and checkpoint form)."""
+    return json.dumps(genome.to_dict(), separators=(",", ":"))
+
+
+def _metadata(config_hash: str) -> dict[str, str]:
+    return {"evonas_version": __version__, "config_hash": config_hash}
+
+
+class Run:
+    """A run folder and the live search in it."""
+
+    def __init__(self, run_dir: Path, config: RunConfig, strategy: Strategy, next_part: int, elapsed: float, failed: int) -> None:
+        self.run_dir = run_dir
+        self.config = config
+        self.strategy = strategy
+        self.next_part = next_part
+        self.elapsed_before = elapsed
+        self.failed = failed
+        self.buffer = LineageBuffer()
+        self.config_hash = config.identity_hash()
+        self.lineage_schema = LINEAGE_SCHEMA.with_metadata(_metadata(self.config_hash))
+
+    # -- creation and resume ----------------------------------------------------------------------
+    @classmethod
+    def create(cls, run_dir: Path, config: RunConfig) -> Run:
+        """Start a new run folder; refuses a folder that already holds a run."""
+        if (run_dir / CONFIG_FILE).exists():
+            raise UserError(f"{run_dir} already holds a run; continue it with 'evonas resume {run_dir}' or pick another --out")
+        strategy = build_strategy(config)
+        make_task(config.task, config.task_options)  # fail early on bad task options
+        (run_dir / LINEAGE_DIR).mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run_dir / CONFIG_FILE, config.to_json().encode())
+        run = cls(run_dir, config, strategy, 1, 0.0, 0)
+        run.checkpoint(time.perf_counter())
+        return run
+
+    @classmethod
+    def open(cls, run_dir: Path, cycles: int | None = None) -> Run:
+        """Reopen a run folder at its checkpoint, setting aside lineage rows newer than it."""
+        config = load_config(run_dir)
+        checkpoint = read_checkpoint(run_dir / CHECKPOINT_FILE)
+        if checkpoint.config_hash != config.identity_hash():
+            raise UserError(
+                f"{run_dir / CONFIG_FILE} no longer matches the checkpoint (config hash {config.identity_hash()} != "
+                f"{checkpoint.config_hash}); undo the edit or start a new run with 'evonas evolve'"
+            )
+        told = int(checkpoint.state["told"])
+        if cycles is not None:
+            if cycles < told:
+                raise UserError(f"--cycles {cycles} is below the {told} evaluations already done; give at least {told}")
+            config.cycles = cycles
+            atomic_write_bytes(run_dir / CONFIG_FILE, config.to_json().encode())
+        strategy = build_strategy(config)
+        space = strategy.space
+        members: dict[int, Member] = {}
+        try:
+            for ident, fitness, text in checkpoint.members:
+                members[ident] = Member(ident, fitness, space.genome_from_dict(json.loads(text)))
+            strategy.load_state_dict(checkpoint.state, members)
+        except (InvalidGenome, KeyError, ValueError, TypeError) as exc:
+            raise UserError(f"checkpoint in {run_dir} is corrupted ({exc}); restore it from a backup or start a new run") from None
+        strategy.budget = config.cycles
+        next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()])
+        return cls(run_dir, config, strategy, next_part, float(checkpoint.counters.get("elapsed_seconds", 0.0)), int(checkpoint.counters.get("failed", 0)))
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def execute(self, executor: InProcessExecutor | PoolExecutor, progress: Progress | None = None) -> Member | None:
+        """Run until the budget (or ``max_seconds``) is spent or Ctrl-C; always leaves a checkpoint."""
+        strategy, config = self.strategy, self.config
+        started = time.perf_counter()
+        last_checkpoint = (strategy.told, started)
+        progress = progress or Progress(config.cycles, strategy.told, enabled=False)
+        interrupted = False
+        previous_handler = signal.getsignal(signal.SIGTERM)
+        if previous_handler is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            while not strategy.done:
+                if config.max_seconds is not None and self.elapsed_before + time.perf_counter() - started >= config.max_seconds:
+                    break
+                rng_before = strategy.rng.bit_generator.state
+                candidates = strategy.ask(config.batch)
+                if not candidates:
+                    break
+                try:
+                    results = executor.evaluate(candidates)
+                except BaseException:
+                    # Un-ask: the checkpoint must describe the state right after the last tell.
+                    strategy.rng.bit_generator.state = rng_before
+                    strategy.next_id = strategy.told
+                    raise
+                strategy.tell(results, candidates)
+                self.record(candidates, results)
+                best = strategy.best.fitness if strategy.best else None
+                progress.update(strategy.told, best, self.failed)
+                now = time.perf_counter()
+                if strategy.told - last_checkpoint[0] >= config.checkpoint_every or now - last_checkpoint[1] >= config.checkpoint_seconds:
+                    self.checkpoint(started)
+                    last_checkpoint = (strategy.told, now)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            # A second Ctrl-C while the final checkpoint is written must not tear it: files are written atomically.
+            self.checkpoint(started)
+            best = strategy.best.fitness if strategy.best else None
+            progress.update(strategy.told, best, self.failed, force=True)
+            progress.close()
+            if previous_handler is signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if interrupted:
+            raise KeyboardInterrupt
+        return strategy.best
+
+    def record(self, candidates: list[Candidate], results: list[Result]) -> None:
+        """Buffer one lineage row per evaluated candidate."""
+        kind = self.strategy.space.kind
+        wall = now_us()
+        for c, r in zip(candidates, results):
+            if not r.ok:
+                self.failed += 1
+            self.buffer.append(
+                {
+                    "id": c.id, "parent_id": c.parent_id, "second_parent_id": c.second_parent_id, "birth": c.birth,
+                    "mutation": None if c.mutation is None else str(c.mutation), "genome_kind": kind,
+                    "genome": genome_json(c.genome), "fingerprint": c.genome.fingerprint(),
+                    "fitness": r.fitness if r.ok else None, "metrics": list(r.metrics.items()),
+                    "status": r.status, "error": r.error or None, "eval_seconds": r.eval_seconds,
+                    "worker": r.worker, "wall_time": wall,
+                }
+            )
+
+    def checkpoint(self, started: float) -> None:
+        """Flush buffered lineage as a new part file, then atomically write the checkpoint."""
+        if len(self.buffer):
+            table = self.buffer.table().replace_schema_metadata(self.lineage_schema.metadata)
+            atomic_write_bytes(part_path(self.run_dir / LINEAGE_DIR, self.next_part), table_to_ipc_file(table))
+            self.next_part += 1
+            self.buffer.clear()
+        counters = {
+            "elapsed_seconds": self.elapsed_before + time.perf_counter() - started,
+            "failed": self.failed,
+            "next_part": self.next_part,
+        }
+        members = {m.id: m for m in self.strategy.members()}
+        rows = [(m.id, m.fitness, genome_json(m.genome)) for m in members.values()]
+        write_checkpoint(
+            self.run_dir / CHECKPOINT_FILE, Checkpoint(self.strategy.state_dict(), counters, rows, self.config_hash), __version__
+        )
+
+    def seed_of(self, ident: int) -> int:
+        """Evaluation seed of an individual of this run."""
+        return evaluation_seed(self.config.seed, ident)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def load_config(run_dir: Path) -> RunConfig:
+    """Read config.json of a run folder, with a clear error for anything that is not one."""
+    if not run_dir.is_dir():
+        raise UserError(f"run folder {run_dir} does not exist; check the path (runs live under runs/ by default)")
+    path = run_dir / CONFIG_FILE
+    if not path.exists():
+        raise UserError(f"{run_dir} is not an evonas run folder (no {CONFIG_FILE}); point at a folder made by 'evonas evolve'")
+    try:
+        return RunConfig.from_json(path.read_text())
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{path} is not a valid run config ({exc}); restore it or start a new run") from None
+
+
+def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int]) -> int:
+    """Make ``lineage/`` hold exactly the rows with id < ``told``; newer rows are moved to ``set-aside/``.
+
+    Returns the next part number. Refuses a checkpoint whose individuals the lineage lacks.
+    """
+    lineage_dir = run_dir / LINEAGE_DIR
+    aside = run_dir / ASIDE_DIR
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    kept = 0
+    ids_seen: set[int] = set()
+    last_index = 0
+    for path in lineage_parts(lineage_dir):
+        last_index = max(last_index, int(path.stem.split("-")[1]))
+        table, complete = read_part(path)
+        ids = table.column("id").to_pylist()
+        covered = [i for i, ident in enumerate(ids) if ident < told]
+        if complete and len(covered) == len(ids):
+            kept += len(ids)
+            ids_seen.update(ids)
+            continue
+        aside.mkdir(exist_ok=True)
+        os.replace(path, aside / f"{stamp}-{path.name}")  # the original bytes, untouched
+        if covered:
+            atomic_write_bytes(path, table_to_ipc_file(table.take(pa.array(covered))))
+            kept += len(covered)
+            ids_seen.update(ids[i] for i in covered)
+    missing = [i for i in member_ids if i not in ids_seen]
+    if kept < told or missing:
+        raise UserError(
+            f"the checkpoint in {run_dir} names {told} evaluations but lineage/ holds {kept}"
+            f"{' and lacks ids ' + str(missing[:5]) if missing else ''}; the lineage was damaged, so this run cannot be resumed exactly"
+        )
+    return last_index + 1
+
+
+def read_run_lineage(run_dir: Path) -> tuple[pa.Table, list[Path]]:
+    """The lineage of a run folder (for ``evonas lineage``), readable even if its last file is torn."""
+    load_config(run_dir)
+    return read_lineage(run_dir / LINEAGE_DIR)
+
+
+def best_rows(table: pa.Table, top: int) -> list[dict[str, Any]]:
+    """The ``top`` rows by fitness (failures excluded), best first, ties by id."""
+    rows = [r for r in table.select(["id", "parent_id", "fitness", "mutation", "status", "fingerprint"]).to_pylist() if r["fitness"] is not None]
+    rows.sort(key=lambda r: (-r["fitness"], r["id"]))
+    return rows[:top]
+
+
+def ancestry(table: pa.Table, ident: int) -> list[dict[str, Any]]:
+    """The chain from ``ident`` back to the initial population (first element is ``ident`` itself)."""
+    by_id = {r["id"]: r for r in table.select(["id", "parent_id", "second_parent_id", "fitness", "mutation", "status"]).to_pylist()}
+    if ident not in by_id:
+        raise UserError(f"no individual with id {ident} in this run's lineage; list ids with 'evonas lineage RUN'")
+    chain = []
+    current: int | None = ident
+    while current is not None and current in by_id:
+        chain.append(by_id[current])
+        current = by_id[current]["parent_id"]
+    return chain
+
+
+def nan_to_none(value: float) -> float | None:
+    """JSON-friendly float."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value

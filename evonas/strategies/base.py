@@ -1,0 +1,130 @@
+"""Ask/tell strategy protocol, candidates and evaluation results."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from evonas.genomes import Genome, Mutation, Space
+from evonas.rng import INIT, KeyedRng, generator_state, new_generator, restore_generator
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An individual to evaluate: its id, parents, birth (evaluation order), genome and the mutation that made it."""
+
+    id: int
+    parent_id: int | None
+    second_parent_id: int | None
+    birth: int
+    genome: Genome
+    mutation: Mutation | None
+
+
+@dataclass(slots=True)
+class Result:
+    """The outcome of one evaluation; ``fitness`` is NaN unless ``status == "ok"``."""
+
+    id: int
+    fitness: float
+    status: str = "ok"
+    error: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    eval_seconds: float = 0.0
+    worker: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the evaluation gave a finite fitness."""
+        return self.status == "ok"
+
+
+def rank_value(fitness: float) -> float:
+    """Fitness for ranking: NaN (a failure) ranks below every finite value."""
+    return -math.inf if math.isnan(fitness) else fitness
+
+
+@dataclass
+class Member:
+    """A told individual kept by a strategy (population or best-so-far)."""
+
+    id: int
+    fitness: float
+    genome: Genome
+
+
+class Strategy(ABC):
+    """Ask/tell search strategy with a JSON-safe state; ``budget`` counts every evaluation, initial ones included."""
+
+    name: ClassVar[str]
+
+    def __init__(self, space: Space, seed: int, budget: int) -> None:
+        self.space = space
+        self.seed = seed
+        self.budget = budget
+        self.rng = new_generator(seed)
+        self.keyed = KeyedRng(seed)
+        self.next_id = 0
+        self.told = 0
+        self.best: Member | None = None
+
+    # -- protocol -------------------------------------------------------------------------------
+    def ask(self, n: int) -> list[Candidate]:
+        """Up to ``n`` new candidates, never past the budget."""
+        out = []
+        for _ in range(max(0, min(n, self.budget - self.next_id))):
+            out.append(self._propose(self.next_id))
+            self.next_id += 1
+        return out
+
+    def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
+        """Fold results in, in submission order."""
+        for candidate, result in zip(candidates, results):
+            self.told += 1
+            if result.ok and (self.best is None or result.fitness > self.best.fitness):
+                self.best = Member(candidate.id, result.fitness, candidate.genome)
+            self._fold(candidate, result)
+
+    @property
+    def done(self) -> bool:
+        """True once the whole budget has been told."""
+        return self.told >= self.budget
+
+    def options(self) -> dict[str, Any]:
+        """The strategy's own settings, written to config.json."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-safe state; genomes are referenced by id (see ``members``)."""
+        return {
+            "name": self.name,
+            "rng": generator_state(self.rng),
+            "next_id": self.next_id,
+            "told": self.told,
+            "budget": self.budget,
+            "best": None if self.best is None else self.best.id,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], members: dict[int, Member]) -> None:
+        """Restore from ``state_dict`` output and the members stored beside it in the checkpoint."""
+        self.rng = restore_generator(state["rng"])
+        self.next_id = self.told = int(state["told"])  # the in-flight tail is re-asked on resume
+        self.best = None if state["best"] is None else members[int(state["best"])]
+
+    def members(self) -> list[Member]:
+        """Every individual the state refers to (for the checkpoint table)."""
+        return [self.best] if self.best is not None else []
+
+    # -- hooks --------------------------------------------------------------------------------------
+    def _random_candidate(self, ident: int, initial: bool = True) -> Candidate:
+        rng = self.keyed.at(INIT, ident)
+        genome = self.space.initial(rng) if initial else self.space.random(rng)
+        return Candidate(ident, None, None, ident, genome, None)
+
+    @abstractmethod
+    def _propose(self, ident: int) -> Candidate: ...
+
+    def _fold(self, candidate: Candidate, result: Result) -> None:
+        """Strategy-specific bookkeeping for one told result."""

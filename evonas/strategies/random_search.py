@@ -1,0 +1,14 @@
+"""Random search: the baseline every search result is compared with, at the same budget."""
+
+from __future__ import annotations
+
+from .base import Candidate, Strategy
+
+
+class RandomSearch(Strategy):
+    """Every candidate is an independent random genome; the result is the best in history."""
+
+    name = "random"
+
+    def _propose(self, ident: int) -> Candidate:
+        return self._random_candidate(ident, initial=False)

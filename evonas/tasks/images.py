@@ -1,0 +1,104 @@
+"""Image classification by proxy training of a Net-IR network: fitness is validation accuracy."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from evonas.datasets import IMAGE_DATASETS, load_dataset
+from evonas.errors import UserError
+from evonas.genomes import Genome
+from evonas.genomes.ir import Macro
+
+from .base import Task
+
+_SPLITS_CACHE: dict[tuple[str, str | None], Any] = {}
+
+
+class ImageClassification(Task):
+    """Train the genome's network for a fixed proxy budget on ``dataset`` and score validation accuracy.
+
+    Test accuracy is computed only by ``report`` (for the best genome) and never reaches the search.
+    """
+
+    name = "image"
+    genome_kinds = ("amoeba",)
+
+    def __init__(
+        self,
+        dataset: str = "fashion-mnist",
+        data_dir: str | None = None,
+        cells_per_stack: int = 1,
+        stacks: int = 2,
+        filters: int = 8,
+        train_images: int = 2048,
+        epochs: float | None = None,
+        batch_size: int = 64,
+        max_lr: float = 0.1,
+        val_images: int | None = None,
+        device: str = "auto",
+        **options: Any,
+    ) -> None:
+        if dataset not in IMAGE_DATASETS:
+            raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(IMAGE_DATASETS)}")
+        if filters < 2 or filters % 2:
+            raise UserError(f"filters must be an even number >= 2, got {filters}")
+        if cells_per_stack < 1 or stacks < 1:
+            raise UserError("cells_per_stack and stacks must be at least 1")
+        super().__init__(
+            dataset=dataset, data_dir=data_dir, cells_per_stack=cells_per_stack, stacks=stacks, filters=filters,
+            train_images=train_images, epochs=epochs, batch_size=batch_size, max_lr=max_lr, val_images=val_images,
+            device=device, **options,
+        )
+        h, w, c = IMAGE_DATASETS[dataset]
+        self.macro = Macro(cells_per_stack=cells_per_stack, stacks=stacks, filters=filters, in_channels=c, num_classes=10)
+        self.dataset = dataset
+        self.data_dir = data_dir
+        self.epochs = epochs
+        self.train_images = train_images
+        self.batch_size = batch_size
+        self.max_lr = max_lr
+        self.val_images = val_images
+        self.device_name = device
+        self.extra = options
+
+    def splits(self) -> Any:
+        """The dataset as normalised tensors, loaded once per process."""
+        from evonas.kernels.torchnet import splits_from_arrays
+
+        key = (self.dataset, self.data_dir)
+        if key not in _SPLITS_CACHE:
+            arrays = load_dataset(self.dataset, Path(self.data_dir) if self.data_dir else None)
+            _SPLITS_CACHE[key] = splits_from_arrays(arrays, 10)
+        splits = _SPLITS_CACHE[key]
+        if self.val_images is not None and self.val_images < len(splits.val_x):
+            splits = type(splits)(**{**splits.__dict__, "val_x": splits.val_x[: self.val_images], "val_y": splits.val_y[: self.val_images]})
+        return splits
+
+    def budget(self, n_train: int) -> Any:
+        """The proxy budget: ``epochs`` passes over the training split when given, else ``train_images`` images."""
+        from evonas.kernels.torchnet import ProxyBudget
+
+        images = int(round(self.epochs * n_train)) if self.epochs else self.train_images
+        known = {f.name for f in fields(ProxyBudget)}
+        return ProxyBudget(train_images=images, batch_size=self.batch_size, max_lr=self.max_lr, **{k: v for k, v in self.extra.items() if k in known})
+
+    def _train(self, genome: Genome, seed: int, with_test: bool) -> dict[str, float]:
+        from evonas.kernels import torchnet
+
+        torchnet.configure_worker_threads()
+        data = self.splits()
+        return torchnet.train_proxy(
+            genome.lower(), self.macro, data, self.budget(len(data.train_x)), seed,
+            torchnet.pick_device(self.device_name), with_test=with_test,
+        )
+
+    def evaluate(self, genome: Genome, seed: int) -> tuple[float, dict[str, float]]:
+        """Proxy-train and return validation accuracy."""
+        metrics = self._train(genome, seed, with_test=False)
+        return metrics["val_accuracy"], metrics
+
+    def report(self, genome: Genome, seed: int) -> dict[str, float]:
+        """Retrain with the same seed (hence the same validation accuracy) and add test accuracy."""
+        return self._train(genome, seed, with_test=True)

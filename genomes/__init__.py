@@ -1,0 +1,20 @@
+"""Genome families: pure data and variation (numpy only; no torch, no numba)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .amoeba import AmoebaGenome, AmoebaSpace
+from .base import Genome, InvalidGenome, Mutation, Space
+from .bitstring import BitGenome, BitSpace
+
+#: Genome class of every family, for parsing lineage and checkpoint rows.
+GENOMES: dict[str, Any] = {AmoebaGenome.kind: AmoebaGenome, BitGenome.kind: BitGenome}
+
+#: Space class of every genome family, by the name used on the command line and in lineage rows.
+SPACES: dict[str, Any] = {
+    AmoebaSpace.kind: AmoebaSpace,
+    BitSpace.kind: BitSpace,
+}
+
+__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "Mutation", "Space"]

@@ -1,0 +1,171 @@
+"""Benchmarks behind ``evonas bench NAME``: each returns one JSON-safe dict (DESIGN.md, "Benchmarks")."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evonas import __version__
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, GPU (if torch sees one) and library versions."""
+    import numba
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__, "numba": numba.__version__, "python": platform.python_version()}
+
+
+def plain_training_loop(ir: Any, macro: Any, data: Any, images: int, batch_size: int, seed: int) -> float:
+    """The reference: a textbook single-process torch loop (NCHW, default settings) on the same net; returns images/s."""
+    import torch
+    import torch.nn.functional as F
+
+    from evonas.kernels.torchnet import build_module
+
+    torch.manual_seed(seed)
+    model = build_module(ir, macro)
+    steps = max(1, images // batch_size)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=3e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
+    model.train()
+    started = time.perf_counter()
+    for step in range(steps):
+        idx = torch.arange(step * batch_size, (step + 1) * batch_size) % len(data.train_x)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return steps * batch_size / (time.perf_counter() - started)
+
+
+def proxy_throughput(quick: bool) -> dict[str, Any]:
+    """Training images/s per worker (one thread) for the default preset, ours vs the plain loop, same architectures."""
+    import torch
+
+    from evonas.genomes.amoeba import AmoebaSpace, amoebanet_a
+    from evonas.kernels.torchnet import configure_worker_threads, train_proxy
+    from evonas.presets import PRESETS
+    from evonas.tasks import make_task
+
+    configure_worker_threads()
+    torch.set_num_threads(1)
+    task = make_task("fashion-mnist", PRESETS["amoeba"]["cpu"]["task_options"])
+    data = task.splits()
+    images = 512 if quick else 1536
+    rng = np.random.default_rng(2024)
+    genomes = [amoebanet_a()] + [AmoebaSpace().random(rng) for _ in range(2 if quick else 5)]
+    ours_seconds = ref_seconds = 0.0
+    ours_images = ref_images = 0
+    budget = task.budget(len(data.train_x))
+    budget = type(budget)(**{**budget.to_dict(), "train_images": images})
+    # Warm both paths once so that one-off allocator and oneDNN setup cost is not charged to either.
+    train_proxy(genomes[0].lower(), task.macro, data, type(budget)(**{**budget.to_dict(), "train_images": 128}), 0)
+    plain_training_loop(genomes[0].lower(), task.macro, data, 256, 128, 0)
+    for i, genome in enumerate(genomes):
+        ir = genome.lower()
+        metrics = train_proxy(ir, task.macro, data, budget, seed=i)
+        ours_seconds += metrics["train_seconds"]
+        ours_images += budget.train_images
+        rate = plain_training_loop(ir, task.macro, data, images, 128, seed=i)
+        ref_seconds += images / rate
+        ref_images += images
+        _log(f"  arch {i}: ours {metrics['train_images_per_s']:.0f} img/s, plain loop {rate:.0f} img/s")
+    ours = ours_images / ours_seconds
+    ref = ref_images / ref_seconds
+    return {
+        "images_per_s": round(ours, 1),
+        "images_per_s_reference": round(ref, 1),
+        "images_per_s_ratio": round(ours / ref, 3),
+        "architectures": len(genomes),
+        "images_per_architecture": images,
+    }
+
+
+def search_throughput(quick: bool, workers: int) -> dict[str, Any]:
+    """Architectures/hour of a real default-preset search (proxy training + validation) on ``workers`` processes."""
+    from evonas.cli import build_config
+    from evonas.executors import make_executor
+    from evonas.run import Run
+
+    cycles = 8 if quick else 24
+    config = build_config("amoeba", None, "aging", None, None, cycles, max(4, workers), 0, "cpu", None, None, None, None, None, "cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run.create(Path(tmp) / "run", config)
+        executor = make_executor(config.task, config.task_options, config.seed, workers)
+        try:
+            started = time.perf_counter()
+            run.execute(executor)
+            elapsed = time.perf_counter() - started
+        finally:
+            executor.close()
+    return {"archs_per_hour": round(cycles / elapsed * 3600, 1), "workers": workers, "architectures_evaluated": cycles, "search_seconds": round(elapsed, 1)}
+
+
+def engine_overhead(quick: bool) -> dict[str, Any]:
+    """Children/s through ask -> evaluate -> tell -> lineage -> checkpoint with a trivial evaluation (noisy OneMax)."""
+    from evonas.cli import build_config
+    from evonas.executors import make_executor
+    from evonas.run import Run
+
+    out: dict[str, Any] = {}
+    cycles = 20_000 if quick else 200_000
+    for batch in (1, 100):
+        config = build_config("bitstring", "onemax", "aging", 100, 25, cycles, batch, 0, "cpu", None, None, None, None, 10_000, "cpu")
+        with tempfile.TemporaryDirectory() as tmp:
+            run = Run.create(Path(tmp) / "run", config)
+            executor = make_executor(config.task, config.task_options, config.seed, 1)
+            started = time.perf_counter()
+            run.execute(executor)
+            elapsed = time.perf_counter() - started
+            rows = sum(1 for _ in (Path(tmp) / "run" / "lineage").glob("part-*.arrow"))
+        out[f"children_per_s_batch_{batch}"] = round(cycles / elapsed, 1)
+        _log(f"  batch {batch}: {cycles / elapsed:,.0f} children/s ({rows} lineage parts)")
+    out["children_per_s"] = max(out["children_per_s_batch_1"], out["children_per_s_batch_100"])
+    out["children"] = cycles
+    return out
+
+
+def bench_amoeba(quick: bool = False, workers: int = 2) -> dict[str, Any]:
+    """Proxy throughput vs a plain loop, architectures/hour, and engine overhead."""
+    _log("engine overhead (noisy OneMax, in-process) ...")
+    engine = engine_overhead(quick)
+    _log("proxy training throughput, one thread, ours vs plain loop ...")
+    proxy = proxy_throughput(quick)
+    _log(f"default-preset search on {workers} worker(s) ...")
+    search = search_throughput(quick, workers)
+    results = {**proxy, **search, **engine}
+    return {
+        "benchmark": "amoeba",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"preset": "cpu", "quick": quick, "workers": workers},
+        "results": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in results.items()},
+    }
+
+
+#: Benchmarks by name.
+BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {"amoeba": bench_amoeba}

@@ -1,0 +1,265 @@
+"""End-to-end runs: exact resume after SIGKILL, worker-count independence, failures logged, bad input handled."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from cli_helpers import EVONAS, run_cli
+from evonas.executors import PoolExecutor, worker_environment
+
+COMPARED = ["id", "parent_id", "birth", "mutation", "genome", "fingerprint", "fitness", "status"]
+AMOEBA_FAST = ["--genome", "amoeba", "--preset", "smoke", "--train-images", "64", "-q"]
+BITS_FAST = ["--genome", "bitstring", "--preset", "cpu", "--checkpoint-every", "1500", "-q"]
+
+
+def lineage_rows(run_dir: Path) -> list[dict]:
+    table = ds.dataset(run_dir / "lineage", format="arrow").to_table(columns=COMPARED).sort_by("id")
+    return table.to_pylist()
+
+
+def kill_and_resume(tmp_path: Path, args: list[str], earliest: float, latest: float, seed: int) -> Path:
+    """Start a run, SIGKILL it at a random moment, resume it to the end; return its folder."""
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONSAFEPATH": "1"}
+    proc = subprocess.Popen([*EVONAS, "evolve", *args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(random.Random(seed).uniform(earliest, latest))
+    killed = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert killed, "the run finished before it could be killed; lengthen it"
+    result = run_cli("resume", str(out), "-q", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_sigkill_then_resume_gives_the_same_lineage_bitstring(tmp_path: Path) -> None:
+    """A fast run killed mid-way (many checkpoints behind it) resumes to the lineage of an uninterrupted run."""
+    args = [*BITS_FAST, "--cycles", "120000", "--seed", "11", "--workers", "1"]
+    reference = tmp_path / "reference"
+    assert run_cli("evolve", *args, "--out", str(reference)).returncode == 0
+    killed = kill_and_resume(tmp_path, args, 2.0, 4.0, seed=1)
+    assert lineage_rows(killed) == lineage_rows(reference)
+
+
+def test_sigkill_then_resume_gives_the_same_lineage_amoeba(tmp_path: Path) -> None:
+    """The same with real proxy training (tiny budget), killed while an evaluation is in flight."""
+    args = [*AMOEBA_FAST, "--cycles", "10", "--seed", "5", "--workers", "1"]
+    reference = tmp_path / "reference"
+    assert run_cli("evolve", *args, "--out", str(reference)).returncode == 0
+    killed = kill_and_resume(tmp_path, args, 4.0, 7.0, seed=2)
+    assert lineage_rows(killed) == lineage_rows(reference)
+
+
+def test_one_and_two_workers_give_the_same_lineage(tmp_path: Path) -> None:
+    """Results are folded in submission order and seeds depend only on (run seed, id)."""
+    args = [*AMOEBA_FAST, "--cycles", "8", "--seed", "3"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_cli("evolve", *args, "--workers", "1", "--out", str(one)).returncode == 0
+    assert run_cli("evolve", *args, "--workers", "2", "--out", str(two)).returncode == 0
+    rows = lineage_rows(one)
+    assert rows == lineage_rows(two)
+    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+    assert {json.loads(r["genome"])["kind"] for r in rows} == {"amoeba"}
+
+
+def test_evolve_prints_best_architecture_validation_and_test_accuracy(tmp_path: Path) -> None:
+    """The flagship command's summary, and best.json beside the lineage."""
+    result = run_cli("evolve", *AMOEBA_FAST, "--cycles", "4", "--population", "2", "--workers", "1", "--out", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    for text in ("normal cell:", "reduction cell:", "validation accuracy:", "test accuracy:"):
+        assert text in result.stdout
+    best = json.loads((tmp_path / "r" / "best.json").read_text())
+    assert 0.0 <= best["report"]["test_accuracy"] <= 1.0
+    assert best["report"]["val_accuracy"] == pytest.approx(best["fitness"])
+
+
+FLAKY_TASK = '''
+import math
+from evonas.tasks import Task
+
+class Flaky(Task):
+    name = "flaky"
+    genome_kinds = ("bitstring",)
+
+    def evaluate(self, genome, seed):
+        if genome.value % 5 == 0:
+            raise RuntimeError("simulated crash in the evaluation")
+        if genome.value % 5 == 1:
+            return math.nan, {}
+        return genome.ones() / genome.length, {}
+
+def make(**options):
+    return Flaky(**options)
+'''
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_raising_or_nan_evaluations_are_logged_as_failed_and_the_run_goes_on(tmp_path: Path, workers: str) -> None:
+    """A user task (by import path) that raises or returns NaN: failures logged with their error, run completes."""
+    (tmp_path / "flaky_task.py").write_text(FLAKY_TASK)
+    out = tmp_path / "run"
+    result = run_cli(
+        "evolve", "--genome", "bitstring", "--task", "flaky_task:make", "--preset", "smoke", "--cycles", "60",
+        "--batch", "2", "--workers", workers, "--out", str(out), "-q", env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    table = ds.dataset(out / "lineage", format="arrow").to_table().to_pylist()
+    assert len(table) == 60
+    failed = [r for r in table if r["status"] == "failed"]
+    assert failed and all(r["fitness"] is None for r in failed)
+    assert any("simulated crash" in r["error"] for r in failed)
+    assert any("nan" in r["error"] for r in failed)
+    assert all(r["fitness"] is not None for r in table if r["status"] == "ok")
+
+
+def test_pool_workers_run_one_intra_op_thread() -> None:
+    """data.md §3.3: OMP_NUM_THREADS=1, OMP_WAIT_POLICY=PASSIVE and torch at one thread in every worker."""
+    pool = PoolExecutor("onemax", {}, 0, workers=2)
+    try:
+        env = pool.call(worker_environment)
+    finally:
+        pool.close()
+    assert env["OMP_NUM_THREADS"] == "1" and env["OMP_WAIT_POLICY"] == "PASSIVE" and env["torch_threads"] == "1"
+
+
+def test_wall_clock_budget_stops_the_run_and_resume_extends_cycles(tmp_path: Path) -> None:
+    """--max-seconds stops early with a checkpoint; resume --cycles N raises the budget to N in total."""
+    out = tmp_path / "r"
+    assert run_cli("evolve", *BITS_FAST, "--cycles", "50", "--out", str(out), "--workers", "1").returncode == 0
+    assert len(lineage_rows(out)) == 50
+    result = run_cli("resume", str(out), "--cycles", "80", "-q", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert [r["id"] for r in lineage_rows(out)] == list(range(80))
+    timed = tmp_path / "timed"
+    result = run_cli("evolve", *BITS_FAST, "--cycles", "10000000", "--max-seconds", "1", "--out", str(timed), "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert 0 < len(lineage_rows(timed)) < 10_000_000
+
+
+def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["evolve", "--genome", "lstm"], ["unknown genome 'lstm'"]),
+        (["evolve", "--task", "imagenet"], ["unknown task 'imagenet'"]),
+        (["evolve", "--population", "0"], ["--population must be a positive integer"]),
+        (["evolve", "--population", "5", "--sample", "9"], ["--sample 9 is larger than --population 5"]),
+        (["evolve", "--strategy", "bayes"], ["unknown strategy"]),
+        (["evolve", "--genome", "bitstring", "--task", "fashion-mnist"], ["scores amoeba genomes"]),
+        (["evolve", "--workers", "many"], ["'many' is not a valid integer"]),
+        (["resume", "no/such/run"], ["does not exist"]),
+        (["lineage", "no/such/run"], ["does not exist"]),
+        (["bench", "nothing"], ["unknown benchmark"]),
+    ],
+)
+def test_bad_input_gives_one_line_error(args: list[str], fragments: list[str], tmp_path: Path) -> None:
+    """Bad flags and folders: one line naming the problem, non-zero exit, no traceback."""
+    one_line_error(run_cli(*args, cwd=tmp_path), *fragments)
+
+
+@pytest.fixture()
+def finished_run(tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    assert run_cli("evolve", *BITS_FAST, "--cycles", "3000", "--checkpoint-every", "1000", "--out", str(out), "--workers", "1").returncode == 0
+    return out
+
+
+def snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+
+
+def test_not_a_run_folder(tmp_path: Path) -> None:
+    """A folder without config.json is named as not a run folder."""
+    one_line_error(run_cli("resume", str(tmp_path)), "not an evonas run folder")
+
+
+def test_evolve_refuses_to_overwrite_a_run(finished_run: Path) -> None:
+    """--out pointing at an existing run is refused and the run is untouched."""
+    before = snapshot(finished_run)
+    one_line_error(run_cli("evolve", *BITS_FAST, "--out", str(finished_run)), "already holds a run", "evonas resume")
+    assert snapshot(finished_run) == before
+
+
+def test_truncated_and_corrupted_checkpoint(finished_run: Path) -> None:
+    """Resume refuses a damaged checkpoint and leaves every file as it was."""
+    cp = finished_run / "checkpoint.arrow"
+    raw = cp.read_bytes()
+    for damaged in (raw[: len(raw) // 3], raw[:100] + b"\x00" * 64 + raw[164:]):
+        cp.write_bytes(damaged)
+        before = snapshot(finished_run)
+        one_line_error(run_cli("resume", str(finished_run)), "checkpoint")
+        assert snapshot(finished_run) == before
+
+
+def test_incompatible_config_is_refused(finished_run: Path) -> None:
+    """Editing config.json (here the seed) after the checkpoint makes resume refuse."""
+    path = finished_run / "config.json"
+    config = json.loads(path.read_text())
+    config["seed"] = 99
+    path.write_text(json.dumps(config))
+    before = snapshot(finished_run)
+    one_line_error(run_cli("resume", str(finished_run)), "no longer matches the checkpoint")
+    assert snapshot(finished_run) == before
+
+
+def test_torn_last_lineage_file_is_read_up_to_its_last_complete_batch(finished_run: Path) -> None:
+    """'evonas lineage' warns about a torn file and still lists what is readable."""
+    parts = sorted((finished_run / "lineage").glob("part-*.arrow"))
+    data = parts[-1].read_bytes()
+    parts[-1].write_bytes(data[: len(data) // 2])
+    result = run_cli("lineage", str(finished_run), "--top", "3")
+    assert result.returncode == 0
+    assert "torn" in result.stderr and "evaluations" in result.stdout
+
+
+def test_resume_sets_aside_a_lineage_tail_newer_than_the_checkpoint(finished_run: Path, tmp_path: Path) -> None:
+    """Rows past the checkpoint are moved to set-aside/ (never deleted) and the run re-creates them."""
+    reference = lineage_rows(finished_run)
+    # Put an older checkpoint back: what a SIGKILL between a lineage flush and its checkpoint leaves.
+    old = tmp_path / "old"
+    assert run_cli("evolve", *BITS_FAST, "--cycles", "2000", "--checkpoint-every", "1000", "--out", str(old), "--workers", "1").returncode == 0
+    (finished_run / "checkpoint.arrow").write_bytes((old / "checkpoint.arrow").read_bytes())
+    result = run_cli("resume", str(finished_run), "-q", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert lineage_rows(finished_run) == reference
+    assert list((finished_run / "set-aside").glob("*.arrow"))
+
+
+def test_lineage_ancestry_walks_back_to_the_initial_population(finished_run: Path) -> None:
+    """--ancestry prints the chain ending at an individual with no parent."""
+    result = run_cli("lineage", str(finished_run), "--ancestry", "2999", "--json")
+    assert result.returncode == 0, result.stderr
+    chain = json.loads(result.stdout)
+    assert chain[0]["id"] == 2999 and chain[-1]["parent_id"] is None
+    assert all(a["parent_id"] == b["id"] for a, b in zip(chain, chain[1:]))
+    one_line_error(run_cli("lineage", str(finished_run), "--ancestry", "123456"), "no individual with id 123456")
+
+
+def test_no_pickle_in_a_run_folder(finished_run: Path) -> None:
+    """Run folders hold JSON and Arrow only: reading one never executes code."""
+    for path in finished_run.rglob("*"):
+        if path.is_file():
+            head = path.read_bytes()[:8]
+            assert head.startswith(b"ARROW1") or head.lstrip()[:1] in (b"{", b"["), path
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__]))

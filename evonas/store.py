@@ -5,6 +5,7 @@ Nothing here pickles: a run folder holds JSON and Arrow IPC only, so reading one
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -105,13 +106,16 @@ def read_part(path: Path) -> tuple[pa.Table, bool]:
     """Read one part file; a torn file yields the rows of its complete batches and ``False``."""
     raw = path.read_bytes()
     try:
-        return ipc.open_file(pa.BufferReader(raw)).read_all(), True
+        table = ipc.open_file(pa.BufferReader(raw)).read_all()
+        table.validate(full=True)
+        return table, True
     except (pa.ArrowInvalid, OSError):
         pass
     batches = []
     try:
         reader = ipc.open_stream(pa.BufferReader(raw[ARROW_MAGIC_LEN:]))
         for batch in reader:
+            batch.validate(full=True)
             batches.append(batch)
     except (pa.ArrowInvalid, OSError):
         pass
@@ -141,6 +145,15 @@ class Checkpoint:
     config_hash: str
 
 
+def checkpoint_digest(checkpoint: Checkpoint) -> str:
+    """Checksum over everything a checkpoint holds, so that silent damage (not just truncation) is caught."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([checkpoint.state, checkpoint.counters, checkpoint.config_hash], sort_keys=True).encode())
+    for ident, fitness, genome in checkpoint.members:
+        h.update(f"{ident}\x1f{fitness!r}\x1f{genome}\x1e".encode())
+    return h.hexdigest()
+
+
 def write_checkpoint(path: Path, checkpoint: Checkpoint, version: str) -> None:
     """Atomically write the checkpoint as an Arrow IPC file; state and counters go in the schema metadata."""
     ids, fitness, genomes = zip(*checkpoint.members) if checkpoint.members else ((), (), ())
@@ -150,6 +163,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint, version: str) -> None:
         "config_hash": checkpoint.config_hash,
         "state": json.dumps(checkpoint.state),
         "counters": json.dumps(checkpoint.counters),
+        "digest": checkpoint_digest(checkpoint),
     }
     table = pa.table(
         {"id": list(ids), "fitness": [None if math.isnan(f) else f for f in fitness], "genome": list(genomes)},
@@ -164,19 +178,23 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise UserError(f"no checkpoint at {path}: the run never reached its first checkpoint; start it again with 'evonas evolve'")
     try:
         table = ipc.open_file(pa.BufferReader(path.read_bytes())).read_all()
+        table.validate(full=True)  # damaged offsets would otherwise crash the conversion below
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         state = json.loads(meta["state"])
         counters = json.loads(meta["counters"])
         config_hash = meta["config_hash"]
         rows = table.to_pydict()
-    except (pa.ArrowInvalid, OSError, KeyError, ValueError, UnicodeDecodeError) as exc:
+        members = [
+            (int(i), math.nan if f is None else float(f), g) for i, f, g in zip(rows["id"], rows["fitness"], rows["genome"])
+        ]
+        checkpoint = Checkpoint(state, counters, members, config_hash)
+        if checkpoint_digest(checkpoint) != meta["digest"]:
+            raise ValueError("checksum mismatch")
+    except Exception as exc:  # any failure to parse untrusted bytes means the file is damaged
         raise UserError(
-            f"checkpoint {path} is truncated or corrupted ({type(exc).__name__}); restore it from a backup or start a new run"
+            f"checkpoint {path} is truncated or corrupted ({type(exc).__name__}: {exc}); restore it from a backup or start a new run"
         ) from None
-    members = [
-        (int(i), math.nan if f is None else float(f), g) for i, f, g in zip(rows["id"], rows["fitness"], rows["genome"])
-    ]
-    return Checkpoint(state, counters, members, config_hash)
+    return checkpoint
 
 
 def now_us() -> int:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
-
 from cli_helpers import EVONAS, run_cli
+
 from evonas.executors import PoolExecutor, worker_environment
 
 COMPARED = ["id", "parent_id", "birth", "mutation", "genome", "fingerprint", "fitness", "status"]
@@ -202,7 +202,8 @@ def test_truncated_and_corrupted_checkpoint(finished_run: Path) -> None:
     """Resume refuses a damaged checkpoint and leaves every file as it was."""
     cp = finished_run / "checkpoint.arrow"
     raw = cp.read_bytes()
-    for damaged in (raw[: len(raw) // 3], raw[:100] + b"\x00" * 64 + raw[164:]):
+    at = raw.index(b'"bits"')  # inside a stored genome: real content, not padding
+    for damaged in (raw[: len(raw) // 3], raw[:at] + b"\x00" * 16 + raw[at + 16 :]):
         cp.write_bytes(damaged)
         before = snapshot(finished_run)
         one_line_error(run_cli("resume", str(finished_run)), "checkpoint")

@@ -64,3 +64,23 @@ def test_checkpoint_round_trip_and_corruption(tmp_path: Path) -> None:
     path.write_bytes(b"not arrow at all")
     with pytest.raises(UserError, match="truncated or corrupted"):
         read_checkpoint(path)
+
+
+def test_silent_damage_inside_a_checkpoint_is_caught_by_its_checksum(tmp_path: Path) -> None:
+    """Flipping bytes anywhere (even where Arrow still parses) is reported, never loaded as a wrong state."""
+    path = tmp_path / "checkpoint.arrow"
+    write_checkpoint(path, Checkpoint({"told": 3}, {"n": 1}, [(0, 0.5, '{"a":1}'), (1, 0.25, '{"a":2}')], "abc"), "0")
+    raw = path.read_bytes()
+    caught = 0
+    for offset in range(0, len(raw), 7):
+        damaged = bytearray(raw)
+        damaged[offset] ^= 0x55
+        path.write_bytes(bytes(damaged))
+        try:
+            back = read_checkpoint(path)
+        except UserError:
+            caught += 1
+            continue
+        # Bytes that Arrow ignores (padding) may change without changing what is read.
+        assert back.members == [(0, 0.5, '{"a":1}'), (1, 0.25, '{"a":2}')] and back.state == {"told": 3}
+    assert caught > 0

@@ -126,5 +126,5 @@ class Strategy(ABC):
     @abstractmethod
     def _propose(self, ident: int) -> Candidate: ...
 
-    def _fold(self, candidate: Candidate, result: Result) -> None:
+    def _fold(self, candidate: Candidate, result: Result) -> None:  # noqa: B027 - optional hook, no-op by default
         """Strategy-specific bookkeeping for one told result."""

@@ -167,5 +167,46 @@ def bench_amoeba(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     }
 
 
+def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5) -> dict[str, Any]:
+    """Aging evolution vs random search at equal budget on the default task: best validation accuracy and that
+    model's test accuracy, mean and sd over seeds. Slow: 2 x ``seeds`` default-preset searches (``--quick``: smoke)."""
+    from evonas.cli import build_config
+    from evonas.executors import make_executor
+    from evonas.run import Run
+    from evonas.tasks import make_task
+
+    preset = "smoke" if quick else "cpu"
+    results: dict[str, Any] = {}
+    for strategy in ("aging", "random"):
+        val, test = [], []
+        for seed in range(seeds):
+            config = build_config("amoeba", None, strategy, None, None, None, None, seed, preset, None, None, None, None, None, "cpu")
+            with tempfile.TemporaryDirectory() as tmp:
+                run = Run.create(Path(tmp) / "run", config)
+                executor = make_executor(config.task, config.task_options, config.seed, min(workers, config.batch))
+                try:
+                    best = run.execute(executor)
+                finally:
+                    executor.close()
+            assert best is not None
+            report = make_task(config.task, config.task_options).report(best.genome, run.seed_of(best.id))
+            val.append(best.fitness)
+            test.append(report["test_accuracy"])
+            _log(f"  {strategy} seed {seed}: val {best.fitness:.4f} test {report['test_accuracy']:.4f}")
+        results[f"{strategy}_val_accuracy_mean"] = round(float(np.mean(val)), 4)
+        results[f"{strategy}_val_accuracy_sd"] = round(float(np.std(val, ddof=1)), 4)
+        results[f"{strategy}_test_accuracy_mean"] = round(float(np.mean(test)), 4)
+        results[f"{strategy}_test_accuracy_sd"] = round(float(np.std(test, ddof=1)), 4)
+        results[f"{strategy}_val_accuracy_per_seed"] = val
+        results[f"{strategy}_test_accuracy_per_seed"] = test
+    return {
+        "benchmark": "search-quality",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"preset": preset, "seeds": seeds, "workers": workers},
+        "results": results,
+    }
+
+
 #: Benchmarks by name.
-BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {"amoeba": bench_amoeba}
+BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {"amoeba": bench_amoeba, "search-quality": bench_search_quality}

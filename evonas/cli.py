@@ -32,10 +32,27 @@ def _positive(name: str, value: int | None) -> None:
         raise UserError(f"{name} must be a positive integer, got {value}")
 
 
+def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON (numbers, true/false, lists) and otherwise kept as strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--option {pair!r} is not KEY=VALUE; write e.g. --option p_identity=0.1")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
+
+
+STRATEGY_OPTION_KEYS = {"population", "sample", "replace", "on_failure", "aging"}
+
+
 def build_config(
     genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
     batch: int | None, seed: int, preset: str, data_dir: Path | None, filters: int | None, train_images: int | None,
-    max_seconds: float | None, checkpoint_every: int | None, device: str,
+    max_seconds: float | None, checkpoint_every: int | None, device: str, options: dict[str, Any] | None = None,
 ) -> Any:
     """Resolve preset + flags into a validated ``RunConfig``."""
     from evonas.run import RunConfig
@@ -66,9 +83,23 @@ def build_config(
         task_options.pop("epochs", None)
     if genome == "amoeba":
         task_options["device"] = device
-    strategy_options = {"population": population, "sample": sample} if strategy == "aging" else {}
+    strategy_options: dict[str, Any] = {"population": population, "sample": sample} if strategy == "aging" else {}
+    space = SPACES[genome]().to_dict()
+    for key, value in (options or {}).items():
+        if key in STRATEGY_OPTION_KEYS:
+            if strategy != "aging":
+                raise UserError(f"--option {key} applies to the aging strategy, not {strategy!r}")
+            strategy_options[key] = value
+        elif key in space:
+            space[key] = value
+        else:
+            task_options[key] = value
+    try:
+        SPACES[genome].from_dict(space)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"invalid {genome} space option: {exc}") from None
     return RunConfig(
-        genome=genome, space=SPACES[genome]().to_dict(), task=task_name, task_options=task_options, strategy=strategy,
+        genome=genome, space=space, task=task_name, task_options=task_options, strategy=strategy,
         strategy_options=strategy_options, seed=seed, cycles=cycles or settings["cycles"], batch=batch or settings["batch"],
         checkpoint_every=checkpoint_every or settings["checkpoint_every"], max_seconds=max_seconds, preset=preset,
     )
@@ -145,11 +176,14 @@ def _summarise(run: Any, quiet: bool) -> None:
 @click.option("--max-seconds", type=float, default=None, help="Also stop after this much search time.")
 @click.option("--checkpoint-every", type=int, default=None, help="Checkpoint after this many evaluations (and every 30 s).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda, for torch proxy training.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Any other setting, routed to the strategy (replace, on_failure, aging), the genome space "
+                   "(e.g. p_identity, op_mutation_allow_same) or the task (e.g. cells_per_stack, stacks, epochs). Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def evolve(genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
            batch: int | None, workers: int, seed: int, out: Path | None, preset: str, data_dir: Path | None,
            filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
-           device: str, quiet: bool) -> None:
+           device: str, options: tuple[str, ...], quiet: bool) -> None:
     """Run an evolutionary search and print the best individual."""
     from evonas.run import Run
 
@@ -157,7 +191,7 @@ def evolve(genome: str, task: str | None, strategy: str, population: int | None,
     if device not in ("auto", "cpu", "cuda"):
         raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
     config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
-                          train_images, max_seconds, checkpoint_every, device)
+                          train_images, max_seconds, checkpoint_every, device, parse_options(options))
     _check_task(config)
     out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     run = Run.create(out, config)

@@ -180,9 +180,7 @@ class Run:
                 try:
                     results = executor.evaluate(candidates)
                 except BaseException:
-                    # Un-ask: the checkpoint must describe the state right after the last tell.
-                    strategy.rng.bit_generator.state = rng_before
-                    strategy.next_id = strategy.told
+                    strategy.rewind(rng_before)  # the checkpoint must describe the state right after the last tell
                     raise
                 strategy.tell(results, candidates)
                 self.record(candidates, results)

@@ -28,13 +28,16 @@ def lineage_rows(run_dir: Path) -> list[dict]:
 
 
 def kill_and_resume(tmp_path: Path, args: list[str], earliest: float, latest: float, seed: int) -> Path:
-    """Start a run, SIGKILL it at a random moment, resume it to the end; return its folder."""
+    """Start a run, SIGKILL it (and any pool workers) at a random moment, resume it to the end; return its folder."""
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONSAFEPATH": "1"}
-    proc = subprocess.Popen([*EVONAS, "evolve", *args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*EVONAS, "evolve", *args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     time.sleep(random.Random(seed).uniform(earliest, latest))
     killed = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert killed, "the run finished before it could be killed; lengthen it"
     result = run_cli("resume", str(out), "-q", "--workers", "1")
@@ -51,9 +54,10 @@ def test_sigkill_then_resume_gives_the_same_lineage_bitstring(tmp_path: Path) ->
     assert lineage_rows(killed) == lineage_rows(reference)
 
 
-def test_sigkill_then_resume_gives_the_same_lineage_amoeba(tmp_path: Path) -> None:
-    """The same with real proxy training (tiny budget), killed while an evaluation is in flight."""
-    args = [*AMOEBA_FAST, "--cycles", "10", "--seed", "5", "--workers", "1"]
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigkill_then_resume_gives_the_same_lineage_amoeba(tmp_path: Path, workers: str) -> None:
+    """The same with real proxy training (tiny budget), killed while evaluations are in flight, in-process or in a pool."""
+    args = [*AMOEBA_FAST, "--cycles", "10", "--seed", "5", "--workers", workers]
     reference = tmp_path / "reference"
     assert run_cli("evolve", *args, "--out", str(reference)).returncode == 0
     killed = kill_and_resume(tmp_path, args, 4.0, 7.0, seed=2)
@@ -264,3 +268,17 @@ def test_no_pickle_in_a_run_folder(finished_run: Path) -> None:
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+def test_options_reach_strategy_space_and_task_and_unknown_ones_are_refused(tmp_path: Path) -> None:
+    """-o KEY=VALUE lands in config.json where it belongs; a misspelt key is an error, never dropped."""
+    out = tmp_path / "r"
+    result = run_cli("evolve", *BITS_FAST, "--cycles", "20", "--workers", "1", "--out", str(out),
+                     "-o", "aging=false", "-o", "replace=false", "-o", "length=40", "-o", "noise=0.0")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["strategy_options"]["aging"] is False and config["strategy_options"]["replace"] is False
+    assert config["space"]["length"] == 40 and config["task_options"]["noise"] == 0.0
+    one_line_error(run_cli("evolve", "--preset", "smoke", "-o", "filterz=8", cwd=tmp_path), "unknown image-task option(s) filterz")
+    one_line_error(run_cli("evolve", "--preset", "smoke", "-o", "p_identity=2", cwd=tmp_path), "p_identity")
+    one_line_error(run_cli("evolve", "--preset", "smoke", "-o", "novalue", cwd=tmp_path), "KEY=VALUE")

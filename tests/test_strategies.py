@@ -128,3 +128,15 @@ def test_aging_evolution_beats_random_search_on_noisy_onemax() -> None:
     aging = [best_clean(AgingEvolution(BitSpace(100), seed, 1000, population=100, sample=10)) for seed in range(5)]
     rand = [best_clean(RandomSearch(BitSpace(100), seed, 1000)) for seed in range(5)]
     assert min(aging) > max(rand) + 0.1
+
+
+def test_non_aging_variant_removes_the_worst_of_the_sample() -> None:
+    """The [RE] ablation: the population keeps its best members instead of its youngest."""
+    strategy = AgingEvolution(BitSpace(32), seed=8, budget=400, population=10, sample=10, aging=False)
+    drive(strategy, 1)
+    aging = AgingEvolution(BitSpace(32), seed=8, budget=400, population=10, sample=10)
+    drive(aging, 1)
+    assert len(strategy.population) == 10
+    assert [m.id for m in aging.population] == list(range(390, 400))
+    assert [m.id for m in strategy.population] != list(range(390, 400))
+    assert min(m.fitness for m in strategy.population) >= min(m.fitness for m in aging.population)

@@ -18,7 +18,7 @@ class AgingEvolution(Strategy):
 
     def __init__(
         self, space: Space, seed: int, budget: int, population: int = 100, sample: int = 25,
-        replace: bool = True, on_failure: str = "worst",
+        replace: bool = True, on_failure: str = "worst", aging: bool = True,
     ) -> None:
         super().__init__(space, seed, budget)
         if population < 1:
@@ -31,39 +31,66 @@ class AgingEvolution(Strategy):
         self.sample_size = sample
         self.replace = replace
         self.on_failure = on_failure
+        self.aging = aging
         self.population: deque[Member] = deque()
+        self._samples: dict[int, list[int]] = {}  # non-aging only: each in-flight child's tournament
 
     def options(self) -> dict[str, Any]:
         """P, S, sampling with replacement, and the failure rule."""
-        return {"population": self.population_size, "sample": self.sample_size, "replace": self.replace, "on_failure": self.on_failure}
+        return {
+            "population": self.population_size, "sample": self.sample_size, "replace": self.replace,
+            "on_failure": self.on_failure, "aging": self.aging,
+        }
 
     def _propose(self, ident: int) -> Candidate:
         if ident < self.population_size or not self.population:
             return self._random_candidate(ident)
-        parent = self._tournament()
+        parent, sample = self._tournament()
+        if not self.aging:
+            self._samples[ident] = sample
         child, mutation = self.space.mutate(parent.genome, self.keyed.at(MUTATE, ident))
         return Candidate(ident, parent.id, None, ident, child, mutation)
 
-    def _tournament(self) -> Member:
+    def _tournament(self) -> tuple[Member, list[int]]:
         size = len(self.population)
         if self.replace:
             draws = self.rng.integers(0, size, self.sample_size)
         else:
             draws = self.rng.choice(size, min(self.sample_size, size), replace=False)
         best = None
+        sample = []
         for i in draws.tolist():  # strict '>' keeps the first drawn among ties
             member = self.population[i]
+            sample.append(member.id)
             if best is None or rank_value(member.fitness) > rank_value(best.fitness):
                 best = member
         assert best is not None
-        return best
+        return best, sample
 
     def _fold(self, candidate: Candidate, result: Result) -> None:
+        sample = self._samples.pop(candidate.id, None)
         if not result.ok and self.on_failure == "ignore":
             return
         self.population.append(Member(candidate.id, result.fitness, candidate.genome))
-        if len(self.population) > self.population_size:
+        if len(self.population) <= self.population_size:
+            return
+        if self.aging or not sample:
             self.population.popleft()
+            return
+        # Non-aging ablation ([RE]): drop the worst member of the child's tournament that is still alive
+        # (the first such in age order among ties); the oldest if the whole sample has already gone.
+        alive = set(sample)
+        candidates = [m for m in self.population if m.id in alive and m.id != candidate.id]
+        if not candidates:
+            self.population.popleft()
+            return
+        worst = min(candidates, key=lambda m: rank_value(m.fitness))
+        self.population.remove(worst)
+
+    def rewind(self, rng_state: dict[str, Any]) -> None:
+        """Forget children asked since the last tell (see ``Strategy.rewind``)."""
+        super().rewind(rng_state)
+        self._samples.clear()
 
     def state_dict(self) -> dict[str, Any]:
         """Base state plus the population ids in age order (oldest first)."""

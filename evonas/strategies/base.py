@@ -87,6 +87,11 @@ class Strategy(ABC):
                 self.best = Member(candidate.id, result.fitness, candidate.genome)
             self._fold(candidate, result)
 
+    def rewind(self, rng_state: dict[str, Any]) -> None:
+        """Undo the asks since the last tell (an interrupted batch), so a checkpoint describes the state after it."""
+        self.rng.bit_generator.state = rng_state
+        self.next_id = self.told
+
     @property
     def done(self) -> bool:
         """True once the whole budget has been told."""

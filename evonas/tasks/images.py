@@ -46,6 +46,12 @@ class ImageClassification(Task):
             raise UserError(f"filters must be an even number >= 2, got {filters}")
         if cells_per_stack < 1 or stacks < 1:
             raise UserError("cells_per_stack and stacks must be at least 1")
+        from evonas.kernels.torchnet import ProxyBudget
+
+        allowed = {f.name for f in fields(ProxyBudget)} - {"train_images", "batch_size", "max_lr"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise UserError(f"unknown image-task option(s) {', '.join(unknown)}; known extra options: {', '.join(sorted(allowed))}")
         super().__init__(
             dataset=dataset, data_dir=data_dir, cells_per_stack=cells_per_stack, stacks=stacks, filters=filters,
             train_images=train_images, epochs=epochs, batch_size=batch_size, max_lr=max_lr, val_images=val_images,
@@ -81,8 +87,7 @@ class ImageClassification(Task):
         from evonas.kernels.torchnet import ProxyBudget
 
         images = int(round(self.epochs * n_train)) if self.epochs else self.train_images
-        known = {f.name for f in fields(ProxyBudget)}
-        return ProxyBudget(train_images=images, batch_size=self.batch_size, max_lr=self.max_lr, **{k: v for k, v in self.extra.items() if k in known})
+        return ProxyBudget(train_images=images, batch_size=self.batch_size, max_lr=self.max_lr, **self.extra)
 
     def _train(self, genome: Genome, seed: int, with_test: bool) -> dict[str, float]:
         from evonas.kernels import torchnet

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from evonas.genomes import BitGenome
@@ -17,8 +15,8 @@ class OneMax(Task):
     name = "onemax"
     genome_kinds = ("bitstring",)
 
-    def __init__(self, noise: float = 0.01, **options: Any) -> None:
-        super().__init__(noise=noise, **options)
+    def __init__(self, noise: float = 0.01) -> None:
+        super().__init__(noise=noise)
         self.noise = noise
 
     def evaluate(self, genome: BitGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]

@@ -53,6 +53,7 @@ def build_config(
     genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
     batch: int | None, seed: int, preset: str, data_dir: Path | None, filters: int | None, train_images: int | None,
     max_seconds: float | None, checkpoint_every: int | None, device: str, options: dict[str, Any] | None = None,
+    lineage: str | None = None,
 ) -> Any:
     """Resolve preset + flags into a validated ``RunConfig``."""
     from evonas.run import RunConfig
@@ -67,12 +68,23 @@ def build_config(
     for name, value in (("--population", population), ("--sample", sample), ("--cycles", cycles), ("--batch", batch),
                         ("--filters", filters), ("--train-images", train_images), ("--checkpoint-every", checkpoint_every)):
         _positive(name, value)
-    settings = PRESETS[genome][preset]
+    settings = dict(PRESETS[genome][preset])
+    task_name = task or DEFAULT_TASKS[genome]
+    space = SPACES[genome]().to_dict()
+    if genome == "automl-zero":
+        from evonas.presets import PROGRAM_TASKS
+
+        if task_name not in PROGRAM_TASKS:
+            raise UserError(f"automl-zero has presets for {', '.join(PROGRAM_TASKS)}, not {task_name!r}; pick one of them")
+        spec = PROGRAM_TASKS[task_name]
+        space.update(spec["space"])
+        preset_options = settings.pop("task_options")
+        settings = {**{k: v for k, v in spec.items() if k != "space"}, **settings}
+        settings["task_options"] = {**spec["task_options"], **preset_options}
     population = population or settings["population"]
     sample = sample or min(settings["sample"], population)
     if sample > population:
         raise UserError(f"--sample {sample} is larger than --population {population}; use a sample of at most {population}")
-    task_name = task or DEFAULT_TASKS[genome]
     task_options = dict(settings["task_options"])
     if data_dir is not None:
         task_options["data_dir"] = str(data_dir)
@@ -84,7 +96,6 @@ def build_config(
     if genome == "amoeba":
         task_options["device"] = device
     strategy_options: dict[str, Any] = {"population": population, "sample": sample} if strategy == "aging" else {}
-    space = SPACES[genome]().to_dict()
     for key, value in (options or {}).items():
         if key in STRATEGY_OPTION_KEYS:
             if strategy != "aging":
@@ -102,6 +113,8 @@ def build_config(
         genome=genome, space=space, task=task_name, task_options=task_options, strategy=strategy,
         strategy_options=strategy_options, seed=seed, cycles=cycles or settings["cycles"], batch=batch or settings["batch"],
         checkpoint_every=checkpoint_every or settings["checkpoint_every"], max_seconds=max_seconds, preset=preset,
+        max_train_steps=settings.get("max_train_steps"), lineage=lineage or ("compact" if genome == "automl-zero" else "full"),
+        protocol={"select": settings["select"], "final": settings["final"], "threshold": 0.9999} if "select" in settings else None,
     )
 
 
@@ -114,11 +127,13 @@ def _check_task(config: Any) -> None:
         raise UserError(f"task {config.task!r} scores {', '.join(kinds)} genomes, not {config.genome!r}; pick a matching --task")
 
 
-def _execute(run: Any, workers: int, quiet: bool) -> None:
+def _search(run: Any, workers: int, quiet: bool) -> None:
+    """Run one search to its budget with a progress display; Ctrl-C checkpoints and exits 130."""
     from evonas.executors import make_executor
+    from evonas.tasks import make_task
 
     config = run.config
-    if workers > config.batch:
+    if workers > config.batch and not getattr(make_task(config.task, config.task_options), "in_process", False):
         click.echo(f"note: only {config.batch} evaluations run at once (--batch); {workers - config.batch} worker(s) will idle", err=True)
         workers = config.batch
     executor = make_executor(config.task, config.task_options, config.seed, workers)
@@ -130,7 +145,30 @@ def _execute(run: Any, workers: int, quiet: bool) -> None:
         sys.exit(130)
     finally:
         executor.close()
+
+
+def _execute(run: Any, workers: int, quiet: bool) -> None:
+    _search(run, workers, quiet)
     _summarise(run, quiet)
+
+
+def _run_protocol(folder: Path, state: dict[str, Any], workers: int, quiet: bool) -> None:
+    from evonas import protocol
+    from evonas.genomes import GENOMES
+
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
+
+    state = protocol.run(folder, state, lambda run: _search(run, workers, quiet), echo)
+    best, final = state["best"], state["final"]
+    genome = GENOMES[best["genome"]["kind"]].from_dict(best["genome"])
+    click.echo(f"run folder: {folder}")
+    click.echo(f"experiments: {len(state['history'])}, solved: {'yes' if final['solved'] else 'no'}")
+    click.echo(f"Select fitness for candidate algorithm = {best['select_fitness']:.6f}")
+    click.echo(f"Final evaluation fitness (on unseen data) = {final['final_fitness']:.6f}")
+    click.echo(f"Algorithm found (experiment {best['experiment']}, id {best['candidate_id']}; dead code removed):")
+    describe = getattr(genome, "describe", None)
+    click.echo(describe() if describe else json.dumps(best["genome"]))
 
 
 def _summarise(run: Any, quiet: bool) -> None:
@@ -179,21 +217,36 @@ def _summarise(run: Any, quiet: bool) -> None:
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Any other setting, routed to the strategy (replace, on_failure, aging), the genome space "
                    "(e.g. p_identity, op_mutation_allow_same) or the task (e.g. cells_per_stack, stacks, epochs). Repeatable.")
+@click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; others replayable). Default: compact for automl-zero, else full.")
+@click.option("--experiments", type=int, default=0, show_default=True,
+              help="AutoML-Zero protocol: stop after this many experiments even if none passes selection (0 = until one does; 1 = a single plain run).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def evolve(genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
            batch: int | None, workers: int, seed: int, out: Path | None, preset: str, data_dir: Path | None,
            filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
-           device: str, options: tuple[str, ...], quiet: bool) -> None:
+           device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, quiet: bool) -> None:
     """Run an evolutionary search and print the best individual."""
     from evonas.run import Run
 
     _positive("--workers", workers)
+    if lineage_mode not in (None, "full", "compact"):
+        raise UserError(f"unknown --lineage {lineage_mode!r}; choose full or compact")
+    if experiments < 0:
+        raise UserError("--experiments must be 0 (until solved) or a positive count")
     if device not in ("auto", "cpu", "cuda"):
         raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
     config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
-                          train_images, max_seconds, checkpoint_every, device, parse_options(options))
+                          train_images, max_seconds, checkpoint_every, device, parse_options(options), lineage_mode)
     _check_task(config)
     out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if config.protocol is not None and experiments != 1:
+        from evonas import protocol
+
+        state = protocol.start(out, config, max(0, experiments))
+        if not quiet:
+            click.echo(f"evolving {genome} on {config.task}: experiments until selection fitness > {config.protocol['threshold']}, folder {out}", err=True)
+        _run_protocol(out, state, workers, quiet)
+        return
     run = Run.create(out, config)
     if not quiet:
         click.echo(f"evolving {genome} on {config.task} with {strategy}: {config.cycles} evaluations, {min(workers, config.batch)} worker(s), run folder {out}", err=True)
@@ -211,6 +264,11 @@ def resume(run_dir: Path, cycles: int | None, workers: int, quiet: bool) -> None
 
     _positive("--workers", workers)
     _positive("--cycles", cycles)
+    from evonas import protocol
+
+    if protocol.is_protocol_folder(run_dir):
+        _run_protocol(run_dir, protocol.load(run_dir), workers, quiet)
+        return
     run = Run.open(run_dir, cycles)
     if not quiet:
         click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)

@@ -40,6 +40,12 @@ def evaluate_one(task: Task, genome: Genome, ident: int, seed: int, worker: str)
     return Result(ident, fitness, status, error, clean, time.perf_counter() - started, worker)
 
 
+def _as_result(ident: int, fitness: float, metrics: dict[str, float], seconds: float, worker: str) -> Result:
+    if math.isfinite(fitness):
+        return Result(ident, fitness, "ok", "", metrics, seconds, worker)
+    return Result(ident, math.nan, "failed", f"fitness is {fitness}", metrics, seconds, worker)
+
+
 def evaluation_seed(run_seed: int, ident: int) -> int:
     """The seed an individual is evaluated with: a function of (run seed, id) only."""
     return derive_seed(run_seed, EVALUATE, ident)
@@ -51,15 +57,26 @@ class InProcessExecutor:
     workers = 1
 
     def __init__(self, task_name: str, task_options: dict[str, Any], run_seed: int) -> None:
-        self.task = make_task(task_name, task_options)
+        task = make_task(task_name, task_options)
+        # A task with state (an FEC cache) gets a private instance, so runs in one process never share it.
+        self.task = make_task(task_name, task_options, fresh=True) if hasattr(task, "state_dict") else task
         self.run_seed = run_seed
         self.name = f"local-{os.getpid()}"
 
     def evaluate(self, candidates: list[Candidate]) -> list[Result]:
-        """Results in submission order."""
-        return [
-            evaluate_one(self.task, c.genome, c.id, evaluation_seed(self.run_seed, c.id), self.name) for c in candidates
-        ]
+        """Results in submission order; tasks with ``evaluate_batch`` score the whole batch in one call."""
+        seeds = [evaluation_seed(self.run_seed, c.id) for c in candidates]
+        batch = getattr(self.task, "evaluate_batch", None)
+        if batch is not None and candidates:
+            started = time.perf_counter()
+            try:
+                scored = batch([c.genome for c in candidates], seeds)
+            except Exception:  # isolate the failing genome(s) one by one
+                scored = None
+            if scored is not None:
+                each = (time.perf_counter() - started) / len(candidates)
+                return [_as_result(c.id, fitness, metrics, each, self.name) for c, (fitness, metrics) in zip(candidates, scored)]
+        return [evaluate_one(self.task, c.genome, c.id, seed, self.name) for c, seed in zip(candidates, seeds)]
 
     def close(self) -> None:
         """Nothing to release."""
@@ -134,7 +151,13 @@ class PoolExecutor:
 
 
 def make_executor(task_name: str, task_options: dict[str, Any], run_seed: int, workers: int) -> InProcessExecutor | PoolExecutor:
-    """In-process for one worker, a spawned pool otherwise."""
+    """In-process for one worker or for bulk-kernel tasks (which use ``workers`` numba threads), a spawned pool otherwise."""
+    task = make_task(task_name, task_options)
+    if getattr(task, "in_process", False):
+        import numba
+
+        numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
+        return InProcessExecutor(task_name, task_options, run_seed)
     if workers <= 1:
         return InProcessExecutor(task_name, task_options, run_seed)
     return PoolExecutor(task_name, task_options, run_seed, workers)

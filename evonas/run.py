@@ -58,6 +58,9 @@ class RunConfig:
     checkpoint_every: int = 1
     checkpoint_seconds: float = 30.0
     max_seconds: float | None = None
+    max_train_steps: int | None = None
+    lineage: str = "full"
+    protocol: dict[str, Any] | None = None
     evonas_version: str = __version__
     preset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -65,7 +68,7 @@ class RunConfig:
     def identity_hash(self) -> str:
         """Hash of what must not change across a resume (everything but budgets, version and checkpoint cadence)."""
         data = asdict(self)
-        for key in ("cycles", "max_seconds", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra"):
+        for key in ("cycles", "max_seconds", "max_train_steps", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra", "protocol"):
             data.pop(key)
         return canonical_hash(data)
 
@@ -113,6 +116,9 @@ class Run:
         self.failed = failed
         self.buffer = LineageBuffer()
         self.config_hash = config.identity_hash()
+        self.executor: Any = None
+        self.task_state: Any = None
+        self.best_logged = -math.inf
         self.lineage_schema = LINEAGE_SCHEMA.with_metadata(_metadata(self.config_hash))
 
     # -- creation and resume ----------------------------------------------------------------------
@@ -156,12 +162,21 @@ class Run:
             raise UserError(f"checkpoint in {run_dir} is corrupted ({exc}); restore it from a backup or start a new run") from None
         strategy.budget = config.cycles
         next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()])
-        return cls(run_dir, config, strategy, next_part, float(checkpoint.counters.get("elapsed_seconds", 0.0)), int(checkpoint.counters.get("failed", 0)))
+        run = cls(run_dir, config, strategy, next_part, float(checkpoint.counters.get("elapsed_seconds", 0.0)), int(checkpoint.counters.get("failed", 0)))
+        run.task_state = checkpoint.state.get("task")
+        logged = checkpoint.counters.get("best_logged")
+        run.best_logged = -math.inf if logged is None else float(logged)
+        return run
 
     # -- the loop ---------------------------------------------------------------------------------
     def execute(self, executor: InProcessExecutor | PoolExecutor, progress: Progress | None = None) -> Member | None:
         """Run until the budget (or ``max_seconds``) is spent or Ctrl-C; always leaves a checkpoint."""
         strategy, config = self.strategy, self.config
+        self.executor = executor
+        task = getattr(executor, "task", None)
+        if self.task_state is not None and task is not None and hasattr(task, "load_state_dict"):
+            task.load_state_dict(self.task_state)
+            self.task_state = None
         started = time.perf_counter()
         last_checkpoint = (strategy.told, started)
         progress = progress or Progress(config.cycles, strategy.told, enabled=False)
@@ -172,6 +187,8 @@ class Run:
         try:
             while not strategy.done:
                 if config.max_seconds is not None and self.elapsed_before + time.perf_counter() - started >= config.max_seconds:
+                    break
+                if config.max_train_steps is not None and getattr(task, "train_steps", 0) >= config.max_train_steps:
                     break
                 rng_before = strategy.rng.bit_generator.state
                 candidates = strategy.ask(config.batch)
@@ -208,14 +225,21 @@ class Run:
         """Buffer one lineage row per evaluated candidate."""
         kind = self.strategy.space.kind
         wall = now_us()
+        compact = self.config.lineage == "compact"
         for c, r in zip(candidates, results):
             if not r.ok:
                 self.failed += 1
+            # Compact rows keep the genome only for the initial population and each new best: any other genome
+            # is rebuilt by replaying mutations (each child's generator is keyed by run seed and id).
+            new_best = r.ok and r.fitness > self.best_logged
+            if new_best:
+                self.best_logged = r.fitness
+            full = not compact or c.parent_id is None or new_best
             self.buffer.append(
                 {
                     "id": c.id, "parent_id": c.parent_id, "second_parent_id": c.second_parent_id, "birth": c.birth,
                     "mutation": None if c.mutation is None else str(c.mutation), "genome_kind": kind,
-                    "genome": genome_json(c.genome), "fingerprint": c.genome.fingerprint(),
+                    "genome": genome_json(c.genome) if full else None, "fingerprint": c.genome.fingerprint() if full else None,
                     "fitness": r.fitness if r.ok else None, "metrics": list(r.metrics.items()),
                     "status": r.status, "error": r.error or None, "eval_seconds": r.eval_seconds,
                     "worker": r.worker, "wall_time": wall,
@@ -233,12 +257,16 @@ class Run:
             "elapsed_seconds": self.elapsed_before + time.perf_counter() - started,
             "failed": self.failed,
             "next_part": self.next_part,
+            "best_logged": self.best_logged if math.isfinite(self.best_logged) else None,
         }
         members = {m.id: m for m in self.strategy.members()}
         rows = [(m.id, m.fitness, genome_json(m.genome)) for m in members.values()]
-        write_checkpoint(
-            self.run_dir / CHECKPOINT_FILE, Checkpoint(self.strategy.state_dict(), counters, rows, self.config_hash), __version__
-        )
+        state = self.strategy.state_dict()
+        task = getattr(self.executor, "task", None)
+        task_state = task.state_dict() if task is not None and hasattr(task, "state_dict") else self.task_state
+        if task_state is not None:
+            state["task"] = task_state
+        write_checkpoint(self.run_dir / CHECKPOINT_FILE, Checkpoint(state, counters, rows, self.config_hash), __version__)
 
     def seed_of(self, ident: int) -> int:
         """Evaluation seed of an individual of this run."""
@@ -254,6 +282,8 @@ def load_config(run_dir: Path) -> RunConfig:
     if not run_dir.is_dir():
         raise UserError(f"run folder {run_dir} does not exist; check the path (runs live under runs/ by default)")
     path = run_dir / CONFIG_FILE
+    if not path.exists() and (run_dir / "protocol.json").exists():
+        raise UserError(f"{run_dir} holds an experiment protocol; its runs are the experiment-NNNN folders inside it")
     if not path.exists():
         raise UserError(f"{run_dir} is not an evonas run folder (no {CONFIG_FILE}); point at a folder made by 'evonas evolve'")
     try:

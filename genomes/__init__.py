@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from .amoeba import AmoebaGenome, AmoebaSpace
+from .automl_zero import ProgramGenome, ProgramSpace
 from .base import Genome, InvalidGenome, Mutation, Space
 from .bitstring import BitGenome, BitSpace
 
 #: Genome class of every family, for parsing lineage and checkpoint rows.
-GENOMES: dict[str, Any] = {AmoebaGenome.kind: AmoebaGenome, BitGenome.kind: BitGenome}
+GENOMES: dict[str, Any] = {AmoebaGenome.kind: AmoebaGenome, BitGenome.kind: BitGenome, ProgramGenome.kind: ProgramGenome}
 
 #: Space class of every genome family, by the name used on the command line and in lineage rows.
 SPACES: dict[str, Any] = {
     AmoebaSpace.kind: AmoebaSpace,
     BitSpace.kind: BitSpace,
+    ProgramSpace.kind: ProgramSpace,
 }
 
-__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "Mutation", "Space"]
+__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "Mutation", "ProgramGenome", "ProgramSpace", "Space"]

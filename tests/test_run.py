@@ -282,3 +282,33 @@ def test_options_reach_strategy_space_and_task_and_unknown_ones_are_refused(tmp_
     one_line_error(run_cli("evolve", "--preset", "smoke", "-o", "filterz=8", cwd=tmp_path), "unknown image-task option(s) filterz")
     one_line_error(run_cli("evolve", "--preset", "smoke", "-o", "p_identity=2", cwd=tmp_path), "p_identity")
     one_line_error(run_cli("evolve", "--preset", "smoke", "-o", "novalue", cwd=tmp_path), "KEY=VALUE")
+
+
+AZ_FAST = ["--genome", "automl-zero", "--preset", "smoke", "--experiments", "1", "--checkpoint-every", "2000", "-q"]
+
+
+def test_sigkill_then_resume_gives_the_same_lineage_automl_zero(tmp_path: Path) -> None:
+    """Compact lineage, FEC cache and batched kernel evaluation: a killed and resumed run equals an uninterrupted one."""
+    args = [*AZ_FAST, "--cycles", "30000", "--seed", "4", "--workers", "2"]
+    reference = tmp_path / "reference"
+    result = run_cli("evolve", *args, "--out", str(reference))
+    assert result.returncode == 0, result.stderr
+    killed = kill_and_resume(tmp_path, args, 3.0, 5.0, seed=3)
+    rows = lineage_rows(killed)
+    assert rows == lineage_rows(reference)
+    assert rows[0]["genome"] is not None and sum(r["genome"] is None for r in rows) > len(rows) // 2  # compact
+
+
+def test_automl_zero_protocol_scores_candidates_on_select_and_final_tasks(tmp_path: Path) -> None:
+    """The demo protocol: experiments in their own run folders, select fitness, final fitness, readable code."""
+    out = tmp_path / "demo"
+    result = run_cli("evolve", "--genome", "automl-zero", "--preset", "smoke", "--experiments", "2", "--out", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    assert "Select fitness for candidate algorithm = " in result.stdout
+    assert "Final evaluation fitness (on unseen data) = " in result.stdout
+    assert "def predict():" in result.stdout
+    state = json.loads((out / "protocol.json").read_text())
+    assert [h["experiment"] for h in state["history"]] == [1, 2]
+    assert (out / "experiment-0002" / "lineage").is_dir()
+    one_line_error(run_cli("lineage", str(out)), "experiment protocol")
+    one_line_error(run_cli("evolve", "--genome", "automl-zero", "--task", "onemax", cwd=tmp_path), "automl-zero has presets for")

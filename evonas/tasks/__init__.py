@@ -9,6 +9,7 @@ from evonas.errors import UserError
 
 from .base import Task
 from .images import ImageClassification
+from .programs import ProgramTaskSet
 from .toy import OneMax
 
 #: Task names accepted by ``--task``: (task class, fixed options). Image tasks differ only in dataset.
@@ -18,10 +19,14 @@ TASKS: dict[str, tuple[type[Task], dict[str, Any]]] = {
     "mnist": (ImageClassification, {"dataset": "mnist"}),
     "cifar10": (ImageClassification, {"dataset": "cifar10"}),
     "onemax": (OneMax, {}),
+    "linear-regression": (ProgramTaskSet, {"kind": "linear"}),
+    "affine-regression": (ProgramTaskSet, {"kind": "affine"}),
+    "teacher": (ProgramTaskSet, {"kind": "teacher"}),
+    "binary-classification": (ProgramTaskSet, {"kind": "binary"}),
 }
 
 #: The task ``evolve`` uses when ``--task`` is not given, per genome kind.
-DEFAULT_TASKS: dict[str, str] = {"amoeba": "fashion-mnist", "bitstring": "onemax"}
+DEFAULT_TASKS: dict[str, str] = {"amoeba": "fashion-mnist", "bitstring": "onemax", "automl-zero": "linear-regression"}
 
 _CACHE: dict[str, Task] = {}
 
@@ -40,16 +45,20 @@ def task_class(name: str) -> tuple[type[Task], dict[str, Any]]:
     raise UserError(f"unknown task {name!r}; choose one of {', '.join(TASKS)} or give package.module:factory")
 
 
-def make_task(name: str, options: dict[str, Any]) -> Task:
-    """Build a task from its name and options, cached per process (workers build each task once)."""
+def make_task(name: str, options: dict[str, Any], fresh: bool = False) -> Task:
+    """Build a task from its name and options, cached per process (workers build each task once);
+    ``fresh`` builds a private instance (for tasks that keep state, such as an FEC cache)."""
     key = repr((name, sorted(options.items())))
-    if key not in _CACHE:
+    if fresh or key not in _CACHE:
         cls, fixed = task_class(name)
         try:
-            _CACHE[key] = cls(**{**options, **fixed})
+            task = cls(**{**options, **fixed})
         except TypeError as exc:
             raise UserError(f"bad option for task {name!r}: {exc}") from None
+        if fresh:
+            return task
+        _CACHE[key] = task
     return _CACHE[key]
 
 
-__all__ = ["DEFAULT_TASKS", "TASKS", "ImageClassification", "OneMax", "Task", "make_task", "task_class"]
+__all__ = ["DEFAULT_TASKS", "TASKS", "ImageClassification", "OneMax", "ProgramTaskSet", "Task", "make_task", "task_class"]

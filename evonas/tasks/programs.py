@@ -1,0 +1,270 @@
+"""AutoML-Zero task sets: regression teachers and projected binary classification, scored by the Numba kernel.
+
+A task set is D tasks of equal shape built from seeds; a genome's fitness is the mean of its task
+fitnesses ([C]'s default). Whole batches of genomes are scored in one kernel call (``evaluate_batch``), with
+optional functional-equivalence caching (FEC) keyed by a short run's exact errors.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from evonas.errors import UserError
+from evonas.genomes.automl_zero import ProgramGenome, to_batch
+from evonas.rng import derive_seed
+
+from .base import Task
+
+#: Held-out class pairs of [P] §4.2 (used for selection / final evaluation, never for search).
+HELD_OUT_PAIRS: tuple[tuple[int, int], ...] = ((4, 6), (3, 5), (8, 9), (3, 8), (0, 9), (2, 9), (1, 8), (3, 6), (0, 5))
+SEARCH_PAIRS: tuple[tuple[int, int], ...] = tuple(p for p in combinations(range(10), 2) if p not in HELD_OUT_PAIRS)
+PURPOSE_TASK_DATA, PURPOSE_TASK_PARAMS = 11, 12
+KINDS = ("linear", "affine", "teacher", "binary")
+
+_BINARY_SOURCE: dict[str, np.ndarray] = {}
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def regression_task(kind: str, features: int, n_train: int, n_valid: int, data_seed: int, param_seed: int) -> tuple[np.ndarray, ...]:
+    """One regression task: x ~ N(0, 1)^F from the data seed; the teacher's weights from the parameter seed.
+
+    linear y = w.x; affine y = w.x + a (a ~ N(0, 1), evonas's reading); teacher y = u.relu(Mx) with rows 0, 2
+    of M and entries 0, 2 of u zeroed ([C] scalar_2layer_nn_regression_task)."""
+    data = _rng(data_seed)
+    x = data.standard_normal((n_train + n_valid, features))
+    params = _rng(param_seed)
+    if kind in ("linear", "affine"):
+        w = params.standard_normal(features)
+        y = x @ w + (params.standard_normal() if kind == "affine" else 0.0)
+    elif kind == "teacher":
+        hidden = params.standard_normal((features, features))
+        u = params.standard_normal(features)
+        for row in (0, 2):
+            if row < features:
+                hidden[row] = 0.0
+                u[row] = 0.0
+        y = np.maximum(x @ hidden.T, 0.0) @ u
+    else:
+        raise ValueError(kind)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def _binary_source() -> dict[str, np.ndarray]:
+    if not _BINARY_SOURCE:
+        from evonas.datasets import load_embedded
+
+        data = load_embedded()
+        _BINARY_SOURCE.update({k: v.reshape(len(v), -1).astype(np.float64) if k.endswith("_x") else v for k, v in data.items()})
+    return _BINARY_SOURCE
+
+
+def binary_task(pairs: tuple[tuple[int, int], ...], features: int, n_train: int, n_valid: int, data_seed: int, param_seed: int) -> tuple[np.ndarray, ...]:
+    """Projected binary classification on the embedded Fashion-MNIST: a class pair picked by the data seed,
+    lower class = label 1, a Gaussian projection 784 -> F from the parameter seed, standardised on train."""
+    source = _binary_source()
+    data = _rng(data_seed)
+    lo, hi = pairs[int(data.integers(len(pairs)))]
+
+    def pick(split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = source[f"{split}_x"], source[f"{split}_y"]
+        index = np.flatnonzero((y == lo) | (y == hi))
+        index = data.permutation(index)[: min(n, len(index))]
+        return x[index], (y[index] == lo).astype(np.float64)
+
+    x_train, y_train = pick("train", n_train)
+    x_valid, y_valid = pick("val", n_valid)
+    projection = _rng(param_seed).standard_normal((x_train.shape[1], features))
+    x_train, x_valid = x_train @ projection, x_valid @ projection
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-12
+    return (x_train - mean) / std, y_train, (x_valid - mean) / std, y_valid
+
+
+def build_task_arrays(kind: str, count: int, features: int, n_train: int, n_valid: int, seed: int, epochs: int = 1,
+                      pairs: tuple[tuple[int, int], ...] = SEARCH_PAIRS) -> Any:
+    """``count`` tasks of one kind, every seed derived from ``seed``, as kernel TaskArrays."""
+    from evonas.kernels.program_cpu import TaskArrays
+
+    if kind not in KINDS:
+        raise UserError(f"unknown program task kind {kind!r}; choose one of {', '.join(KINDS)}")
+    parts = []
+    for t in range(count):
+        data_seed, param_seed = derive_seed(seed, PURPOSE_TASK_DATA, t), derive_seed(seed, PURPOSE_TASK_PARAMS, t)
+        if kind == "binary":
+            parts.append(binary_task(pairs, features, n_train, n_valid, data_seed, param_seed))
+        else:
+            parts.append(regression_task(kind, features, n_train, n_valid, data_seed, param_seed))
+    n_train = min(len(p[1]) for p in parts)
+    n_valid = min(len(p[3]) for p in parts)
+    x_train = np.stack([p[0][:n_train] for p in parts])
+    order = np.empty((count, epochs, n_train), dtype=np.int32)
+    for t in range(count):
+        shuffle = _rng(derive_seed(seed, PURPOSE_TASK_DATA + 100, t))
+        order[t, 0] = np.arange(n_train)
+        for e in range(1, epochs):
+            order[t, e] = shuffle.permutation(n_train)
+    return TaskArrays(
+        np.ascontiguousarray(x_train), np.stack([p[1][:n_train] for p in parts]),
+        np.ascontiguousarray(np.stack([p[2][:n_valid] for p in parts])), np.stack([p[3][:n_valid] for p in parts]),
+        order, kind == "binary",
+    )
+
+
+class FecCache:
+    """LRU map from FEC key to fitness with [C]'s ``forget_every`` refresh; its state is plain data."""
+
+    def __init__(self, size: int = 100_000, forget_every: int = 100) -> None:
+        self.size = size
+        self.forget_every = forget_every
+        self.entries: OrderedDict[int, list[float]] = OrderedDict()  # key -> [fitness, count]
+        self.hits = 0
+        self.lookups = 0
+
+    def get(self, key: int) -> float | None:
+        """Fitness for a key (and count the hit), or None."""
+        self.lookups += 1
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        self.hits += 1
+        self.entries.move_to_end(key)
+        entry[1] += 1
+        if self.forget_every and entry[1] >= self.forget_every:
+            del self.entries[key]
+        return entry[0]
+
+    def put(self, key: int, fitness: float) -> None:
+        """Insert a freshly evaluated fitness, evicting the least recently used entry when full."""
+        self.entries[key] = [fitness, 1]
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def state(self) -> dict[str, Any]:
+        """JSON-safe state (keys as hex strings) so a resumed run sees the same hits."""
+        return {"entries": [[f"{k:016x}", f, c] for k, (f, c) in self.entries.items()], "hits": self.hits, "lookups": self.lookups}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Inverse of ``state``."""
+        self.entries = OrderedDict((int(k, 16), [float(f), int(c)]) for k, f, c in state["entries"])
+        self.hits, self.lookups = int(state["hits"]), int(state["lookups"])
+
+
+class ProgramTaskSet(Task):
+    """Score AutoML-Zero programs on D tasks of one kind; fitness is the mean task fitness."""
+
+    name = "programs"
+    genome_kinds = ("automl-zero",)
+    in_process = True  # the kernel parallelises with numba threads, and the FEC cache must stay in one place
+
+    def __init__(self, kind: str = "linear", tasks: int = 10, features: int = 4, train: int = 100, valid: int = 100,
+                 epochs: int = 1, task_seed: int = 0, fec: bool = False, fec_train: int = 10, fec_valid: int = 10,
+                 fec_cache_size: int = 100_000, fec_forget_every: int = 100, max_abs_error: float = 100.0) -> None:
+        if kind not in KINDS:
+            raise UserError(f"unknown program task kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if min(tasks, features, train, valid, epochs) < 1:
+            raise UserError("tasks, features, train, valid and epochs must all be at least 1")
+        super().__init__(kind=kind, tasks=tasks, features=features, train=train, valid=valid, epochs=epochs,
+                         task_seed=task_seed, fec=fec, fec_train=fec_train, fec_valid=fec_valid,
+                         fec_cache_size=fec_cache_size, fec_forget_every=fec_forget_every, max_abs_error=max_abs_error)
+        self.kind, self.count, self.features = kind, tasks, features
+        self.train, self.valid, self.epochs, self.task_seed = train, valid, epochs, task_seed
+        self.fec = FecCache(fec_cache_size, fec_forget_every) if fec else None
+        self.fec_train, self.fec_valid, self.max_abs_error = fec_train, fec_valid, max_abs_error
+        self._arrays: Any = None
+        self.train_steps = 0
+
+    def arrays(self) -> Any:
+        """The task set's kernel arrays, built once."""
+        if self._arrays is None:
+            self._arrays = build_task_arrays(self.kind, self.count, self.features, self.train, self.valid, self.task_seed, self.epochs)
+        return self._arrays
+
+    def _check(self, genomes: list[ProgramGenome]) -> None:
+        for g in genomes:
+            if g.features != self.features:
+                raise UserError(f"genome feature size F={g.features} differs from the task's F={self.features}")
+
+    def evaluate_batch(self, genomes: list[ProgramGenome], seeds: list[int]) -> list[tuple[float, dict[str, float]]]:
+        """Fitness and metrics of many genomes in one kernel call (FEC hits skip the full run)."""
+        from evonas.kernels.program_cpu import fec_keys
+
+        self._check(genomes)
+        tasks = self.arrays()
+        batch = to_batch(genomes)
+        fitness = np.full(len(genomes), np.nan)
+        hit = np.zeros(len(genomes), dtype=bool)
+        seeds_arr = np.asarray(seeds, dtype=np.uint64)
+        if self.fec is None:
+            fitness[:] = self._full(batch, np.arange(len(genomes)), seeds_arr, tasks)
+        else:
+            keys = fec_keys(batch, tasks, self.fec_train, self.fec_valid).tolist()
+            self.train_steps += len(genomes) * self.count * self.fec_train
+            remaining = list(range(len(genomes)))
+            # A key seen twice in one batch is evaluated once: later copies wait for the first and then hit.
+            while remaining:
+                misses: list[int] = []
+                waiting: list[int] = []
+                pending: set[int] = set()
+                for i in remaining:
+                    if keys[i] in pending:
+                        waiting.append(i)
+                        continue
+                    cached = self.fec.get(keys[i])
+                    if cached is None:
+                        pending.add(keys[i])
+                        misses.append(i)
+                    else:
+                        fitness[i], hit[i] = cached, True
+                if misses:
+                    index = np.array(misses, dtype=np.int64)
+                    fitness[index] = self._full(batch, index, seeds_arr, tasks)
+                    for i in misses:
+                        self.fec.put(keys[i], float(fitness[i]))
+                remaining = waiting
+        return [(float(f), {"fec_hit": float(h)} if self.fec is not None else {}) for f, h in zip(fitness, hit)]
+
+    def _full(self, batch: Any, index: np.ndarray, seeds: np.ndarray, tasks: Any) -> np.ndarray:
+        """Full evaluations of the programs at ``index``: mean task fitness each."""
+        from evonas.kernels.program_cpu import run_programs
+
+        sub = batch if len(index) == len(batch) else _take(batch, index)
+        task_fitness, steps, _ = run_programs(sub, tasks, seeds[index], max_abs_error=self.max_abs_error)
+        self.train_steps += int(steps.sum())
+        return task_fitness.mean(axis=1)
+
+    def evaluate(self, genome: ProgramGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
+        """Mean task fitness of one genome."""
+        return self.evaluate_batch([genome], [seed])[0]
+
+    def state_dict(self) -> dict[str, Any] | None:
+        """FEC cache and step counter, saved in checkpoints so a resumed run scores exactly as before."""
+        return {"train_steps": self.train_steps, "fec": self.fec.state() if self.fec else None}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Inverse of ``state_dict``."""
+        if not state:
+            return
+        self.train_steps = int(state["train_steps"])
+        if self.fec is not None and state.get("fec"):
+            self.fec.load(state["fec"])
+
+    def metrics(self) -> dict[str, float]:
+        """Run-level figures: training steps and the FEC hit rate."""
+        out = {"train_steps": float(self.train_steps)}
+        if self.fec is not None and self.fec.lookups:
+            out["fec_hit_rate"] = self.fec.hits / self.fec.lookups
+        return out
+
+
+def _take(batch: Any, index: np.ndarray) -> Any:
+    from evonas.genomes.program_ir import ProgramBatch
+
+    return ProgramBatch(batch.op[index], batch.in1[index], batch.in2[index], batch.out[index], batch.data[index],
+                        batch.length[index], batch.scalars, batch.vectors, batch.matrices)

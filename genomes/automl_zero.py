@@ -1,0 +1,497 @@
+"""AutoML-Zero programs (Real et al. 2020): Setup / Predict / Learn instruction lists over typed memory.
+
+An instruction is ``(op, in1, in2, out, d0, d1, d2)``; unused fields are 0. Memory roles: ``s0`` label
+(0 during Predict), ``s1`` prediction, ``v0`` features. Random output addresses never target s0 or v0.
+Semantics, mutation rules and data draws follow ../shared/specs/automl_zero.md (the [C] code by default).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .base import InvalidGenome, Mutation, canonical_hash, expect
+from .program_ir import (
+    COMPONENTS,
+    DATA_OPS,
+    GAUSSIAN_OPS,
+    N_OPS,
+    OP_ID,
+    OP_NAMES,
+    PARTIAL_WRITE_OPS,
+    RANDOM_OPS,
+    UNIFORM_OPS,
+    ProgramBatch,
+    op_inputs,
+    op_output,
+)
+
+Instruction = tuple[int, int, int, int, float, float, float]
+Component = tuple[Instruction, ...]
+
+MUTATION_TYPES: tuple[str, ...] = (
+    "alter_param", "randomize_instruction", "randomize_component", "insert", "remove", "trade",
+    "randomize_algorithm", "identity",
+)
+NOP: Instruction = (0, 0, 0, 0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramGenome:
+    """An AutoML-Zero algorithm: three components plus the memory sizes it runs with."""
+
+    setup: Component
+    predict: Component
+    learn: Component
+    scalars: int = 4
+    vectors: int = 3
+    matrices: int = 1
+    features: int = 4
+    kind: ClassVar[str] = "automl-zero"
+
+    def components(self) -> tuple[Component, Component, Component]:
+        """(setup, predict, learn)."""
+        return (self.setup, self.predict, self.learn)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: memory sizes and, per component, ``[op_name, in1, in2, out, d0, d1, d2]`` rows."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "memory": {"scalars": self.scalars, "vectors": self.vectors, "matrices": self.matrices, "features": self.features},
+        }
+        for name, component in zip(COMPONENTS, self.components()):
+            out[name] = [[OP_NAMES[i[0]], i[1], i[2], i[3], i[4], i[5], i[6]] for i in component]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProgramGenome:
+        """Parse and validate the JSON form."""
+        if not isinstance(data, dict) or data.get("kind") != cls.kind:
+            raise InvalidGenome("not an automl-zero genome: expected kind 'automl-zero'")
+        memory = data.get("memory")
+        expect(isinstance(memory, dict), "missing 'memory' sizes")
+        components = []
+        for name in COMPONENTS:
+            rows = data.get(name)
+            expect(isinstance(rows, list), f"{name} must be a list of instructions")
+            parsed = []
+            for k, row in enumerate(rows):
+                expect(isinstance(row, list) and len(row) == 7, f"{name}[{k}] must be [op, in1, in2, out, d0, d1, d2]")
+                expect(row[0] in OP_ID, f"{name}[{k}]: unknown op {row[0]!r}")
+                expect(all(isinstance(x, int) and not isinstance(x, bool) for x in row[1:4]), f"{name}[{k}]: addresses must be integers")
+                expect(all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in row[4:]), f"{name}[{k}]: data must be numbers")
+                parsed.append((OP_ID[row[0]], row[1], row[2], row[3], float(row[4]), float(row[5]), float(row[6])))
+            components.append(tuple(parsed))
+        try:
+            genome = cls(*components, int(memory["scalars"]), int(memory["vectors"]), int(memory["matrices"]), int(memory["features"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidGenome(f"bad memory sizes: {exc}") from None
+        genome.validate()
+        return genome
+
+    def validate(self) -> None:
+        """Every address inside its kind's range, outputs never s0/v0, fields unused by an op zero."""
+        expect(self.scalars >= 2 and self.vectors >= 1 and self.matrices >= 0 and self.features >= 1, "memory too small: need s0, s1, v0 and F >= 1")
+        counts = {"s": self.scalars, "v": self.vectors, "m": self.matrices}
+        for name, component in zip(COMPONENTS, self.components()):
+            for k, (op, a, b, o, *_data) in enumerate(component):
+                where = f"{name}[{k}] {OP_NAMES[op] if 0 <= op < N_OPS else op}"
+                expect(isinstance(op, int) and 0 <= op < N_OPS, f"{where}: op id outside 0..{N_OPS - 1}")
+                kinds = op_inputs(op)
+                for value, kind in zip((a, b), kinds):
+                    expect(0 <= value < counts[kind], f"{where}: input {kind}{value} outside {kind}0..{kind}{counts[kind] - 1}")
+                for value in (a, b)[len(kinds):]:
+                    expect(value == 0, f"{where}: unused input address must be 0")
+                if op in (57, 58):
+                    fractions = _data[:1] if op == 57 else _data[:2]
+                    expect(all(0.0 <= x < 1.0 for x in fractions), f"{where}: index fractions must lie in [0, 1)")
+                kind = op_output(op)
+                if kind is None:
+                    expect(o == 0, f"{where}: no_op has no output")
+                else:
+                    low = 1 if kind in "sv" else 0
+                    expect(low <= o < counts[kind], f"{where}: output {kind}{o} outside {kind}{low}..{kind}{counts[kind] - 1}")
+
+    def live_mask(self) -> tuple[tuple[bool, ...], tuple[bool, ...], tuple[bool, ...]]:
+        """Which instructions can affect the prediction s1 (dead-code analysis over the training loop).
+
+        Random ops are kept whenever any live random op exists, because dropping one would shift the random
+        stream of the others.
+        """
+        return live_instructions(self.components())
+
+    def pruned(self) -> ProgramGenome:
+        """The same algorithm with dead instructions removed (for display and to skip work)."""
+        masks = self.live_mask()
+        kept = [tuple(i for i, live in zip(c, m) if live) for c, m in zip(self.components(), masks)]
+        return ProgramGenome(*kept, self.scalars, self.vectors, self.matrices, self.features)
+
+    def fingerprint(self) -> str:
+        """Hash of the live program: genomes differing only in dead code share it."""
+        pruned = self.pruned()
+        return canonical_hash([[list(i) for i in c] for c in pruned.components()] + [self.scalars, self.vectors, self.matrices, self.features])
+
+    def lower(self, eliminate_dead: bool = True) -> ProgramBatch:
+        """A one-program ProgramBatch (dead code removed unless asked not to)."""
+        return to_batch([self], eliminate_dead)
+
+    def describe(self, eliminate_dead: bool = True) -> str:
+        """Readable Setup / Predict / Learn code (dead instructions removed by default)."""
+        genome = self.pruned() if eliminate_dead else self
+        lines = []
+        for name, component in zip(COMPONENTS, genome.components()):
+            lines.append(f"def {name}():")
+            body = [format_instruction(i) for i in component if i[0] != 0]
+            lines += [f"    {text}" for text in body] or ["    pass"]
+        return "\n".join(lines)
+
+
+def live_instructions(components: tuple[Component, Component, Component]) -> tuple[tuple[bool, ...], ...]:
+    """Liveness fixpoint over Setup -> (Predict -> Learn)* -> Predict; see ``ProgramGenome.live_mask``."""
+    setup, predict, learn = components
+    harness_written = {("s", 0), ("v", 0)}
+
+    def backward(component: Component, live_out: set[tuple[str, int]]) -> tuple[set[tuple[str, int]], list[bool]]:
+        live = set(live_out)
+        mask = [False] * len(component)
+        for k in range(len(component) - 1, -1, -1):
+            op, a, b, o = component[k][:4]
+            kind = op_output(op)
+            if kind is None or (kind, o) not in live:
+                continue
+            mask[k] = True
+            if op not in PARTIAL_WRITE_OPS:
+                live.discard((kind, o))
+            live.update(zip(op_inputs(op), (a, b)))
+        return live, mask
+
+    # Edges: Setup -> Predict; Predict -> Learn (training); Learn -> Predict; Predict -> Predict (validation).
+    predict_out: set[tuple[str, int]] = {("s", 1)}
+    learn_out: set[tuple[str, int]] = set()
+    while True:
+        predict_in, _ = backward(predict, predict_out)
+        learn_out_new = predict_in - harness_written
+        learn_in, _ = backward(learn, learn_out_new)
+        predict_out_new = {("s", 1)} | (learn_in - harness_written) | (predict_in - harness_written)
+        if predict_out_new == predict_out and learn_out_new == learn_out:
+            break
+        predict_out, learn_out = predict_out_new, learn_out_new
+    predict_in, predict_mask = backward(predict, predict_out)
+    _, learn_mask = backward(learn, learn_out)
+    _, setup_mask = backward(setup, predict_in - harness_written)
+    masks = [setup_mask, predict_mask, learn_mask]
+    if any(m and c[k][0] in RANDOM_OPS for c, mask in zip(components, masks) for k, m in enumerate(mask)):
+        for c, mask in zip(components, masks):
+            for k, instruction in enumerate(c):
+                if instruction[0] in RANDOM_OPS:
+                    mask[k] = True
+    return tuple(tuple(m) for m in masks)
+
+
+_TEMPLATES: dict[str, str] = {
+    "scalar_sum": "{o} = {a} + {b}", "scalar_diff": "{o} = {a} - {b}", "scalar_product": "{o} = {a} * {b}",
+    "scalar_division": "{o} = {a} / {b}", "scalar_abs": "{o} = abs({a})", "scalar_reciprocal": "{o} = 1 / {a}",
+    "scalar_sin": "{o} = sin({a})", "scalar_cos": "{o} = cos({a})", "scalar_tan": "{o} = tan({a})",
+    "scalar_arcsin": "{o} = arcsin({a})", "scalar_arccos": "{o} = arccos({a})", "scalar_arctan": "{o} = arctan({a})",
+    "scalar_exp": "{o} = exp({a})", "scalar_log": "{o} = log({a})", "scalar_heaviside": "{o} = heaviside({a})  # 1 if >= 0",
+    "vector_heaviside": "{o} = heaviside({a})  # 1 where > 0", "matrix_heaviside": "{o} = heaviside({a})  # 1 where > 0",
+    "scalar_vector_product": "{o} = {a} * {b}", "scalar_broadcast": "{o} = broadcast({a})",
+    "vector_reciprocal": "{o} = 1 / {a}", "vector_norm": "{o} = norm({a})", "vector_abs": "{o} = abs({a})",
+    "vector_sum": "{o} = {a} + {b}", "vector_diff": "{o} = {a} - {b}", "vector_product": "{o} = {a} * {b}",
+    "vector_division": "{o} = {a} / {b}", "vector_inner_product": "{o} = dot({a}, {b})",
+    "vector_outer_product": "{o} = outer({a}, {b})", "scalar_matrix_product": "{o} = {a} * {b}",
+    "matrix_reciprocal": "{o} = 1 / {a}", "matrix_vector_product": "{o} = matmul({a}, {b})",
+    "vector_column_broadcast": "{o} = column_broadcast({a})", "vector_row_broadcast": "{o} = row_broadcast({a})",
+    "matrix_norm": "{o} = norm({a})", "matrix_column_norm": "{o} = column_norms({a})", "matrix_row_norm": "{o} = row_norms({a})",
+    "matrix_transpose": "{o} = transpose({a})", "matrix_abs": "{o} = abs({a})", "matrix_sum": "{o} = {a} + {b}",
+    "matrix_diff": "{o} = {a} - {b}", "matrix_product": "{o} = {a} * {b}", "matrix_division": "{o} = {a} / {b}",
+    "matrix_matrix_product": "{o} = matmul({a}, {b})", "scalar_min": "{o} = min({a}, {b})", "vector_min": "{o} = minimum({a}, {b})",
+    "matrix_min": "{o} = minimum({a}, {b})", "scalar_max": "{o} = max({a}, {b})", "vector_max": "{o} = maximum({a}, {b})",
+    "matrix_max": "{o} = maximum({a}, {b})", "vector_mean": "{o} = mean({a})", "matrix_mean": "{o} = mean({a})",
+    "matrix_row_mean": "{o} = row_means({a})", "matrix_row_st_dev": "{o} = row_stds({a})", "vector_st_dev": "{o} = std({a})",
+    "matrix_st_dev": "{o} = std({a})",
+}
+
+
+def format_instruction(instruction: Instruction) -> str:
+    """One instruction as a line of Python-like code."""
+    op, a, b, o, d0, d1, d2 = instruction
+    name = OP_NAMES[op]
+    kinds = op_inputs(op)
+    out = f"{op_output(op)}{o}"
+    if op == 56:
+        return f"{out} = {d0:.6g}"
+    if op == 57:
+        return f"{out}[frac {d0:.4g}] = {d1:.6g}"
+    if op == 58:
+        return f"{out}[frac {d0:.4g}, frac {d1:.4g}] = {d2:.6g}"
+    if op in UNIFORM_OPS:
+        return f"{out} = uniform({min(d0, d1):.6g}, {max(d0, d1):.6g})"
+    if op in GAUSSIAN_OPS:
+        return f"{out} = gaussian({d0:.6g}, {d1:.6g})"
+    names = [f"{k}{v}" for k, v in zip(kinds, (a, b))]
+    return _TEMPLATES[name].format(o=out, a=names[0] if names else "", b=names[1] if len(names) > 1 else "")
+
+
+def to_batch(genomes: list[ProgramGenome], eliminate_dead: bool = True) -> ProgramBatch:
+    """Pack genomes (same memory sizes) into padded arrays for the kernels."""
+    if not genomes:
+        raise ValueError("empty batch")
+    first = genomes[0]
+    programs = [g.pruned() if eliminate_dead else g for g in genomes]
+    width = max(1, max(len(c) for p in programs for c in p.components()))
+    shape = (len(programs), 3, width)
+    op = np.zeros(shape, np.int32)
+    in1 = np.zeros(shape, np.int32)
+    in2 = np.zeros(shape, np.int32)
+    out = np.zeros(shape, np.int32)
+    data = np.zeros((*shape, 3), np.float64)
+    length = np.zeros(shape[:2], np.int32)
+    for p, program in enumerate(programs):
+        if (program.scalars, program.vectors, program.matrices, program.features) != (first.scalars, first.vectors, first.matrices, first.features):
+            raise ValueError("all programs of a batch must share memory sizes")
+        for c, component in enumerate(program.components()):
+            length[p, c] = len(component)
+            if component:
+                rows = np.array(component, dtype=np.float64)
+                op[p, c, : len(component)] = rows[:, 0]
+                in1[p, c, : len(component)] = rows[:, 1]
+                in2[p, c, : len(component)] = rows[:, 2]
+                out[p, c, : len(component)] = rows[:, 3]
+                data[p, c, : len(component)] = rows[:, 4:]
+    batch = ProgramBatch(op, in1, in2, out, data, length, first.scalars, first.vectors, first.matrices)
+    return batch
+
+
+@dataclass(frozen=True)
+class ProgramSpace:
+    """Memory sizes, allowed ops and size limits per component, and the mutation mix ([C] demo by default)."""
+
+    scalars: int = 4
+    vectors: int = 3
+    matrices: int = 1
+    features: int = 4
+    setup_ops: tuple[str, ...] = ("scalar_const_set", "vector_inner_product", "scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum")
+    predict_ops: tuple[str, ...] = ("scalar_const_set", "vector_inner_product", "scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum")
+    learn_ops: tuple[str, ...] = ("scalar_const_set", "vector_inner_product", "scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum")
+    init_sizes: tuple[int, int, int] = (10, 2, 8)
+    min_sizes: tuple[int, int, int] = (10, 2, 8)
+    max_sizes: tuple[int, int, int] = (10, 2, 8)  # inclusive
+    initial_program: str = "random"  # or "empty" (no_op programs)
+    mutation_weights: dict[str, float] = field(default_factory=lambda: {"alter_param": 1.0, "randomize_instruction": 1.0, "randomize_component": 1.0})
+    mutate_prob: float = 0.9  # U: otherwise the child is an exact copy
+    constant_step: str = "log_normal"  # [C]; or "paper" (x U[0.5, 2], flip with p 0.1)
+    kind: ClassVar[str] = "automl-zero"
+
+    def __post_init__(self) -> None:
+        for name in ("setup_ops", "predict_ops", "learn_ops", "init_sizes", "min_sizes", "max_sizes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "mutation_weights", dict(self.mutation_weights))
+        if self.scalars < 2 or self.vectors < 1 or self.matrices < 0 or self.features < 1:
+            raise ValueError("memory needs at least 2 scalars, 1 vector and F >= 1")
+        for ops in (self.setup_ops, self.predict_ops, self.learn_ops):
+            unknown = [o for o in ops if o not in OP_ID]
+            if unknown:
+                raise ValueError(f"unknown op(s) {unknown}")
+            if self.matrices == 0 and any("m" in op_inputs(OP_ID[o]) or op_output(OP_ID[o]) == "m" for o in ops):
+                raise ValueError("matrix ops need at least one matrix address")
+        for lo, init, hi in zip(self.min_sizes, self.init_sizes, self.max_sizes):
+            if not 0 <= lo <= init <= hi:
+                raise ValueError(f"sizes need 0 <= min <= init <= max, got {lo}, {init}, {hi}")
+        unknown = set(self.mutation_weights) - set(MUTATION_TYPES)
+        if unknown or not self.mutation_weights or any(w < 0 for w in self.mutation_weights.values()) or sum(self.mutation_weights.values()) <= 0:
+            raise ValueError(f"mutation_weights must give non-negative weights to {', '.join(MUTATION_TYPES)}")
+        if not 0.0 <= self.mutate_prob <= 1.0:
+            raise ValueError("mutate_prob must lie in [0, 1]")
+        if self.initial_program not in ("random", "empty") or self.constant_step not in ("log_normal", "paper"):
+            raise ValueError("initial_program is 'random' or 'empty'; constant_step is 'log_normal' or 'paper'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe config."""
+        return {
+            "scalars": self.scalars, "vectors": self.vectors, "matrices": self.matrices, "features": self.features,
+            "setup_ops": list(self.setup_ops), "predict_ops": list(self.predict_ops), "learn_ops": list(self.learn_ops),
+            "init_sizes": list(self.init_sizes), "min_sizes": list(self.min_sizes), "max_sizes": list(self.max_sizes),
+            "initial_program": self.initial_program, "mutation_weights": dict(self.mutation_weights), "mutate_prob": self.mutate_prob,
+            "constant_step": self.constant_step,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProgramSpace:
+        """Inverse of ``to_dict``."""
+        return cls(**data)
+
+    def genome_from_dict(self, data: dict[str, Any]) -> ProgramGenome:
+        """Parse a genome and check it fits this space's memory."""
+        genome = ProgramGenome.from_dict(data)
+        expect(
+            (genome.scalars, genome.vectors, genome.matrices, genome.features) == (self.scalars, self.vectors, self.matrices, self.features),
+            "genome memory sizes differ from the space's",
+        )
+        return genome
+
+    # -- drawing ------------------------------------------------------------------------------------
+    def _allowed(self, component: int) -> tuple[int, ...]:
+        return tuple(OP_ID[o] for o in (self.setup_ops, self.predict_ops, self.learn_ops)[component])
+
+    def _address(self, kind: str, rng: np.random.Generator, output: bool) -> int:
+        count = {"s": self.scalars, "v": self.vectors, "m": self.matrices}[kind]
+        low = 1 if output and kind in "sv" else 0
+        return low + int(rng.random() * (count - low))
+
+    def _data(self, op: int, rng: np.random.Generator) -> tuple[float, float, float]:
+        if op == 56:
+            return (_open_uniform(rng, -1.0, 1.0), 0.0, 0.0)
+        if op == 57:
+            return (rng.random(), _open_uniform(rng, -1.0, 1.0), 0.0)
+        if op == 58:
+            return (rng.random(), rng.random(), _open_uniform(rng, -1.0, 1.0))
+        if op in UNIFORM_OPS:
+            return (_open_uniform(rng, -1.0, 1.0), _open_uniform(rng, -1.0, 1.0), 0.0)
+        if op in GAUSSIAN_OPS:
+            return (_open_uniform(rng, -1.0, 1.0), rng.random(), 0.0)
+        return (0.0, 0.0, 0.0)
+
+    def random_instruction(self, component: int, rng: np.random.Generator) -> Instruction:
+        """An op uniform from the component's list with every argument freshly drawn."""
+        allowed = self._allowed(component)
+        if not allowed:
+            return NOP
+        op = allowed[int(rng.random() * len(allowed))]
+        kinds = op_inputs(op)
+        a = self._address(kinds[0], rng, False) if len(kinds) > 0 else 0
+        b = self._address(kinds[1], rng, False) if len(kinds) > 1 else 0
+        kind = op_output(op)
+        o = self._address(kind, rng, True) if kind else 0
+        return (op, a, b, o, *self._data(op, rng))
+
+    def _make(self, components: list[Component]) -> ProgramGenome:
+        return ProgramGenome(components[0], components[1], components[2], self.scalars, self.vectors, self.matrices, self.features)
+
+    def random(self, rng: np.random.Generator) -> ProgramGenome:
+        """Random algorithm: every component at its initial size, every instruction drawn at random."""
+        return self._make([tuple(self.random_instruction(c, rng) for _ in range(self.init_sizes[c])) for c in range(3)])
+
+    def initial(self, rng: np.random.Generator) -> ProgramGenome:
+        """Random algorithms, or no_op-filled ones when ``initial_program == 'empty'``."""
+        if self.initial_program == "empty":
+            return self._make([(NOP,) * n for n in self.init_sizes])
+        return self.random(rng)
+
+    # -- mutation -----------------------------------------------------------------------------------
+    def mutate(self, genome: ProgramGenome, rng: np.random.Generator) -> tuple[ProgramGenome, Mutation]:  # type: ignore[override]
+        """With probability ``mutate_prob`` one weighted mutation, otherwise an exact copy; the parent is unchanged."""
+        if rng.random() >= self.mutate_prob:
+            return genome, Mutation("identity", "copy")
+        names = [n for n in MUTATION_TYPES if n in self.mutation_weights]  # fixed order: a JSON round trip may reorder the dict
+        weights = np.array([self.mutation_weights[n] for n in names], dtype=np.float64)
+        u = rng.random() * weights.sum()
+        kind = names[min(int(np.searchsorted(np.cumsum(weights), u, side="right")), len(names) - 1)]
+        if kind == "identity":
+            return genome, Mutation("identity")
+        components = [list(c) for c in genome.components()]
+        if kind == "randomize_algorithm":
+            for c in range(3):
+                if self._allowed(c):
+                    components[c] = [self.random_instruction(c, rng) for _ in components[c]]
+            return self._make([tuple(c) for c in components]), Mutation(kind)
+        mutable = [c for c in range(3) if self._allowed(c)]
+        if not mutable:
+            return genome, Mutation(kind, "no mutable component")
+        c = mutable[int(rng.random() * len(mutable))]
+        component = components[c]
+        where = COMPONENTS[c]
+        detail = where
+        if kind == "alter_param":
+            if component:
+                k = int(rng.random() * len(component))
+                component[k], what = self._alter(component[k], rng)
+                detail = f"{where}[{k}] {what}"
+            else:
+                detail = f"{where} empty"
+        elif kind == "randomize_instruction":
+            if component:
+                k = int(rng.random() * len(component))
+                component[k] = self.random_instruction(c, rng)
+                detail = f"{where}[{k}]"
+        elif kind == "randomize_component":
+            components[c] = [self.random_instruction(c, rng) for _ in component]
+        elif kind == "insert":
+            if len(component) >= self.max_sizes[c]:
+                detail = f"{where} full (refused)"
+            else:
+                k = int(rng.random() * (len(component) + 1))
+                component.insert(k, self.random_instruction(c, rng))
+                detail = f"{where}[{k}]"
+        elif kind == "remove":
+            if len(component) <= self.min_sizes[c]:
+                detail = f"{where} at minimum (refused)"
+            else:
+                k = int(rng.random() * len(component))
+                del component[k]
+                detail = f"{where}[{k}]"
+        elif kind == "trade":
+            k = int(rng.random() * (len(component) + 1))
+            component.insert(k, self.random_instruction(c, rng))
+            j = int(rng.random() * len(component))
+            del component[j]
+            detail = f"{where} +{k} -{j}"
+        return self._make([tuple(x) for x in components]), Mutation(kind, detail)
+
+    def _alter(self, instruction: Instruction, rng: np.random.Generator) -> tuple[Instruction, str]:
+        op, a, b, o, d0, d1, d2 = instruction
+        if op == 0:
+            return instruction, "no_op unchanged"
+        kinds = op_inputs(op)
+        out_kind = op_output(op)
+        assert out_kind is not None
+        if op in DATA_OPS:
+            if rng.random() < 0.5:
+                return (op, a, b, self._address(out_kind, rng, True), d0, d1, d2), "out"
+            if op == 56:
+                return (op, a, b, o, self._step(d0, rng, True), d1, d2), "constant"
+            if op == 57:
+                if rng.random() < 0.5:
+                    return (op, a, b, o, rng.random(), d1, d2), "index"
+                return (op, a, b, o, d0, self._step(d1, rng, True), d2), "value"
+            if op == 58:
+                r = rng.random()
+                if r < 1 / 3:
+                    return (op, a, b, o, rng.random(), d1, d2), "row"
+                if r < 2 / 3:
+                    return (op, a, b, o, d0, rng.random(), d2), "column"
+                return (op, a, b, o, d0, d1, self._step(d2, rng, True)), "value"
+            if op in GAUSSIAN_OPS:
+                if rng.random() < 0.5:
+                    return (op, a, b, o, self._step(d0, rng, True), d1, d2), "mean"
+                return (op, a, b, o, d0, self._step(d1, rng, False), d2), "stddev"
+            # uniform: change one bound, then store (min, max)
+            if rng.random() < 0.5:
+                d0 = self._step(d0, rng, True)
+            else:
+                d1 = self._step(d1, rng, True)
+            return (op, a, b, o, min(d0, d1), max(d0, d1), d2), "bounds"
+        slots = len(kinds) + 1
+        pick = int(rng.random() * slots)
+        if pick < len(kinds):
+            value = self._address(kinds[pick], rng, False)
+            return ((op, value, b, o, d0, d1, d2) if pick == 0 else (op, a, value, o, d0, d1, d2)), f"in{pick + 1}"
+        return (op, a, b, self._address(out_kind, rng, True), d0, d1, d2), "out"
+
+    def _step(self, value: float, rng: np.random.Generator, flip: bool) -> float:
+        """[C]'s log-scale-or-flip (or log-scale), or [P]'s x U[0.5, 2] with a 0.1 flip."""
+        if flip and rng.random() < 0.1:
+            return -value
+        if self.constant_step == "paper":
+            return value * (0.5 + 1.5 * rng.random())
+        return value * math.exp(rng.standard_normal())
+
+
+def _open_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    u = rng.random()
+    while u == 0.0:
+        u = rng.random()
+    return low + (high - low) * u

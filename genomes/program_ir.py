@@ -1,0 +1,152 @@
+"""The AutoML-Zero op table and the Program IR: the single source of truth shared by genomes and kernels.
+
+Op ids and names follow the original code's ``Op`` enum (OP0..OP64). Kinds: ``s`` scalar, ``v`` vector of
+length F, ``m`` F x F matrix. Data slots per instruction (float64 x 3):
+56 ``(gamma, -, -)``; 57 ``(index fraction, value, -)``; 58 ``(row fraction, column fraction, value)``;
+59-61 ``(alpha, beta, -)``; 62-64 ``(mu, sigma, -)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# (name, input kinds, output kind)
+OP_TABLE: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
+    ("no_op", (), None),
+    ("scalar_sum", ("s", "s"), "s"),
+    ("scalar_diff", ("s", "s"), "s"),
+    ("scalar_product", ("s", "s"), "s"),
+    ("scalar_division", ("s", "s"), "s"),
+    ("scalar_abs", ("s",), "s"),
+    ("scalar_reciprocal", ("s",), "s"),
+    ("scalar_sin", ("s",), "s"),
+    ("scalar_cos", ("s",), "s"),
+    ("scalar_tan", ("s",), "s"),
+    ("scalar_arcsin", ("s",), "s"),
+    ("scalar_arccos", ("s",), "s"),
+    ("scalar_arctan", ("s",), "s"),
+    ("scalar_exp", ("s",), "s"),
+    ("scalar_log", ("s",), "s"),
+    ("scalar_heaviside", ("s",), "s"),
+    ("vector_heaviside", ("v",), "v"),
+    ("matrix_heaviside", ("m",), "m"),
+    ("scalar_vector_product", ("s", "v"), "v"),
+    ("scalar_broadcast", ("s",), "v"),
+    ("vector_reciprocal", ("v",), "v"),
+    ("vector_norm", ("v",), "s"),
+    ("vector_abs", ("v",), "v"),
+    ("vector_sum", ("v", "v"), "v"),
+    ("vector_diff", ("v", "v"), "v"),
+    ("vector_product", ("v", "v"), "v"),
+    ("vector_division", ("v", "v"), "v"),
+    ("vector_inner_product", ("v", "v"), "s"),
+    ("vector_outer_product", ("v", "v"), "m"),
+    ("scalar_matrix_product", ("s", "m"), "m"),
+    ("matrix_reciprocal", ("m",), "m"),
+    ("matrix_vector_product", ("m", "v"), "v"),
+    ("vector_column_broadcast", ("v",), "m"),
+    ("vector_row_broadcast", ("v",), "m"),
+    ("matrix_norm", ("m",), "s"),
+    ("matrix_column_norm", ("m",), "v"),
+    ("matrix_row_norm", ("m",), "v"),
+    ("matrix_transpose", ("m",), "m"),
+    ("matrix_abs", ("m",), "m"),
+    ("matrix_sum", ("m", "m"), "m"),
+    ("matrix_diff", ("m", "m"), "m"),
+    ("matrix_product", ("m", "m"), "m"),
+    ("matrix_division", ("m", "m"), "m"),
+    ("matrix_matrix_product", ("m", "m"), "m"),
+    ("scalar_min", ("s", "s"), "s"),
+    ("vector_min", ("v", "v"), "v"),
+    ("matrix_min", ("m", "m"), "m"),
+    ("scalar_max", ("s", "s"), "s"),
+    ("vector_max", ("v", "v"), "v"),
+    ("matrix_max", ("m", "m"), "m"),
+    ("vector_mean", ("v",), "s"),
+    ("matrix_mean", ("m",), "s"),
+    ("matrix_row_mean", ("m",), "v"),
+    ("matrix_row_st_dev", ("m",), "v"),
+    ("vector_st_dev", ("v",), "s"),
+    ("matrix_st_dev", ("m",), "s"),
+    ("scalar_const_set", (), "s"),
+    ("vector_const_set", (), "v"),
+    ("matrix_const_set", (), "m"),
+    ("scalar_uniform_set", (), "s"),
+    ("vector_uniform_set", (), "v"),
+    ("matrix_uniform_set", (), "m"),
+    ("scalar_gaussian_set", (), "s"),
+    ("vector_gaussian_set", (), "v"),
+    ("matrix_gaussian_set", (), "m"),
+)
+N_OPS = len(OP_TABLE)
+OP_NAMES: tuple[str, ...] = tuple(name for name, _, _ in OP_TABLE)
+OP_ID: dict[str, int] = {name: i for i, name in enumerate(OP_NAMES)}
+CONST_OPS = frozenset({56, 57, 58})
+UNIFORM_OPS = frozenset({59, 60, 61})
+GAUSSIAN_OPS = frozenset({62, 63, 64})
+RANDOM_OPS = UNIFORM_OPS | GAUSSIAN_OPS
+DATA_OPS = CONST_OPS | RANDOM_OPS
+PARTIAL_WRITE_OPS = frozenset({57, 58})  # write one entry: the rest of the output is read through
+COMPONENTS: tuple[str, str, str] = ("setup", "predict", "learn")
+
+# Fixed memory roles ([C] definitions.h): s0 label, s1 prediction, v0 features.
+LABEL, PREDICTION, FEATURES = 0, 1, 0
+
+
+def op_inputs(op: int) -> tuple[str, ...]:
+    """Kinds of the op's inputs (``in1``, ``in2``)."""
+    return OP_TABLE[op][1]
+
+
+def op_output(op: int) -> str | None:
+    """Kind of the op's output, or None for no_op."""
+    return OP_TABLE[op][2]
+
+
+@dataclass(frozen=True)
+class ProgramBatch:
+    """A batch of programs as padded arrays: ``op/in1/in2/out`` int32 (B, 3, L), ``data`` float64 (B, 3, L, 3),
+    ``length`` int32 (B, 3), with memory sizes. Components are setup, predict, learn."""
+
+    op: np.ndarray
+    in1: np.ndarray
+    in2: np.ndarray
+    out: np.ndarray
+    data: np.ndarray
+    length: np.ndarray
+    scalars: int
+    vectors: int
+    matrices: int
+
+    def __len__(self) -> int:
+        return int(self.op.shape[0])
+
+    def check(self) -> None:
+        """Bounds-check every address against its kind's address count (done once, never in the kernel)."""
+        if self.op.ndim != 3 or self.op.shape[1] != 3:
+            raise ValueError("program arrays must have shape (batch, 3, length)")
+        for arr in (self.in1, self.in2, self.out):
+            if arr.shape != self.op.shape or arr.dtype != np.int32:
+                raise ValueError("address arrays must be int32 and match the op array")
+        if self.data.shape != (*self.op.shape, 3) or self.length.shape != self.op.shape[:2]:
+            raise ValueError("data must be (batch, 3, length, 3) and length (batch, 3)")
+        if self.scalars < 2 or self.vectors < 1 or self.matrices < 0:
+            raise ValueError("need at least 2 scalar addresses (label, prediction) and 1 vector (features)")
+        if (self.length < 0).any() or (self.length > self.op.shape[2]).any():
+            raise ValueError("component length outside 0..L")
+        if ((self.op < 0) | (self.op >= N_OPS)).any():
+            raise ValueError(f"op id outside 0..{N_OPS - 1}")
+        counts = {"s": self.scalars, "v": self.vectors, "m": self.matrices}
+        live = np.arange(self.op.shape[2])[None, None, :] < self.length[:, :, None]
+        for field, index in (("in1", 0), ("in2", 1), ("out", 2)):
+            limit = np.zeros(N_OPS, dtype=np.int64)
+            for o in range(N_OPS):
+                kinds = op_inputs(o) if index < 2 else ((op_output(o),) if op_output(o) else ())
+                position = index if index < 2 else 0
+                limit[o] = counts[kinds[position]] if len(kinds) > position else 1 << 30
+            addresses = getattr(self, field)
+            bad = live & ((addresses < 0) | (addresses >= limit[self.op]))
+            if bad.any():
+                raise ValueError(f"{field} address out of range in {int(bad.sum())} instruction(s)")

@@ -1,0 +1,616 @@
+"""Numba bulk interpreter for AutoML-Zero programs: a batch of programs x a batch of tasks per call.
+
+Tasks run in lockstep: memory is laid out with the task ("lane") as the last, runtime-sized axis
+(``s[S, T]``, ``v[V, F, T]``, ``m[M, F, F, T]``), so one dispatch of an instruction updates every task's
+memory and LLVM vectorises the lane loop. ``prange`` runs programs in parallel. Addresses are
+bounds-checked once by ``ProgramBatch.check`` before the call, never inside the loop.
+
+Semantics (../shared/specs/automl_zero.md): Setup once; per training example load x into v0 with s0 = 0,
+Predict, (sigmoid of s1 for classification), stop on a NaN or |error| > max_abs_error, load x again with
+s0 = y, Learn; after each epoch Predict on the validation set. Two documented choices: standard deviations
+use the two-pass formula (no negative variance from rounding), and min/max follow C++ ``std::min``/``std::max``
+(``b < a ? b : a`` and ``a < b ? b : a``), which fixes their NaN behaviour.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from evonas.genomes.program_ir import ProgramBatch
+
+MAX_ABS_ERROR = 100.0
+FEC_SEED = 235732282
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TWO_PI = 2.0 * math.pi
+
+
+@dataclass(frozen=True)
+class TaskArrays:
+    """T tasks of equal shape: features (T, N, F), labels (T, N), validation likewise, and the training
+    order (T, epochs, N) (epoch 0 in dataset order)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    order: np.ndarray
+    classification: bool
+
+    @property
+    def count(self) -> int:
+        """Number of tasks T."""
+        return int(self.x_train.shape[0])
+
+    @property
+    def features(self) -> int:
+        """Feature size F."""
+        return int(self.x_train.shape[2])
+
+
+@njit(cache=True)
+def _mix(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True)
+def _uniform(rng: np.ndarray, t: int) -> float:
+    """Open-interval U(0, 1) from lane t's SplitMix64 stream."""
+    rng[t] = rng[t] + _GOLDEN
+    return (float(_mix(rng[t]) >> _S11) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _gaussian(rng: np.ndarray, t: int) -> float:
+    u1 = _uniform(rng, t)
+    u2 = _uniform(rng, t)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
+
+
+@njit(cache=True)
+def lane_seed(seed: np.uint64, task: int) -> np.uint64:
+    """Initial RNG state of one (evaluation, task) lane."""
+    return _mix(seed ^ _mix(np.uint64(task) + _GOLDEN))
+
+
+@njit(cache=True)
+def _fraction_index(fraction: float, f: int) -> int:
+    """floor(F * fraction), clamped to 0..F-1 whatever the float (NaN, negative, huge)."""
+    if not fraction > 0.0:
+        return 0
+    if fraction >= 1.0:
+        return f - 1
+    return min(int(fraction * f), f - 1)
+
+
+@njit(cache=True, error_model="numpy")
+def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
+    n_lanes = s.shape[1]
+    f = v.shape[1]
+    for k in range(n):
+        o = op[k]
+        a = in1[k]
+        b = in2[k]
+        d = out[k]
+        if o == 0:
+            continue
+        elif o == 1:
+            for t in range(n_lanes):
+                s[d, t] = s[a, t] + s[b, t]
+        elif o == 2:
+            for t in range(n_lanes):
+                s[d, t] = s[a, t] - s[b, t]
+        elif o == 3:
+            for t in range(n_lanes):
+                s[d, t] = s[a, t] * s[b, t]
+        elif o == 4:
+            for t in range(n_lanes):
+                s[d, t] = s[a, t] / s[b, t]
+        elif o == 5:
+            for t in range(n_lanes):
+                s[d, t] = abs(s[a, t])
+        elif o == 6:
+            for t in range(n_lanes):
+                s[d, t] = 1.0 / s[a, t]
+        elif o == 7:
+            for t in range(n_lanes):
+                s[d, t] = math.sin(s[a, t])
+        elif o == 8:
+            for t in range(n_lanes):
+                s[d, t] = math.cos(s[a, t])
+        elif o == 9:
+            for t in range(n_lanes):
+                s[d, t] = math.tan(s[a, t])
+        elif o == 10:
+            for t in range(n_lanes):
+                x = s[a, t]
+                s[d, t] = math.asin(x) if -1.0 <= x <= 1.0 else np.nan
+        elif o == 11:
+            for t in range(n_lanes):
+                x = s[a, t]
+                s[d, t] = math.acos(x) if -1.0 <= x <= 1.0 else np.nan
+        elif o == 12:
+            for t in range(n_lanes):
+                s[d, t] = math.atan(s[a, t])
+        elif o == 13:
+            for t in range(n_lanes):
+                s[d, t] = math.exp(s[a, t])
+        elif o == 14:
+            for t in range(n_lanes):
+                x = s[a, t]
+                s[d, t] = math.log(x) if x > 0.0 else (-np.inf if x == 0.0 else np.nan)
+        elif o == 15:
+            for t in range(n_lanes):
+                s[d, t] = 1.0 if s[a, t] >= 0.0 else 0.0
+        elif o == 16:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = 1.0 if v[a, i, t] > 0.0 else 0.0
+        elif o == 17:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = 1.0 if m[a, i, j, t] > 0.0 else 0.0
+        elif o == 18:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = s[a, t] * v[b, i, t]
+        elif o == 19:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = s[a, t]
+        elif o == 20:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = 1.0 / v[a, i, t]
+        elif o == 21:
+            for t in range(n_lanes):
+                acc = 0.0
+                for i in range(f):
+                    acc += v[a, i, t] * v[a, i, t]
+                s[d, t] = math.sqrt(acc)
+        elif o == 22:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = abs(v[a, i, t])
+        elif o == 23:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = v[a, i, t] + v[b, i, t]
+        elif o == 24:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = v[a, i, t] - v[b, i, t]
+        elif o == 25:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = v[a, i, t] * v[b, i, t]
+        elif o == 26:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = v[a, i, t] / v[b, i, t]
+        elif o == 27:
+            for t in range(n_lanes):
+                acc = 0.0
+                for i in range(f):
+                    acc += v[a, i, t] * v[b, i, t]
+                s[d, t] = acc
+        elif o == 28:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = v[a, i, t] * v[b, j, t]
+        elif o == 29:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = s[a, t] * m[b, i, j, t]
+        elif o == 30:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = 1.0 / m[a, i, j, t]
+        elif o == 31:
+            for t in range(n_lanes):
+                for i in range(f):
+                    acc = 0.0
+                    for j in range(f):
+                        acc += m[a, i, j, t] * v[b, j, t]
+                    tmpv[i, t] = acc
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = tmpv[i, t]
+        elif o == 32:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = v[a, i, t]
+        elif o == 33:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = v[a, j, t]
+        elif o == 34:
+            for t in range(n_lanes):
+                acc = 0.0
+                for i in range(f):
+                    for j in range(f):
+                        acc += m[a, i, j, t] * m[a, i, j, t]
+                s[d, t] = math.sqrt(acc)
+        elif o == 35:
+            for t in range(n_lanes):
+                for j in range(f):
+                    acc = 0.0
+                    for i in range(f):
+                        acc += m[a, i, j, t] * m[a, i, j, t]
+                    v[d, j, t] = math.sqrt(acc)
+        elif o == 36:
+            for t in range(n_lanes):
+                for i in range(f):
+                    acc = 0.0
+                    for j in range(f):
+                        acc += m[a, i, j, t] * m[a, i, j, t]
+                    v[d, i, t] = math.sqrt(acc)
+        elif o == 37:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        tmpm[i, j, t] = m[a, j, i, t]
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = tmpm[i, j, t]
+        elif o == 38:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = abs(m[a, i, j, t])
+        elif o == 39:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = m[a, i, j, t] + m[b, i, j, t]
+        elif o == 40:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = m[a, i, j, t] - m[b, i, j, t]
+        elif o == 41:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = m[a, i, j, t] * m[b, i, j, t]
+        elif o == 42:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = m[a, i, j, t] / m[b, i, j, t]
+        elif o == 43:
+            for t in range(n_lanes):
+                for i in range(f):
+                    for j in range(f):
+                        acc = 0.0
+                        for q in range(f):
+                            acc += m[a, i, q, t] * m[b, q, j, t]
+                        tmpm[i, j, t] = acc
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = tmpm[i, j, t]
+        elif o == 44:
+            for t in range(n_lanes):
+                x = s[a, t]
+                y = s[b, t]
+                s[d, t] = y if y < x else x
+        elif o == 45:
+            for i in range(f):
+                for t in range(n_lanes):
+                    x = v[a, i, t]
+                    y = v[b, i, t]
+                    v[d, i, t] = y if y < x else x
+        elif o == 46:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        x = m[a, i, j, t]
+                        y = m[b, i, j, t]
+                        m[d, i, j, t] = y if y < x else x
+        elif o == 47:
+            for t in range(n_lanes):
+                x = s[a, t]
+                y = s[b, t]
+                s[d, t] = y if x < y else x
+        elif o == 48:
+            for i in range(f):
+                for t in range(n_lanes):
+                    x = v[a, i, t]
+                    y = v[b, i, t]
+                    v[d, i, t] = y if x < y else x
+        elif o == 49:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        x = m[a, i, j, t]
+                        y = m[b, i, j, t]
+                        m[d, i, j, t] = y if x < y else x
+        elif o == 50:
+            for t in range(n_lanes):
+                acc = 0.0
+                for i in range(f):
+                    acc += v[a, i, t]
+                s[d, t] = acc / f
+        elif o == 51:
+            for t in range(n_lanes):
+                acc = 0.0
+                for i in range(f):
+                    for j in range(f):
+                        acc += m[a, i, j, t]
+                s[d, t] = acc / (f * f)
+        elif o == 52:
+            for t in range(n_lanes):
+                for i in range(f):
+                    acc = 0.0
+                    for j in range(f):
+                        acc += m[a, i, j, t]
+                    v[d, i, t] = acc / f
+        elif o == 53:
+            for t in range(n_lanes):
+                for i in range(f):
+                    mean = 0.0
+                    for j in range(f):
+                        mean += m[a, i, j, t]
+                    mean /= f
+                    acc = 0.0
+                    for j in range(f):
+                        dev = m[a, i, j, t] - mean
+                        acc += dev * dev
+                    v[d, i, t] = math.sqrt(acc / f)
+        elif o == 54:
+            for t in range(n_lanes):
+                mean = 0.0
+                for i in range(f):
+                    mean += v[a, i, t]
+                mean /= f
+                acc = 0.0
+                for i in range(f):
+                    dev = v[a, i, t] - mean
+                    acc += dev * dev
+                s[d, t] = math.sqrt(acc / f)
+        elif o == 55:
+            for t in range(n_lanes):
+                mean = 0.0
+                for i in range(f):
+                    for j in range(f):
+                        mean += m[a, i, j, t]
+                mean /= f * f
+                acc = 0.0
+                for i in range(f):
+                    for j in range(f):
+                        dev = m[a, i, j, t] - mean
+                        acc += dev * dev
+                s[d, t] = math.sqrt(acc / (f * f))
+        elif o == 56:
+            value = data[k, 0]
+            for t in range(n_lanes):
+                s[d, t] = value
+        elif o == 57:
+            i = _fraction_index(data[k, 0], f)
+            value = data[k, 1]
+            for t in range(n_lanes):
+                v[d, i, t] = value
+        elif o == 58:
+            i = _fraction_index(data[k, 0], f)
+            j = _fraction_index(data[k, 1], f)
+            value = data[k, 2]
+            for t in range(n_lanes):
+                m[d, i, j, t] = value
+        elif o == 59:
+            lo = min(data[k, 0], data[k, 1])
+            hi = max(data[k, 0], data[k, 1])
+            for t in range(n_lanes):
+                s[d, t] = lo + (hi - lo) * _uniform(rng, t)
+        elif o == 60:
+            lo = min(data[k, 0], data[k, 1])
+            hi = max(data[k, 0], data[k, 1])
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = lo + (hi - lo) * _uniform(rng, t)
+        elif o == 61:
+            lo = min(data[k, 0], data[k, 1])
+            hi = max(data[k, 0], data[k, 1])
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = lo + (hi - lo) * _uniform(rng, t)
+        elif o == 62:
+            for t in range(n_lanes):
+                s[d, t] = data[k, 0] + data[k, 1] * _gaussian(rng, t)
+        elif o == 63:
+            for i in range(f):
+                for t in range(n_lanes):
+                    v[d, i, t] = data[k, 0] + data[k, 1] * _gaussian(rng, t)
+        elif o == 64:
+            for i in range(f):
+                for j in range(f):
+                    for t in range(n_lanes):
+                        m[d, i, j, t] = data[k, 0] + data[k, 1] * _gaussian(rng, t)
+
+
+@njit(cache=True, error_model="numpy")
+def _run_program(op, in1, in2, out, data, length, x_train, y_train, x_valid, y_valid, order, n_train, n_valid,
+                 classification, max_abs_error, scalars, vectors, matrices, seed, task_fitness, errors, record):
+    """Evaluate one program on all tasks in lockstep; fills ``task_fitness`` (T,), returns training steps run."""
+    n_lanes = x_train.shape[0]
+    f = x_train.shape[2]
+    epochs = order.shape[1]
+    s = np.zeros((scalars, n_lanes))
+    v = np.zeros((vectors, f, n_lanes))
+    m = np.zeros((max(matrices, 1), f, f, n_lanes))
+    tmpv = np.zeros((f, n_lanes))
+    tmpm = np.zeros((f, f, n_lanes))
+    rng = np.empty(n_lanes, dtype=np.uint64)
+    for t in range(n_lanes):
+        rng[t] = lane_seed(seed, t)
+    alive = np.ones(n_lanes, dtype=np.bool_)
+    best = np.zeros(n_lanes)
+    for t in range(n_lanes):
+        task_fitness[t] = 0.0
+    n_alive = n_lanes
+    steps = 0
+    _exec(op[0], in1[0], in2[0], out[0], data[0], length[0], s, v, m, rng, tmpv, tmpm)
+    for epoch in range(epochs):
+        for step in range(n_train):
+            for t in range(n_lanes):
+                row = order[t, epoch, step]
+                for i in range(f):
+                    v[0, i, t] = x_train[t, row, i]
+                s[0, t] = 0.0
+            _exec(op[1], in1[1], in2[1], out[1], data[1], length[1], s, v, m, rng, tmpv, tmpm)
+            for t in range(n_lanes):
+                if classification:
+                    s[1, t] = 1.0 / (1.0 + math.exp(-s[1, t]))
+                if alive[t]:
+                    err = abs(y_train[t, order[t, epoch, step]] - s[1, t])
+                    if record and epoch == 0:
+                        errors[t, step] = err
+                    steps += 1
+                    if not (err <= max_abs_error):  # NaN or too large: stop this task
+                        alive[t] = False
+                        n_alive -= 1
+                        task_fitness[t] = best[t] if epoch > 0 else 0.0
+            if n_alive == 0:
+                return steps
+            for t in range(n_lanes):
+                row = order[t, epoch, step]
+                for i in range(f):
+                    v[0, i, t] = x_train[t, row, i]
+                s[0, t] = y_train[t, row]
+            _exec(op[2], in1[2], in2[2], out[2], data[2], length[2], s, v, m, rng, tmpv, tmpm)
+        # Validation: Predict only, in dataset order, label hidden.
+        sq = np.zeros(n_lanes)
+        wrong = np.zeros(n_lanes)
+        failed = np.zeros(n_lanes, dtype=np.bool_)
+        for step in range(n_valid):
+            for t in range(n_lanes):
+                for i in range(f):
+                    v[0, i, t] = x_valid[t, step, i]
+                s[0, t] = 0.0
+            _exec(op[1], in1[1], in2[1], out[1], data[1], length[1], s, v, m, rng, tmpv, tmpm)
+            for t in range(n_lanes):
+                if not alive[t]:
+                    continue
+                y = y_valid[t, step]
+                if classification:
+                    p = 1.0 / (1.0 + math.exp(-s[1, t]))
+                    miss = 0.0 if (y > 0.5) == (p > 0.5) else 1.0  # a NaN logit reads as class 0
+                    wrong[t] += miss
+                    if record and epoch == 0:
+                        errors[t, n_train + step] = miss
+                else:
+                    e = y - s[1, t]
+                    if record and epoch == 0:
+                        errors[t, n_train + step] = abs(e)
+                    if not (abs(e) <= max_abs_error):
+                        failed[t] = True
+                    sq[t] += e * e
+        n_full = y_valid.shape[1]
+        for t in range(n_lanes):
+            if not alive[t]:
+                continue
+            if classification:
+                fit = 1.0 - wrong[t] / n_full
+            elif failed[t]:
+                fit = 0.0
+            else:
+                rms = math.sqrt(sq[t] / n_full)
+                fit = 1.0 - (2.0 / math.pi) * math.atan(rms) if math.isfinite(rms) else 0.0
+            if failed[t]:
+                alive[t] = False
+                n_alive -= 1
+                task_fitness[t] = 0.0
+                continue
+            if fit > best[t]:
+                best[t] = fit
+        if n_alive == 0:
+            return steps
+    for t in range(n_lanes):
+        if alive[t]:
+            task_fitness[t] = best[t]
+    return steps
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _evaluate_batch(op, in1, in2, out, data, length, x_train, y_train, x_valid, y_valid, order, n_train, n_valid,
+                    classification, max_abs_error, scalars, vectors, matrices, seeds, task_fitness, steps, errors, record):
+    for p in prange(op.shape[0]):
+        steps[p] = _run_program(
+            op[p], in1[p], in2[p], out[p], data[p], length[p], x_train, y_train, x_valid, y_valid, order, n_train,
+            n_valid, classification, max_abs_error, scalars, vectors, matrices, seeds[p], task_fitness[p], errors[p], record,
+        )
+
+
+def run_programs(
+    batch: ProgramBatch,
+    tasks: TaskArrays,
+    seeds: np.ndarray,
+    n_train: int | None = None,
+    n_valid: int | None = None,
+    epochs: int | None = None,
+    record_errors: bool = False,
+    max_abs_error: float = MAX_ABS_ERROR,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluate every program on every task: returns per-task fitness (B, T), training steps (B,) and, when
+    ``record_errors``, the first epoch's per-example errors (B, T, n_train + n_valid; NaN where not reached)."""
+    batch.check()
+    n_train = tasks.x_train.shape[1] if n_train is None else min(n_train, tasks.x_train.shape[1])
+    n_valid = tasks.x_valid.shape[1] if n_valid is None else min(n_valid, tasks.x_valid.shape[1])
+    order = tasks.order if epochs is None else tasks.order[:, :epochs]
+    if tasks.x_valid.shape[2] != tasks.x_train.shape[2]:
+        raise ValueError("train and validation feature sizes differ")
+    if order.shape[0] != tasks.count or order.shape[2] != tasks.x_train.shape[1] or order.min() < 0 or order.max() >= tasks.x_train.shape[1]:
+        raise ValueError("training order out of range")
+    b, t = len(batch), tasks.count
+    task_fitness = np.zeros((b, t))
+    steps = np.zeros(b, dtype=np.int64)
+    errors = np.full((b, t, n_train + n_valid) if record_errors else (b, t, 1), np.nan)
+    _evaluate_batch(
+        batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length,
+        tasks.x_train, tasks.y_train, tasks.x_valid[:, :n_valid] if record_errors else tasks.x_valid,
+        tasks.y_valid[:, :n_valid] if record_errors else tasks.y_valid,
+        order, n_train, n_valid, tasks.classification, max_abs_error,
+        batch.scalars, batch.vectors, batch.matrices, np.asarray(seeds, dtype=np.uint64), task_fitness, steps, errors, record_errors,
+    )
+    return task_fitness, steps, errors
+
+
+@njit(cache=True)
+def _hash_errors(errors: np.ndarray, salt: np.uint64) -> np.ndarray:
+    out = np.empty(errors.shape[0], dtype=np.uint64)
+    bits = errors.view(np.uint64)
+    for p in range(errors.shape[0]):
+        h = np.uint64(42) ^ salt
+        for t in range(errors.shape[1]):
+            for k in range(errors.shape[2]):
+                h = _mix(h ^ bits[p, t, k]) + np.uint64(t)
+        out[p] = h
+    return out
+
+
+def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid: int = 10) -> np.ndarray:
+    """Functional-equivalence fingerprints: a hash of the exact per-example errors of a short run with a
+    fixed random seed (NaN where a run stopped early), salted with the full training length."""
+    seeds = np.full(len(batch), FEC_SEED, dtype=np.uint64)
+    _, _, errors = run_programs(batch, tasks, seeds, n_train, n_valid, epochs=1, record_errors=True)
+    errors = np.where(np.isnan(errors), np.nan, errors)  # one NaN bit pattern
+    return _hash_errors(np.ascontiguousarray(errors), np.uint64(tasks.x_train.shape[1] * tasks.order.shape[1]))

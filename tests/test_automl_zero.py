@@ -1,0 +1,255 @@
+"""AutoML-Zero programs: mutation validity, exact round trip, kernel == reference, dead code, hand-written algorithms."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from program_reference import reference_fitness
+
+from evonas.genomes import InvalidGenome
+from evonas.genomes.automl_zero import MUTATION_TYPES, ProgramGenome, ProgramSpace, to_batch
+from evonas.genomes.program_ir import OP_ID, OP_NAMES, ProgramBatch
+from evonas.kernels.program_cpu import TaskArrays, run_programs
+from evonas.tasks.programs import ProgramTaskSet, build_task_arrays
+
+ALL_OPS = tuple(OP_NAMES[1:])
+WIDE = ProgramSpace(
+    scalars=5, vectors=4, matrices=2, features=3, setup_ops=ALL_OPS, predict_ops=ALL_OPS, learn_ops=ALL_OPS,
+    init_sizes=(4, 4, 4), min_sizes=(0, 1, 0), max_sizes=(9, 9, 9), mutation_weights={k: 1.0 for k in MUTATION_TYPES},
+)
+
+
+def small_tasks(seed: int, classification: bool, scale: float = 1.0) -> TaskArrays:
+    rng = np.random.default_rng(seed)
+    t, n, nv, f = 2, 7, 4, 3
+    x = rng.standard_normal((t, n, f)) * scale
+    xv = rng.standard_normal((t, nv, f)) * scale
+    w = rng.standard_normal((t, f))
+    y, yv = np.einsum("tnf,tf->tn", x, w), np.einsum("tnf,tf->tn", xv, w)
+    if classification:
+        y, yv = (y > 0).astype(float), (yv > 0).astype(float)
+    order = np.stack([np.stack([np.arange(n), rng.permutation(n)]) for _ in range(t)]).astype(np.int32)
+    return TaskArrays(x, y, xv, yv, order, classification)
+
+
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(0, 60))
+def test_mutation_chains_stay_valid_within_limits_and_round_trip(seed: int, steps: int) -> None:
+    """Every mutation type, every op: children validate, respect the size limits and round-trip exactly."""
+    rng = np.random.default_rng(seed)
+    genome = WIDE.random(rng)
+    for _ in range(steps):
+        parent = genome.to_dict()
+        genome, mutation = WIDE.mutate(genome, rng)
+        assert mutation.kind in MUTATION_TYPES
+        genome.validate()
+        for c, component in enumerate(genome.components()):
+            assert WIDE.min_sizes[c] <= len(component) <= WIDE.max_sizes[c] or len(component) == WIDE.init_sizes[c]
+        back = ProgramGenome.from_dict(json.loads(json.dumps(genome.to_dict())))
+        assert back == genome and back.fingerprint() == genome.fingerprint()
+        assert ProgramGenome.from_dict(parent).to_dict() == parent
+
+
+def random_program(data: st.DataObject) -> ProgramGenome:
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    genome = WIDE.random(np.random.default_rng(seed))
+    # Extreme constants too: overflow to inf and NaN must be handled the same way by both interpreters.
+    scale = data.draw(st.sampled_from([1.0, 1e3, 1e200]))
+    # Index fractions outside [0, 1) too: the kernel must clamp whatever it is given.
+    fraction = data.draw(st.sampled_from([None, -0.5, 1.0, 1e300, math.nan]))
+
+    def extreme(i: tuple) -> tuple:
+        op, a, b, o, d0, d1, d2 = i
+        if op == 56:
+            return (op, a, b, o, d0 * scale, d1, d2)
+        if op == 57:
+            return (op, a, b, o, d0 if fraction is None else fraction, d1 * scale, d2)
+        if op == 58:
+            return (op, a, b, o, d0, d1 if fraction is None else fraction, d2 * scale)
+        return i
+
+    components = [tuple(extreme(i) for i in c) for c in genome.components()]
+    return ProgramGenome(*components, genome.scalars, genome.vectors, genome.matrices, genome.features)
+
+
+@settings(max_examples=60)
+@given(data=st.data(), classification=st.booleans(), scale=st.sampled_from([1.0, 30.0]))
+def test_kernel_matches_reference_on_random_programs(data: st.DataObject, classification: bool, scale: float) -> None:
+    """Same per-task fitness as the pure-Python interpreter (1e-9 relative, NaN equal to NaN), and never a crash."""
+    genomes = [random_program(data) for _ in range(4)]
+    tasks = small_tasks(data.draw(st.integers(0, 1000)), classification, scale)
+    seeds = np.arange(4, dtype=np.uint64) + np.uint64(data.draw(st.integers(0, 2**40)))
+    fitness, _, _ = run_programs(to_batch(genomes, eliminate_dead=False), tasks, seeds)
+    for genome, got, seed in zip(genomes, fitness, seeds):
+        expected = reference_fitness(genome, tasks, int(seed))
+        assert np.allclose(got, expected, rtol=1e-9, atol=0.0, equal_nan=True), (got, expected, genome.describe(False))
+    pruned, _, _ = run_programs(to_batch(genomes, eliminate_dead=True), tasks, seeds)
+    assert np.array_equal(pruned, fitness, equal_nan=True)
+
+
+def test_bounds_are_checked_once_before_the_kernel() -> None:
+    """An address outside its kind's range never reaches the kernel."""
+    genome = WIDE.random(np.random.default_rng(0))
+    batch = to_batch([genome], eliminate_dead=False)
+    bad = ProgramBatch(batch.op, batch.in1.copy(), batch.in2, batch.out, batch.data, batch.length, batch.scalars, batch.vectors, batch.matrices)
+    bad.op[0, 1, 0], bad.in1[0, 1, 0] = OP_ID["scalar_abs"], 99
+    with pytest.raises(ValueError, match="in1 address out of range"):
+        run_programs(bad, small_tasks(0, False), np.zeros(1, dtype=np.uint64))
+    with pytest.raises(InvalidGenome, match="outside"):
+        ProgramGenome.from_dict({**genome.to_dict(), "predict": [["scalar_abs", 7, 0, 1, 0, 0, 0]]})
+    with pytest.raises(InvalidGenome, match="output s0"):
+        ProgramGenome.from_dict({**genome.to_dict(), "predict": [["scalar_abs", 1, 0, 0, 0, 0, 0]]})
+
+
+FUZZ = """
+import numpy as np, sys
+sys.path.insert(0, {tests!r})
+from evonas.genomes.automl_zero import to_batch
+from evonas.kernels.program_cpu import run_programs
+from test_automl_zero import WIDE, small_tasks
+rng = np.random.default_rng(123)
+genomes = [WIDE.random(rng) for _ in range(200)]
+for cls in (False, True):
+    fit, _, _ = run_programs(to_batch(genomes), small_tasks(5, cls, 10.0), np.arange(200, dtype=np.uint64))
+    assert fit.shape == (200, 2)
+print("ok")
+"""
+
+
+def test_fuzz_under_numba_boundscheck(tmp_path: Path) -> None:
+    """With NUMBA_BOUNDSCHECK=1 every array access is checked: random programs never index outside their arrays."""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONSAFEPATH": "1"}
+    code = FUZZ.format(tests=str(Path(__file__).parent))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+
+
+def sgd_linear_regression(lr: float = 0.435, features: int = 4, scalars: int = 4, vectors: int = 3, bias: bool = False) -> ProgramGenome:
+    """The demo's seed-2 solution (and an affine variant with a learned bias in s2)."""
+    ids = OP_ID
+    setup = [(ids["scalar_const_set"], 0, 0, 3 if bias else 2, lr, 0.0, 0.0)]
+    if bias:
+        predict = [(ids["vector_inner_product"], 1, 0, 0, 0.0, 0.0, 0.0), (ids["scalar_sum"], 0, 2, 1, 0.0, 0.0, 0.0)]
+        predict = [(ids["vector_inner_product"], 1, 0, 4, 0.0, 0.0, 0.0), (ids["scalar_sum"], 4, 2, 1, 0.0, 0.0, 0.0)]
+        learn = [
+            (ids["scalar_diff"], 0, 1, 4, 0.0, 0.0, 0.0), (ids["scalar_product"], 4, 3, 4, 0.0, 0.0, 0.0),
+            (ids["scalar_vector_product"], 4, 0, 2, 0.0, 0.0, 0.0), (ids["vector_sum"], 1, 2, 1, 0.0, 0.0, 0.0),
+            (ids["scalar_sum"], 2, 4, 2, 0.0, 0.0, 0.0),
+        ]
+    else:
+        predict = [(ids["scalar_vector_product"], 2, 0, 2, 0.0, 0.0, 0.0), (ids["vector_inner_product"], 2, 1, 1, 0.0, 0.0, 0.0)]
+        learn = [
+            (ids["scalar_diff"], 0, 1, 3, 0.0, 0.0, 0.0), (ids["scalar_vector_product"], 3, 0, 2, 0.0, 0.0, 0.0),
+            (ids["vector_sum"], 1, 2, 1, 0.0, 0.0, 0.0),
+        ]
+    genome = ProgramGenome(tuple(setup), tuple(predict), tuple(learn), scalars, vectors, 1, features)
+    genome.validate()
+    return genome
+
+
+def two_layer_network(features: int = 8, lr: float = 0.01) -> ProgramGenome:
+    """A hand-written 2-layer ReLU network trained by backprop: h = relu(W v0), s1 = u.h; SGD on both layers.
+
+    Memory: m0 = W, v1 = u, v2 = pre-activation, v3 = h, v4 = relu mask, s2 = lr, s3 = error * lr.
+    """
+    ids = OP_ID
+    setup = (
+        (ids["matrix_gaussian_set"], 0, 0, 0, 0.0, 0.5, 0.0),
+        (ids["vector_gaussian_set"], 0, 0, 1, 0.0, 0.5, 0.0),
+        (ids["scalar_const_set"], 0, 0, 2, lr, 0.0, 0.0),
+    )
+    predict = (
+        (ids["matrix_vector_product"], 0, 0, 2, 0.0, 0.0, 0.0),
+        (ids["vector_heaviside"], 2, 0, 4, 0.0, 0.0, 0.0),
+        (ids["vector_product"], 2, 4, 3, 0.0, 0.0, 0.0),
+        (ids["vector_inner_product"], 1, 3, 1, 0.0, 0.0, 0.0),
+    )
+    learn = (
+        (ids["scalar_diff"], 0, 1, 3, 0.0, 0.0, 0.0),          # s3 = y - prediction
+        (ids["scalar_product"], 3, 2, 3, 0.0, 0.0, 0.0),       # s3 = lr * error
+        (ids["vector_product"], 1, 4, 5, 0.0, 0.0, 0.0),       # v5 = u * relu'(pre)
+        (ids["scalar_vector_product"], 3, 3, 6, 0.0, 0.0, 0.0),  # v6 = lr * err * h
+        (ids["vector_sum"], 1, 6, 1, 0.0, 0.0, 0.0),           # u += v6
+        (ids["scalar_vector_product"], 3, 5, 5, 0.0, 0.0, 0.0),  # v5 = lr * err * u * relu'
+        (ids["vector_outer_product"], 5, 0, 1, 0.0, 0.0, 0.0),  # m1 = v5 x^T
+        (ids["matrix_sum"], 0, 1, 0, 0.0, 0.0, 0.0),           # W += m1
+    )
+    genome = ProgramGenome(setup, predict, learn, 4, 8, 2, features)
+    genome.validate()
+    return genome
+
+
+@pytest.mark.parametrize(("kind", "bias"), [("linear", False), ("affine", True)])
+def test_hand_written_sgd_regressor_solves_the_linear_tasks(kind: str, bias: bool) -> None:
+    """>= 0.9999 on 100 tasks of 1000 train / 100 validation examples (the select setting)."""
+    task = ProgramTaskSet(kind=kind, tasks=100, features=4, train=1000, valid=100, task_seed=7)
+    genome = sgd_linear_regression(lr=0.1 if bias else 0.2, scalars=5 if bias else 4, bias=bias)
+    fitness, _ = task.evaluate(genome, 0)
+    assert fitness >= 0.9999
+
+
+def test_hand_written_two_layer_network_beats_linear_regression_on_the_teacher() -> None:
+    """Backprop through a hidden ReLU layer fits the 2-layer teacher better than the linear learner."""
+    task = ProgramTaskSet(kind="teacher", tasks=20, features=8, train=1000, valid=100, task_seed=3)
+    linear = sgd_linear_regression(lr=0.01, features=8, scalars=4, vectors=8)
+    linear = ProgramGenome(linear.setup, linear.predict, linear.learn, 4, 8, 2, 8)
+    network, _ = task.evaluate(two_layer_network(), 5)
+    baseline, _ = task.evaluate(linear, 5)
+    assert network > baseline + 0.02, (network, baseline)
+
+
+def test_dead_code_is_removed_from_display_and_from_work() -> None:
+    """Instructions that cannot reach s1 disappear; the pruned program scores the same."""
+    genome = sgd_linear_regression()
+    ids = OP_ID
+    noisy = ProgramGenome(genome.setup + ((ids["scalar_const_set"], 0, 0, 3, 9.0, 0.0, 0.0),), genome.predict,
+                          ((ids["scalar_product"], 1, 1, 3, 0.0, 0.0, 0.0),) + genome.learn, 4, 3, 1, 4)
+    assert "9" not in noisy.describe() and "s3 = s1 * s1" not in noisy.describe()
+    assert "s3 = s1 * s1" in noisy.describe(eliminate_dead=False)
+    assert noisy.fingerprint() == genome.fingerprint()
+    tasks = build_task_arrays("linear", 3, 4, 50, 20, seed=1)
+    full, _, _ = run_programs(to_batch([noisy], False), tasks, np.zeros(1, dtype=np.uint64))
+    pruned, _, _ = run_programs(to_batch([noisy], True), tasks, np.zeros(1, dtype=np.uint64))
+    assert np.array_equal(full, pruned)
+
+
+def test_early_stop_rules() -> None:
+    """A NaN or |error| > 100 in the first epoch scores 0; the fitness formula is 1 - (2/pi) atan(RMS)."""
+    ids = OP_ID
+    blowup = ProgramGenome((), ((ids["scalar_const_set"], 0, 0, 1, 1e6, 0.0, 0.0),), (), 4, 3, 1, 4)
+    tasks = build_task_arrays("linear", 2, 4, 10, 10, seed=2)
+    fitness, steps, _ = run_programs(to_batch([blowup]), tasks, np.zeros(1, dtype=np.uint64))
+    assert (fitness == 0).all() and steps[0] == 2
+    zero = ProgramGenome((), ((ids["scalar_const_set"], 0, 0, 1, 0.0, 0.0, 0.0),), (), 4, 3, 1, 4)
+    fitness, _, _ = run_programs(to_batch([zero]), tasks, np.zeros(1, dtype=np.uint64))
+    rms = np.sqrt((tasks.y_valid**2).mean(axis=1))
+    assert np.allclose(fitness[0], 1 - 2 / math.pi * np.arctan(rms))
+
+
+def test_fec_cache_reuses_scores_of_functionally_equal_programs() -> None:
+    """Programs with equal short-run errors share one full evaluation; the hit rate is reported."""
+    task = ProgramTaskSet(kind="linear", tasks=3, features=4, train=50, valid=20, fec=True)
+    genome = sgd_linear_regression()
+    twin = ProgramGenome(genome.setup, genome.predict, genome.learn + ((OP_ID["scalar_product"], 1, 1, 3, 0.0, 0.0, 0.0),), 4, 3, 1, 4)
+    results = task.evaluate_batch([genome, twin, genome], [1, 2, 3])
+    assert [m["fec_hit"] for _, m in results] == [0.0, 1.0, 1.0]
+    assert results[0][0] == results[1][0] == results[2][0]
+    assert task.metrics()["fec_hit_rate"] == pytest.approx(2 / 3)
+
+
+def test_space_config_round_trip_gives_the_same_mutations() -> None:
+    """config.json is written with sorted keys; a reloaded space must mutate exactly like the original."""
+    space = ProgramSpace(mutation_weights={"remove": 1.0, "alter_param": 2.0, "insert": 1.0}, min_sizes=(10, 1, 1), max_sizes=(12, 4, 10))
+    back = ProgramSpace.from_dict(json.loads(json.dumps(space.to_dict(), sort_keys=True)))
+    assert back == space
+    genome = space.random(np.random.default_rng(0))
+    for seed in range(200):
+        assert space.mutate(genome, np.random.default_rng(seed)) == back.mutate(genome, np.random.default_rng(seed))

@@ -308,6 +308,13 @@ class ProgramSpace:
             raise ValueError("mutate_prob must lie in [0, 1]")
         if self.initial_program not in ("random", "empty") or self.constant_step not in ("log_normal", "paper"):
             raise ValueError("initial_program is 'random' or 'empty'; constant_step is 'log_normal' or 'paper'")
+        # Derived lookups, computed once: mutation is on the hot path of the search loop.
+        object.__setattr__(self, "_allowed_ids", tuple(tuple(OP_ID[o] for o in ops) for ops in (self.setup_ops, self.predict_ops, self.learn_ops)))
+        names = tuple(n for n in MUTATION_TYPES if n in self.mutation_weights)  # fixed order: JSON may reorder the dict
+        weights = np.cumsum([self.mutation_weights[n] for n in names])
+        object.__setattr__(self, "_mutation_names", names)
+        object.__setattr__(self, "_mutation_cumulative", tuple(float(w) for w in weights))
+        object.__setattr__(self, "_counts", {"s": self.scalars, "v": self.vectors, "m": self.matrices})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe config."""
@@ -335,10 +342,10 @@ class ProgramSpace:
 
     # -- drawing ------------------------------------------------------------------------------------
     def _allowed(self, component: int) -> tuple[int, ...]:
-        return tuple(OP_ID[o] for o in (self.setup_ops, self.predict_ops, self.learn_ops)[component])
+        return self._allowed_ids[component]  # type: ignore[attr-defined,no-any-return]
 
     def _address(self, kind: str, rng: np.random.Generator, output: bool) -> int:
-        count = {"s": self.scalars, "v": self.vectors, "m": self.matrices}[kind]
+        count = self._counts[kind]  # type: ignore[attr-defined]
         low = 1 if output and kind in "sv" else 0
         return low + int(rng.random() * (count - low))
 
@@ -386,10 +393,13 @@ class ProgramSpace:
         """With probability ``mutate_prob`` one weighted mutation, otherwise an exact copy; the parent is unchanged."""
         if rng.random() >= self.mutate_prob:
             return genome, Mutation("identity", "copy")
-        names = [n for n in MUTATION_TYPES if n in self.mutation_weights]  # fixed order: a JSON round trip may reorder the dict
-        weights = np.array([self.mutation_weights[n] for n in names], dtype=np.float64)
-        u = rng.random() * weights.sum()
-        kind = names[min(int(np.searchsorted(np.cumsum(weights), u, side="right")), len(names) - 1)]
+        names, cumulative = self._mutation_names, self._mutation_cumulative  # type: ignore[attr-defined]
+        u = rng.random() * cumulative[-1]
+        kind = names[-1]
+        for name, edge in zip(names, cumulative):
+            if u < edge:
+                kind = name
+                break
         if kind == "identity":
             return genome, Mutation("identity")
         components = [list(c) for c in genome.components()]

@@ -614,3 +614,121 @@ def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid:
     _, _, errors = run_programs(batch, tasks, seeds, n_train, n_valid, epochs=1, record_errors=True)
     errors = np.where(np.isnan(errors), np.nan, errors)  # one NaN bit pattern
     return _hash_errors(np.ascontiguousarray(errors), np.uint64(tasks.x_train.shape[1] * tasks.order.shape[1]))
+
+
+def _op_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from evonas.genomes.program_ir import N_OPS, PARTIAL_WRITE_OPS, RANDOM_OPS, op_inputs, op_output
+
+    kind = {"s": 0, "v": 1, "m": 2}
+    in_kind = np.full((N_OPS, 2), -1, dtype=np.int64)
+    out_kind = np.full(N_OPS, -1, dtype=np.int64)
+    partial = np.zeros(N_OPS, dtype=np.bool_)
+    random_op = np.zeros(N_OPS, dtype=np.bool_)
+    for o in range(N_OPS):
+        for position, k in enumerate(op_inputs(o)):
+            in_kind[o, position] = kind[k]
+        out = op_output(o)
+        out_kind[o] = -1 if out is None else kind[out]
+        partial[o] = o in PARTIAL_WRITE_OPS
+        random_op[o] = o in RANDOM_OPS
+    return in_kind, out_kind, partial, random_op
+
+
+IN_KIND, OUT_KIND, PARTIAL, RANDOM = _op_tables()
+
+
+@njit(cache=True)
+def _backward(op, in1, in2, out, n, live, mask, base, in_kind, out_kind, partial):
+    """Liveness through one component: updates ``live`` in place and marks live instructions in ``mask``."""
+    for k in range(n - 1, -1, -1):
+        o = op[k]
+        kind = out_kind[o]
+        if kind < 0:
+            continue
+        slot = base[kind] + out[k]
+        if not live[slot]:
+            continue
+        mask[k] = True
+        if not partial[o]:
+            live[slot] = False
+        if in_kind[o, 0] >= 0:
+            live[base[in_kind[o, 0]] + in1[k]] = True
+        if in_kind[o, 1] >= 0:
+            live[base[in_kind[o, 1]] + in2[k]] = True
+
+
+@njit(cache=True)
+def _live_masks(op, in1, in2, out, length, scalars, vectors, matrices, in_kind, out_kind, partial, random_op, masks):
+    """Dead-code analysis of one program (same rules as ``genomes.automl_zero.live_instructions``)."""
+    n_slots = scalars + vectors + max(matrices, 1)
+    base = np.array([0, scalars, scalars + vectors])
+    label, features, prediction = 0, scalars, 1
+    predict_out = np.zeros(n_slots, dtype=np.bool_)
+    predict_out[prediction] = True
+    learn_out = np.zeros(n_slots, dtype=np.bool_)
+    scratch = np.zeros(op.shape[1], dtype=np.bool_)
+    while True:
+        predict_in = predict_out.copy()
+        _backward(op[1], in1[1], in2[1], out[1], length[1], predict_in, scratch, base, in_kind, out_kind, partial)
+        learn_out_new = predict_in.copy()
+        learn_out_new[label] = False
+        learn_out_new[features] = False
+        learn_in = learn_out_new.copy()
+        _backward(op[2], in1[2], in2[2], out[2], length[2], learn_in, scratch, base, in_kind, out_kind, partial)
+        predict_out_new = learn_in | learn_out_new
+        predict_out_new[prediction] = True
+        predict_out_new[label] = False
+        predict_out_new[features] = False
+        if (predict_out_new == predict_out).all() and (learn_out_new == learn_out).all():
+            break
+        predict_out, learn_out = predict_out_new, learn_out_new
+    for c in range(3):
+        for k in range(op.shape[1]):
+            masks[c, k] = False
+    predict_in = predict_out.copy()
+    _backward(op[1], in1[1], in2[1], out[1], length[1], predict_in, masks[1], base, in_kind, out_kind, partial)
+    learn_in = learn_out.copy()
+    _backward(op[2], in1[2], in2[2], out[2], length[2], learn_in, masks[2], base, in_kind, out_kind, partial)
+    predict_in[label] = False
+    predict_in[features] = False
+    _backward(op[0], in1[0], in2[0], out[0], length[0], predict_in, masks[0], base, in_kind, out_kind, partial)
+    any_random = False
+    for c in range(3):
+        for k in range(length[c]):
+            if masks[c, k] and random_op[op[c, k]]:
+                any_random = True
+    if any_random:
+        for c in range(3):
+            for k in range(length[c]):
+                if random_op[op[c, k]]:
+                    masks[c, k] = True
+
+
+@njit(cache=True)
+def _prune(op, in1, in2, out, data, length, scalars, vectors, matrices, in_kind, out_kind, partial, random_op,
+           p_op, p_in1, p_in2, p_out, p_data, p_length):
+    masks = np.zeros((3, op.shape[2]), dtype=np.bool_)
+    for p in range(op.shape[0]):
+        _live_masks(op[p], in1[p], in2[p], out[p], length[p], scalars, vectors, matrices, in_kind, out_kind, partial, random_op, masks)
+        for c in range(3):
+            j = 0
+            for k in range(length[p, c]):
+                if masks[c, k]:
+                    p_op[p, c, j] = op[p, c, k]
+                    p_in1[p, c, j] = in1[p, c, k]
+                    p_in2[p, c, j] = in2[p, c, k]
+                    p_out[p, c, j] = out[p, c, k]
+                    for q in range(3):
+                        p_data[p, c, j, q] = data[p, c, k, q]
+                    j += 1
+            p_length[p, c] = j
+
+
+def prune_batch(batch: ProgramBatch) -> ProgramBatch:
+    """The batch with dead instructions removed, in compiled code (the genome's ``pruned()`` is the slow twin)."""
+    batch.check()
+    arrays = [np.zeros_like(a) for a in (batch.op, batch.in1, batch.in2, batch.out, batch.data)]
+    length = np.zeros_like(batch.length)
+    _prune(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, batch.scalars, batch.vectors, batch.matrices,
+           IN_KIND, OUT_KIND, PARTIAL, RANDOM, *arrays, length)
+    return ProgramBatch(*arrays, length, batch.scalars, batch.vectors, batch.matrices)

@@ -253,3 +253,19 @@ def test_space_config_round_trip_gives_the_same_mutations() -> None:
     genome = space.random(np.random.default_rng(0))
     for seed in range(200):
         assert space.mutate(genome, np.random.default_rng(seed)) == back.mutate(genome, np.random.default_rng(seed))
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_compiled_dead_code_pass_matches_the_genome_analysis(seed: int) -> None:
+    """prune_batch (Numba, used for work) keeps exactly the instructions ProgramGenome.pruned (display) keeps."""
+    from evonas.kernels.program_cpu import prune_batch
+
+    rng = np.random.default_rng(seed)
+    genomes = [WIDE.random(rng) for _ in range(8)]
+    fast = prune_batch(to_batch(genomes, eliminate_dead=False))
+    slow = to_batch(genomes, eliminate_dead=True)
+    assert np.array_equal(fast.length, slow.length)
+    for name in ("op", "in1", "in2", "out"):
+        got, want = getattr(fast, name), getattr(slow, name)
+        width = min(got.shape[2], want.shape[2])
+        assert np.array_equal(got[:, :, :width], want[:, :, :width])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
@@ -57,14 +58,17 @@ class AgingEvolution(Strategy):
             draws = self.rng.integers(0, size, self.sample_size)
         else:
             draws = self.rng.choice(size, min(self.sample_size, size), replace=False)
+        population = self.population
         best = None
-        sample = []
-        for i in draws.tolist():  # strict '>' keeps the first drawn among ties
-            member = self.population[i]
-            sample.append(member.id)
-            if best is None or rank_value(member.fitness) > rank_value(best.fitness):
-                best = member
-        assert best is not None
+        best_fitness = -math.inf
+        picks = draws.tolist()
+        for i in picks:  # strict '>' keeps the first drawn among ties; NaN (a failure) never wins
+            member = population[i]
+            if member.fitness > best_fitness:
+                best, best_fitness = member, member.fitness
+        if best is None:  # every sampled member failed
+            best = population[picks[0]]
+        sample = [population[i].id for i in picks] if not self.aging else []
         return best, sample
 
     def _fold(self, candidate: Candidate, result: Result) -> None:

@@ -193,11 +193,11 @@ class ProgramTaskSet(Task):
 
     def evaluate_batch(self, genomes: list[ProgramGenome], seeds: list[int]) -> list[tuple[float, dict[str, float]]]:
         """Fitness and metrics of many genomes in one kernel call (FEC hits skip the full run)."""
-        from evonas.kernels.program_cpu import fec_keys
+        from evonas.kernels.program_cpu import fec_keys, prune_batch
 
         self._check(genomes)
         tasks = self.arrays()
-        batch = to_batch(genomes)
+        batch = prune_batch(to_batch(genomes, eliminate_dead=False))
         fitness = np.full(len(genomes), np.nan)
         hit = np.zeros(len(genomes), dtype=bool)
         seeds_arr = np.asarray(seeds, dtype=np.uint64)

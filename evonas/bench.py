@@ -167,7 +167,8 @@ def bench_amoeba(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     }
 
 
-def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5) -> dict[str, Any]:
+def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, cycles: int | None = None,
+                         population: int | None = None, sample: int | None = None, train_images: int | None = None) -> dict[str, Any]:
     """Aging evolution vs random search at equal budget on the default task: best validation accuracy and that
     model's test accuracy, mean and sd over seeds. Slow: 2 x ``seeds`` default-preset searches (``--quick``: smoke)."""
     from evonas.cli import build_config
@@ -180,7 +181,7 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5) 
     for strategy in ("aging", "random"):
         val, test = [], []
         for seed in range(seeds):
-            config = build_config("amoeba", None, strategy, None, None, None, None, seed, preset, None, None, None, None, None, "cpu")
+            config = build_config("amoeba", None, strategy, population, sample, cycles, None, seed, preset, None, None, train_images, None, None, "cpu")
             with tempfile.TemporaryDirectory() as tmp:
                 run = Run.create(Path(tmp) / "run", config)
                 executor = make_executor(config.task, config.task_options, config.seed, min(workers, config.batch))
@@ -203,10 +204,144 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5) 
         "benchmark": "search-quality",
         "evonas": __version__,
         "machine": machine_info(),
-        "config": {"preset": preset, "seeds": seeds, "workers": workers},
+        "config": {"preset": preset, "seeds": seeds, "workers": workers, "cycles": cycles, "population": population,
+                   "sample": sample, "train_images": train_images},
+        "results": results,
+    }
+
+
+class _ConstantTask:
+    """A task that scores every program 0.5 without running it: isolates the search loop's own cost."""
+
+    name = "constant"
+    train_steps = 0
+
+    def evaluate_batch(self, genomes: list[Any], seeds: list[int]) -> list[tuple[float, dict[str, float]]]:
+        return [(0.5, {})] * len(genomes)
+
+
+class _NoEvaluationExecutor:
+    """In-process executor whose task does no work (for the engine-overhead figure)."""
+
+    workers = 1
+
+    def __init__(self) -> None:
+        from evonas.executors import InProcessExecutor
+
+        self.task = _ConstantTask()
+        self._inner = InProcessExecutor.__new__(InProcessExecutor)
+        self._inner.task, self._inner.run_seed, self._inner.name = self.task, 0, "bench"
+
+    def evaluate(self, candidates: list[Any]) -> list[Any]:
+        return self._inner.evaluate(candidates)
+
+    def close(self) -> None:
+        pass
+
+
+def _random_batch(space_overrides: dict[str, Any], count: int, seed: int) -> Any:
+    from evonas.genomes.automl_zero import ProgramSpace, to_batch
+    from evonas.kernels.program_cpu import prune_batch
+
+    space = ProgramSpace.from_dict({**ProgramSpace().to_dict(), **space_overrides})
+    rng = np.random.default_rng(seed)
+    return prune_batch(to_batch([space.random(rng) for _ in range(count)], eliminate_dead=False))
+
+
+def _early_search_batch(space_overrides: dict[str, Any], count: int, mutations: int, seed: int) -> Any:
+    """Programs as early in an S10 search: empty programs after a few mutations (what [M]'s 18.5M steps/s timed)."""
+    from evonas.genomes.automl_zero import ProgramSpace, to_batch
+    from evonas.kernels.program_cpu import prune_batch
+
+    space = ProgramSpace.from_dict({**ProgramSpace().to_dict(), **space_overrides, "mutate_prob": 1.0})
+    rng = np.random.default_rng(seed)
+    genomes = []
+    for _ in range(count):
+        genome = space.initial(rng)
+        for _ in range(mutations):
+            genome, _ = space.mutate(genome, rng)
+        genomes.append(genome)
+    return prune_batch(to_batch(genomes, eliminate_dead=False))
+
+
+def _kernel_rate(batch: Any, tasks: Any, repeats: int) -> tuple[float, float]:
+    from evonas.kernels.program_cpu import run_programs
+
+    seeds = np.arange(len(batch), dtype=np.uint64)
+    run_programs(batch, tasks, seeds)  # warm (loads the compiled kernel)
+    best = math.inf
+    steps = 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        _, used, _ = run_programs(batch, tasks, seeds)
+        best = min(best, time.perf_counter() - started)
+        steps = int(used.sum())
+    return len(batch) / best, steps / best
+
+
+def bench_automl_zero(quick: bool = False, workers: int = 2) -> dict[str, Any]:
+    """Kernel evaluations/s and train steps/s on one core, the search loop without evaluation, and the demo
+    search's individuals/s with FEC on one and on ``workers`` threads."""
+    import numba
+
+    from evonas.cli import build_config
+    from evonas.executors import make_executor
+    from evonas.presets import PROGRAM_TASKS
+    from evonas.run import Run
+    from evonas.tasks.programs import build_task_arrays
+
+    results: dict[str, Any] = {}
+    numba.set_num_threads(1)
+    demo_space = PROGRAM_TASKS["linear-regression"]["space"]
+    _log("kernel, demo configuration (10 tasks x 100/100, F=4, FEC off), one core ...")
+    demo_tasks = build_task_arrays("linear", 10, 4, 100, 100, seed=1)
+    # Programs drawn the way the search draws its children: mutants of random programs.
+    rate, steps = _kernel_rate(_random_batch(demo_space, 2000 if quick else 20000, 0), demo_tasks, 3)
+    results["demo_evals_per_s"] = round(rate, 1)
+    results["demo_train_steps_per_s"] = round(steps, 1)
+    results["demo_evals_per_s_reference"] = 40000.0  # [M] original C++ on this machine kind, one core
+    results["demo_evals_per_s_ratio"] = round(rate / 40000.0, 3)
+    _log("kernel, F=16, 10 tasks x 8000/1000, S10-like programs, one core ...")
+    big_tasks = build_task_arrays("linear", 10, 16, 8000 if not quick else 2000, 1000, seed=2)
+    rate16, steps16 = _kernel_rate(_early_search_batch(PROGRAM_TASKS["binary-classification"]["space"], 200, 5, 1), big_tasks, 2)
+    results["f16_evals_per_s"] = round(rate16, 2)
+    results["f16_train_steps_per_s"] = round(steps16, 1)
+    results["f16_train_steps_per_s_reference"] = 18.5e6  # [M] C++ S10-like space, no FEC
+    results["f16_train_steps_per_s_ratio"] = round(steps16 / 18.5e6, 3)
+    _log("search loop without evaluation (ask -> mutate -> tell -> compact lineage -> checkpoint) ...")
+    cycles = 20_000 if quick else 100_000
+    config = build_config("automl-zero", "linear-regression", "aging", None, None, cycles, None, 0, "cpu", None, None, None, None, 50_000, "cpu", {}, None)
+    config.max_train_steps = None
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run.create(Path(tmp) / "run", config)
+        started = time.perf_counter()
+        run.execute(_NoEvaluationExecutor())
+        results["loop_children_per_s"] = round(cycles / (time.perf_counter() - started), 1)
+    for threads in sorted({1, workers}):
+        _log(f"demo search with FEC, {threads} thread(s) ...")
+        config = build_config("automl-zero", "linear-regression", "aging", None, None, 60_000 if quick else 300_000, None, 0, "cpu",
+                              None, None, None, None, 1_000_000, "cpu", {}, None)
+        config.max_train_steps = None
+        with tempfile.TemporaryDirectory() as tmp:
+            run = Run.create(Path(tmp) / "run", config)
+            executor = make_executor(config.task, config.task_options, config.seed, threads)
+            executor.task.arrays()
+            started = time.perf_counter()
+            run.execute(executor)
+            elapsed = time.perf_counter() - started
+            results[f"search_individuals_per_s_{threads}_threads"] = round(run.strategy.told / elapsed, 1)
+            results[f"search_fec_hit_rate_{threads}_threads"] = round(executor.task.metrics().get("fec_hit_rate", 0.0), 4)
+    results["search_individuals_per_s_reference"] = 51500.0  # [M] C++ demo with FEC, one core
+    return {
+        "benchmark": "automl-zero",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"quick": quick, "workers": workers},
         "results": results,
     }
 
 
 #: Benchmarks by name.
-BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {"amoeba": bench_amoeba, "search-quality": bench_search_quality}
+BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
+    "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
+}

@@ -27,9 +27,11 @@ class Progress:
         self.start_done = done
         self.started = time.perf_counter()
         self.last_shown = -math.inf
+        self.start_fraction: float | None = None
 
-    def update(self, done: int, best: float | None, failed: int, force: bool = False) -> None:
-        """Refresh the display if the interval has passed (or ``force``)."""
+    def update(self, done: int, best: float | None, failed: int, force: bool = False, fraction: float | None = None) -> None:
+        """Refresh the display if the interval has passed (or ``force``); ``fraction`` overrides done/total
+        as the share of the budget spent (e.g. of a train-step budget)."""
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -38,12 +40,17 @@ class Progress:
         self.last_shown = now
         elapsed = now - self.started
         rate = (done - self.start_done) / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - done) / rate if rate > 0 else math.inf
-        best_text = "-" if best is None else f"{best:.4f}"
-        line = (
-            f"[{done}/{self.total}] {100.0 * done / max(1, self.total):5.1f}%  {rate:8.2f} evals/s  "
-            f"best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
-        )
+        best_text = "-" if best is None else f"{best:.6g}"
+        if fraction is None:
+            eta = (self.total - done) / rate if rate > 0 else math.inf
+            head = f"[{done}/{self.total}] {100.0 * done / max(1, self.total):5.1f}%"
+        else:
+            if self.start_fraction is None:
+                self.start_fraction = fraction
+            spent = fraction - self.start_fraction
+            eta = elapsed * (1.0 - fraction) / spent if spent > 0 else math.inf
+            head = f"[{done} evals] {100.0 * fraction:5.1f}% of budget"
+        line = f"{head}  {rate:10.1f} evals/s  best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
         if self.live:
             self.stream.write("\r" + line + "\x1b[K")
         else:

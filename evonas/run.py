@@ -202,7 +202,7 @@ class Run:
                 strategy.tell(results, candidates)
                 self.record(candidates, results)
                 best = strategy.best.fitness if strategy.best else None
-                progress.update(strategy.told, best, self.failed)
+                progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(task))
                 now = time.perf_counter()
                 if strategy.told - last_checkpoint[0] >= config.checkpoint_every or now - last_checkpoint[1] >= config.checkpoint_seconds:
                     self.checkpoint(started)
@@ -213,13 +213,19 @@ class Run:
             # A second Ctrl-C while the final checkpoint is written must not tear it: files are written atomically.
             self.checkpoint(started)
             best = strategy.best.fitness if strategy.best else None
-            progress.update(strategy.told, best, self.failed, force=True)
+            progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task))
             progress.close()
             if previous_handler is signal.SIG_DFL:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if interrupted:
             raise KeyboardInterrupt
         return strategy.best
+
+    def _budget_fraction(self, task: Any) -> float | None:
+        """Share of the train-step budget spent, when that budget (not the evaluation count) ends the run."""
+        if self.config.max_train_steps is None or not hasattr(task, "train_steps"):
+            return None
+        return min(1.0, task.train_steps / self.config.max_train_steps)
 
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
         """Buffer one lineage row per evaluated candidate."""

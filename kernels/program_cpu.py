@@ -98,6 +98,7 @@ def _fraction_index(fraction: float, f: int) -> int:
 def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
     n_lanes = s.shape[1]
     f = v.shape[1]
+    lane_acc = tmpm[0, 0]  # per-lane accumulators: reductions keep the lane loop innermost (contiguous)
     for k in range(n):
         o = op[k]
         a = in1[k]
@@ -176,10 +177,12 @@ def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 -
                     v[d, i, t] = 1.0 / v[a, i, t]
         elif o == 21:
             for t in range(n_lanes):
-                acc = 0.0
-                for i in range(f):
-                    acc += v[a, i, t] * v[a, i, t]
-                s[d, t] = math.sqrt(acc)
+                lane_acc[t] = 0.0
+            for i in range(f):
+                for t in range(n_lanes):
+                    lane_acc[t] += v[a, i, t] * v[a, i, t]
+            for t in range(n_lanes):
+                s[d, t] = math.sqrt(lane_acc[t])
         elif o == 22:
             for i in range(f):
                 for t in range(n_lanes):
@@ -202,10 +205,12 @@ def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 -
                     v[d, i, t] = v[a, i, t] / v[b, i, t]
         elif o == 27:
             for t in range(n_lanes):
-                acc = 0.0
-                for i in range(f):
-                    acc += v[a, i, t] * v[b, i, t]
-                s[d, t] = acc
+                lane_acc[t] = 0.0
+            for i in range(f):
+                for t in range(n_lanes):
+                    lane_acc[t] += v[a, i, t] * v[b, i, t]
+            for t in range(n_lanes):
+                s[d, t] = lane_acc[t]
         elif o == 28:
             for i in range(f):
                 for j in range(f):
@@ -222,12 +227,12 @@ def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 -
                     for t in range(n_lanes):
                         m[d, i, j, t] = 1.0 / m[a, i, j, t]
         elif o == 31:
-            for t in range(n_lanes):
-                for i in range(f):
-                    acc = 0.0
-                    for j in range(f):
-                        acc += m[a, i, j, t] * v[b, j, t]
-                    tmpv[i, t] = acc
+            for i in range(f):
+                for t in range(n_lanes):
+                    tmpv[i, t] = 0.0
+                for j in range(f):
+                    for t in range(n_lanes):
+                        tmpv[i, t] += m[a, i, j, t] * v[b, j, t]
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = tmpv[i, t]
@@ -346,10 +351,12 @@ def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 -
                         m[d, i, j, t] = y if x < y else x
         elif o == 50:
             for t in range(n_lanes):
-                acc = 0.0
-                for i in range(f):
-                    acc += v[a, i, t]
-                s[d, t] = acc / f
+                lane_acc[t] = 0.0
+            for i in range(f):
+                for t in range(n_lanes):
+                    lane_acc[t] += v[a, i, t]
+            for t in range(n_lanes):
+                s[d, t] = lane_acc[t] / f
         elif o == 51:
             for t in range(n_lanes):
                 acc = 0.0
@@ -607,11 +614,15 @@ def _hash_errors(errors: np.ndarray, salt: np.uint64) -> np.ndarray:
     return out
 
 
-def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid: int = 10) -> np.ndarray:
-    """Functional-equivalence fingerprints: a hash of the exact per-example errors of a short run with a
-    fixed random seed (NaN where a run stopped early), salted with the full training length."""
+def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid: int = 10, truncated: bool = False) -> np.ndarray:
+    """Functional-equivalence fingerprints: a hash of the per-example errors of a short run with a fixed
+    random seed (NaN where a run stopped early), salted with the full training length. ``truncated`` hashes
+    floor(1e8 * (1 - (2/pi) atan(error))) as [P] describes; the default hashes the exact doubles as [C] does."""
     seeds = np.full(len(batch), FEC_SEED, dtype=np.uint64)
     _, _, errors = run_programs(batch, tasks, seeds, n_train, n_valid, epochs=1, record_errors=True)
+    if truncated:
+        with np.errstate(invalid="ignore"):
+            errors = np.floor((1.0 - (2.0 / np.pi) * np.arctan(errors)) * 1e8)
     errors = np.where(np.isnan(errors), np.nan, errors)  # one NaN bit pattern
     return _hash_errors(np.ascontiguousarray(errors), np.uint64(tasks.x_train.shape[1] * tasks.order.shape[1]))
 

@@ -269,3 +269,39 @@ def test_compiled_dead_code_pass_matches_the_genome_analysis(seed: int) -> None:
         got, want = getattr(fast, name), getattr(slow, name)
         width = min(got.shape[2], want.shape[2])
         assert np.array_equal(got[:, :, :width], want[:, :, :width])
+
+
+def test_hurdles_stop_programs_below_the_rolling_percentile_and_save_steps() -> None:
+    """Below-hurdle programs keep their first-stage score; good ones are scored on every task; steps are saved."""
+    rng = np.random.default_rng(4)
+    space = ProgramSpace()
+    genomes = [space.random(rng) for _ in range(300)] + [sgd_linear_regression(lr=0.2)] * 5
+    plain = ProgramTaskSet(kind="linear", tasks=10, features=4, train=100, valid=100)
+    hurdled = ProgramTaskSet(kind="linear", tasks=10, features=4, train=100, valid=100, hurdle=True, hurdle_tasks=2, hurdle_window=100)
+    seeds = list(range(len(genomes)))
+    full = [f for f, _ in plain.evaluate_batch(genomes, seeds)]
+    got = []
+    for start in range(0, len(genomes), 50):  # in batches, so the rolling window fills
+        got += [f for f, _ in hurdled.evaluate_batch(genomes[start : start + 50], seeds[start : start + 50])]
+    assert got[-5:] == pytest.approx(full[-5:])  # the good programs clear every hurdle
+    assert sum(g == pytest.approx(f) for g, f in zip(got, full)) < len(genomes)  # some stopped early
+    assert hurdled.hurdle_stops > 100 and hurdled.train_steps < plain.train_steps
+    best = hurdled.evaluate_batch([sgd_linear_regression(lr=0.2)], [0])[0][0]
+    assert best == pytest.approx(plain.evaluate_batch([sgd_linear_regression(lr=0.2)], [0])[0][0])
+    state = json.loads(json.dumps(hurdled.state_dict()))
+    clone = ProgramTaskSet(kind="linear", tasks=10, features=4, train=100, valid=100, hurdle=True, hurdle_tasks=2, hurdle_window=100)
+    clone.load_state_dict(state)
+    assert clone.evaluate_batch(genomes[:20], seeds[:20]) == hurdled.evaluate_batch(genomes[:20], seeds[:20])
+
+
+def test_truncated_fec_hashing_merges_nearly_equal_errors() -> None:
+    """[P]'s truncation maps errors equal to 1e-8 in the squashed scale to one key; [C]'s exact hashing does not."""
+    from evonas.kernels.program_cpu import fec_keys
+
+    tasks = build_task_arrays("linear", 3, 4, 20, 10, seed=0)
+    a = sgd_linear_regression(lr=0.2)
+    b = sgd_linear_regression(lr=0.2 + 1e-13)
+    batch = to_batch([a, b])
+    exact = fec_keys(batch, tasks)
+    truncated = fec_keys(batch, tasks, truncated=True)
+    assert exact[0] != exact[1] and truncated[0] == truncated[1]

@@ -165,18 +165,32 @@ class ProgramTaskSet(Task):
 
     def __init__(self, kind: str = "linear", tasks: int = 10, features: int = 4, train: int = 100, valid: int = 100,
                  epochs: int = 1, task_seed: int = 0, fec: bool = False, fec_train: int = 10, fec_valid: int = 10,
-                 fec_cache_size: int = 100_000, fec_forget_every: int = 100, max_abs_error: float = 100.0) -> None:
+                 fec_cache_size: int = 100_000, fec_forget_every: int = 100, fec_hashing: str = "exact",
+                 hurdle: bool = False, hurdle_tasks: int = 0, hurdle_percentile: float = 75.0, hurdle_window: int = 1000,
+                 max_abs_error: float = 100.0) -> None:
         if kind not in KINDS:
             raise UserError(f"unknown program task kind {kind!r}; choose one of {', '.join(KINDS)}")
         if min(tasks, features, train, valid, epochs) < 1:
             raise UserError("tasks, features, train, valid and epochs must all be at least 1")
+        if fec_hashing not in ("exact", "truncated"):
+            raise UserError(f"fec_hashing must be 'exact' ([C]) or 'truncated' ([P]), got {fec_hashing!r}")
+        if hurdle and not (0 < hurdle_percentile < 100 and hurdle_window >= 10 and 0 <= hurdle_tasks < tasks):
+            raise UserError("hurdles need 0 < hurdle_percentile < 100, hurdle_window >= 10 and hurdle_tasks below tasks")
         super().__init__(kind=kind, tasks=tasks, features=features, train=train, valid=valid, epochs=epochs,
                          task_seed=task_seed, fec=fec, fec_train=fec_train, fec_valid=fec_valid,
-                         fec_cache_size=fec_cache_size, fec_forget_every=fec_forget_every, max_abs_error=max_abs_error)
+                         fec_cache_size=fec_cache_size, fec_forget_every=fec_forget_every, fec_hashing=fec_hashing,
+                         hurdle=hurdle, hurdle_tasks=hurdle_tasks, hurdle_percentile=hurdle_percentile,
+                         hurdle_window=hurdle_window, max_abs_error=max_abs_error)
         self.kind, self.count, self.features = kind, tasks, features
         self.train, self.valid, self.epochs, self.task_seed = train, valid, epochs, task_seed
         self.fec = FecCache(fec_cache_size, fec_forget_every) if fec else None
         self.fec_train, self.fec_valid, self.max_abs_error = fec_train, fec_valid, max_abs_error
+        self.fec_hashing = fec_hashing
+        self.hurdle = hurdle
+        self.hurdle_tasks = hurdle_tasks or max(1, tasks // 5)
+        self.hurdle_percentile, self.hurdle_window = hurdle_percentile, hurdle_window
+        self.hurdle_scores: list[float] = []  # rolling window of first-stage scores
+        self.hurdle_stops = 0
         self._arrays: Any = None
         self.train_steps = 0
 
@@ -204,7 +218,7 @@ class ProgramTaskSet(Task):
         if self.fec is None:
             fitness[:] = self._full(batch, np.arange(len(genomes)), seeds_arr, tasks)
         else:
-            keys = fec_keys(batch, tasks, self.fec_train, self.fec_valid).tolist()
+            keys = fec_keys(batch, tasks, self.fec_train, self.fec_valid, self.fec_hashing == "truncated").tolist()
             self.train_steps += len(genomes) * self.count * self.fec_train
             remaining = list(range(len(genomes)))
             # A key seen twice in one batch is evaluated once: later copies wait for the first and then hit.
@@ -231,13 +245,33 @@ class ProgramTaskSet(Task):
         return [(float(f), {"fec_hit": float(h)} if self.fec is not None else {}) for f, h in zip(fitness, hit)]
 
     def _full(self, batch: Any, index: np.ndarray, seeds: np.ndarray, tasks: Any) -> np.ndarray:
-        """Full evaluations of the programs at ``index``: mean task fitness each."""
+        """Full evaluations of the programs at ``index``: mean task fitness each.
+
+        With hurdles ([P] S3, after So et al. 2019), programs first run on ``hurdle_tasks`` tasks; those scoring
+        below the rolling ``hurdle_percentile`` of recent first-stage scores stop there with that score.
+        """
         from evonas.kernels.program_cpu import run_programs
 
         sub = batch if len(index) == len(batch) else _take(batch, index)
-        task_fitness, steps, _ = run_programs(sub, tasks, seeds[index], max_abs_error=self.max_abs_error)
+        if not self.hurdle:
+            task_fitness, steps, _ = run_programs(sub, tasks, seeds[index], max_abs_error=self.max_abs_error)
+            self.train_steps += int(steps.sum())
+            return task_fitness.mean(axis=1)
+        first, rest = _split_tasks(tasks, self.hurdle_tasks)
+        stage1, steps, _ = run_programs(sub, first, seeds[index], max_abs_error=self.max_abs_error)
         self.train_steps += int(steps.sum())
-        return task_fitness.mean(axis=1)
+        score1 = stage1.mean(axis=1)
+        fitness = score1.copy()
+        active = len(self.hurdle_scores) >= self.hurdle_window // 10
+        bar = float(np.percentile(self.hurdle_scores, self.hurdle_percentile)) if active else -np.inf
+        passed = np.flatnonzero(score1 >= bar)
+        self.hurdle_stops += len(index) - len(passed)
+        self.hurdle_scores = (self.hurdle_scores + score1.tolist())[-self.hurdle_window :]
+        if len(passed):
+            stage2, steps, _ = run_programs(_take(sub, passed), rest, seeds[index][passed], max_abs_error=self.max_abs_error)
+            self.train_steps += int(steps.sum())
+            fitness[passed] = (stage1[passed].sum(axis=1) + stage2.sum(axis=1)) / tasks.count
+        return fitness
 
     def evaluate(self, genome: ProgramGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
         """Mean task fitness of one genome."""
@@ -245,13 +279,16 @@ class ProgramTaskSet(Task):
 
     def state_dict(self) -> dict[str, Any] | None:
         """FEC cache and step counter, saved in checkpoints so a resumed run scores exactly as before."""
-        return {"train_steps": self.train_steps, "fec": self.fec.state() if self.fec else None}
+        return {"train_steps": self.train_steps, "fec": self.fec.state() if self.fec else None,
+                "hurdle_scores": self.hurdle_scores, "hurdle_stops": self.hurdle_stops}
 
     def load_state_dict(self, state: dict[str, Any] | None) -> None:
         """Inverse of ``state_dict``."""
         if not state:
             return
         self.train_steps = int(state["train_steps"])
+        self.hurdle_scores = [float(x) for x in state.get("hurdle_scores", [])]
+        self.hurdle_stops = int(state.get("hurdle_stops", 0))
         if self.fec is not None and state.get("fec"):
             self.fec.load(state["fec"])
 
@@ -260,7 +297,19 @@ class ProgramTaskSet(Task):
         out = {"train_steps": float(self.train_steps)}
         if self.fec is not None and self.fec.lookups:
             out["fec_hit_rate"] = self.fec.hits / self.fec.lookups
+        if self.hurdle:
+            out["hurdle_stops"] = float(self.hurdle_stops)
         return out
+
+
+def _split_tasks(tasks: Any, k: int) -> tuple[Any, Any]:
+    """The first ``k`` tasks and the rest, as two TaskArrays."""
+    from evonas.kernels.program_cpu import TaskArrays
+
+    def part(sl: slice) -> Any:
+        return TaskArrays(tasks.x_train[sl], tasks.y_train[sl], tasks.x_valid[sl], tasks.y_valid[sl], tasks.order[sl], tasks.classification)
+
+    return part(slice(0, k)), part(slice(k, None))
 
 
 def _take(batch: Any, index: np.ndarray) -> Any:

@@ -341,7 +341,68 @@ def bench_automl_zero(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     }
 
 
+def _solve_demo(seed: int) -> dict[str, Any]:
+    """One demo protocol run on one core until an algorithm passes selection; wall time and counts."""
+    import numba
+
+    from evonas import protocol
+    from evonas.cli import build_config
+    from evonas.executors import make_executor
+
+    numba.set_num_threads(1)
+    config = build_config("automl-zero", "linear-regression", "aging", None, None, None, None, seed, "cpu", None, None, None, None, None, "cpu", {}, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "demo"
+        state = protocol.start(folder, config, 0)
+        started = time.perf_counter()
+
+        def execute(run: Any) -> None:
+            executor = make_executor(run.config.task, run.config.task_options, run.config.seed, 1)
+            try:
+                run.execute(executor)
+            finally:
+                executor.close()
+
+        state = protocol.run(folder, state, execute, lambda line: None)
+        seconds = time.perf_counter() - started
+    return {
+        "seed": seed, "seconds": round(seconds, 1), "experiments": len(state["history"]),
+        "individuals": sum(h["individuals"] for h in state["history"]), "final_fitness": state["final"]["final_fitness"],
+        "solved": state["final"]["solved"],
+    }
+
+
+def bench_automl_zero_demo(quick: bool = False, workers: int = 2, seeds: int = 10) -> dict[str, Any]:
+    """Time to rediscover linear regression with the demo protocol, one core per seed (``workers`` seeds at once)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    count = 2 if quick else seeds
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = []
+        for result in pool.map(_solve_demo, range(1, count + 1)):
+            _log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
+            runs.append(result)
+    times = sorted(r["seconds"] for r in runs)
+    return {
+        "benchmark": "automl-zero-demo",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"seeds": count, "parallel_seeds": workers, "threads_per_seed": 1},
+        "results": {
+            "seconds_to_solve": [r["seconds"] for r in runs],
+            "seconds_to_solve_median": float(np.median(times)),
+            "seconds_to_solve_median_reference": 55.0,  # [M] original C++, one core
+            "solved": sum(r["solved"] for r in runs),
+            "experiments": [r["experiments"] for r in runs],
+            "individuals": [r["individuals"] for r in runs],
+            "final_fitness": [r["final_fitness"] for r in runs],
+        },
+    }
+
+
 #: Benchmarks by name.
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
+    "automl-zero-demo": bench_automl_zero_demo,
 }

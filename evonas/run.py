@@ -232,6 +232,7 @@ class Run:
         kind = self.strategy.space.kind
         wall = now_us()
         compact = self.config.lineage == "compact"
+        col = self.buffer.columns
         for c, r in zip(candidates, results):
             if not r.ok:
                 self.failed += 1
@@ -241,16 +242,21 @@ class Run:
             if new_best:
                 self.best_logged = r.fitness
             full = not compact or c.parent_id is None or new_best
-            self.buffer.append(
-                {
-                    "id": c.id, "parent_id": c.parent_id, "second_parent_id": c.second_parent_id, "birth": c.birth,
-                    "mutation": None if c.mutation is None else str(c.mutation), "genome_kind": kind,
-                    "genome": genome_json(c.genome) if full else None, "fingerprint": c.genome.fingerprint() if full else None,
-                    "fitness": r.fitness if r.ok else None, "metrics": list(r.metrics.items()),
-                    "status": r.status, "error": r.error or None, "eval_seconds": r.eval_seconds,
-                    "worker": r.worker, "wall_time": wall,
-                }
-            )
+            col["id"].append(c.id)
+            col["parent_id"].append(c.parent_id)
+            col["second_parent_id"].append(c.second_parent_id)
+            col["birth"].append(c.birth)
+            col["mutation"].append(None if c.mutation is None else str(c.mutation))
+            col["genome_kind"].append(kind)
+            col["genome"].append(genome_json(c.genome) if full else None)
+            col["fingerprint"].append(c.genome.fingerprint() if full else None)
+            col["fitness"].append(r.fitness if r.ok else None)
+            col["metrics"].append(list(r.metrics.items()))
+            col["status"].append(r.status)
+            col["error"].append(r.error or None)
+            col["eval_seconds"].append(r.eval_seconds)
+            col["worker"].append(r.worker)
+            col["wall_time"].append(wall)
 
     def checkpoint(self, started: float) -> None:
         """Flush buffered lineage as a new part file, then atomically write the checkpoint."""

@@ -242,26 +242,36 @@ def to_batch(genomes: list[ProgramGenome], eliminate_dead: bool = True) -> Progr
         raise ValueError("empty batch")
     first = genomes[0]
     programs = [g.pruned() if eliminate_dead else g for g in genomes]
-    width = max(1, max(len(c) for p in programs for c in p.components()))
+    memory = (first.scalars, first.vectors, first.matrices, first.features)
+    lengths = [[len(c) for c in (p.setup, p.predict, p.learn)] for p in programs]
+    width = max(1, max(max(row) for row in lengths))
     shape = (len(programs), 3, width)
+    # One array built from every instruction of the batch, then scattered into place: per-genome numpy calls
+    # cost more than the kernel for small programs.
+    rows: list[Instruction] = []
+    for p in programs:
+        if (p.scalars, p.vectors, p.matrices, p.features) != memory:
+            raise ValueError("all programs of a batch must share memory sizes")
+        rows.extend(p.setup)
+        rows.extend(p.predict)
+        rows.extend(p.learn)
+    length = np.array(lengths, dtype=np.int32).reshape(shape[:2])
     op = np.zeros(shape, np.int32)
     in1 = np.zeros(shape, np.int32)
     in2 = np.zeros(shape, np.int32)
     out = np.zeros(shape, np.int32)
     data = np.zeros((*shape, 3), np.float64)
-    length = np.zeros(shape[:2], np.int32)
-    for p, program in enumerate(programs):
-        if (program.scalars, program.vectors, program.matrices, program.features) != (first.scalars, first.vectors, first.matrices, first.features):
-            raise ValueError("all programs of a batch must share memory sizes")
-        for c, component in enumerate(program.components()):
-            length[p, c] = len(component)
-            if component:
-                rows = np.array(component, dtype=np.float64)
-                op[p, c, : len(component)] = rows[:, 0]
-                in1[p, c, : len(component)] = rows[:, 1]
-                in2[p, c, : len(component)] = rows[:, 2]
-                out[p, c, : len(component)] = rows[:, 3]
-                data[p, c, : len(component)] = rows[:, 4:]
+    if rows:
+        table = np.array(rows, dtype=np.float64)
+        flat_length = length.ravel()
+        slot = np.repeat(np.arange(flat_length.size), flat_length)
+        position = np.arange(len(rows)) - np.repeat(np.cumsum(flat_length) - flat_length, flat_length)
+        program, component = np.divmod(slot, 3)
+        op[program, component, position] = table[:, 0]
+        in1[program, component, position] = table[:, 1]
+        in2[program, component, position] = table[:, 2]
+        out[program, component, position] = table[:, 3]
+        data[program, component, position] = table[:, 4:]
     batch = ProgramBatch(op, in1, in2, out, data, length, first.scalars, first.vectors, first.matrices)
     return batch
 

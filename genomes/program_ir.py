@@ -138,15 +138,29 @@ class ProgramBatch:
             raise ValueError("component length outside 0..L")
         if ((self.op < 0) | (self.op >= N_OPS)).any():
             raise ValueError(f"op id outside 0..{N_OPS - 1}")
-        counts = {"s": self.scalars, "v": self.vectors, "m": self.matrices}
         live = np.arange(self.op.shape[2])[None, None, :] < self.length[:, :, None]
-        for field, index in (("in1", 0), ("in2", 1), ("out", 2)):
-            limit = np.zeros(N_OPS, dtype=np.int64)
-            for o in range(N_OPS):
-                kinds = op_inputs(o) if index < 2 else ((op_output(o),) if op_output(o) else ())
-                position = index if index < 2 else 0
-                limit[o] = counts[kinds[position]] if len(kinds) > position else 1 << 30
+        limits = address_limits(self.scalars, self.vectors, self.matrices)
+        for index, field in enumerate(("in1", "in2", "out")):
             addresses = getattr(self, field)
-            bad = live & ((addresses < 0) | (addresses >= limit[self.op]))
+            bad = live & ((addresses < 0) | (addresses >= limits[index][self.op]))
             if bad.any():
                 raise ValueError(f"{field} address out of range in {int(bad.sum())} instruction(s)")
+
+
+_LIMITS: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def address_limits(scalars: int, vectors: int, matrices: int) -> np.ndarray:
+    """Per op, the exclusive upper bound of in1, in2 and out (huge where the op has no such field)."""
+    key = (scalars, vectors, matrices)
+    if key not in _LIMITS:
+        counts = {"s": scalars, "v": vectors, "m": matrices}
+        limits = np.full((3, N_OPS), 1 << 30, dtype=np.int64)
+        for o in range(N_OPS):
+            for position, kind in enumerate(op_inputs(o)):
+                limits[position, o] = counts[kind]
+            kind = op_output(o)
+            if kind is not None:
+                limits[2, o] = counts[kind]
+        _LIMITS[key] = limits
+    return _LIMITS[key]

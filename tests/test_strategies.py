@@ -54,7 +54,7 @@ def test_parent_is_the_best_of_the_sample_and_ties_go_to_the_first_drawn() -> No
         if candidates[0].parent_id is not None:
             rng = np.random.Generator(np.random.PCG64())
             rng.bit_generator.state = state
-            draws = rng.integers(0, len(population), 3).tolist()
+            draws = (rng.random(3) * len(population)).astype(int).tolist()
             best = max(range(3), key=lambda k: (population[draws[k]].fitness, -k))
             assert candidates[0].parent_id == population[draws[best]].id
         strategy.tell(score(candidates), candidates)

@@ -6,6 +6,8 @@ import math
 from collections import deque
 from typing import Any
 
+import numpy as np
+
 from evonas.genomes import Space
 from evonas.rng import MUTATE
 
@@ -55,7 +57,7 @@ class AgingEvolution(Strategy):
     def _tournament(self) -> tuple[Member, list[int]]:
         size = len(self.population)
         if self.replace:
-            draws = self.rng.integers(0, size, self.sample_size)
+            draws = (self.rng.random(self.sample_size) * size).astype(np.int64)  # uniform, with replacement
         else:
             draws = self.rng.choice(size, min(self.sample_size, size), replace=False)
         population = self.population

@@ -52,3 +52,24 @@ def test_embedded_data_ships_with_its_licence() -> None:
     data = ROOT / "evonas" / "data"
     assert (data / "fashion_mnist_subset.npz").stat().st_size < 5_000_000
     assert "Zalando" in (data / "FASHION_MNIST_LICENSE.txt").read_text()
+
+
+def test_a_normal_wheel_ships_the_mapped_packages_and_the_data(tmp_path: Path) -> None:
+    """A non-editable build holds evonas/kernels, evonas/genomes and the embedded data (the editable finder would
+    hide a missing entry)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("evonas-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in ("evonas/kernels/torchnet.py", "evonas/kernels/program_cpu.py", "evonas/genomes/amoeba.py",
+                     "evonas/genomes/automl_zero.py", "evonas/data/fashion_mnist_subset.npz",
+                     "evonas/data/FASHION_MNIST_LICENSE.txt", "evonas/strategies/aging.py", "evonas/tasks/programs.py"):
+        assert expected in names, expected
+    assert not any(name.startswith(("kernels/", "genomes/")) for name in names)

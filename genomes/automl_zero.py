@@ -359,31 +359,39 @@ class ProgramSpace:
         low = 1 if output and kind in "sv" else 0
         return low + int(rng.random() * (count - low))
 
-    def _data(self, op: int, rng: np.random.Generator) -> tuple[float, float, float]:
-        if op == 56:
-            return (_open_uniform(rng, -1.0, 1.0), 0.0, 0.0)
-        if op == 57:
-            return (rng.random(), _open_uniform(rng, -1.0, 1.0), 0.0)
-        if op == 58:
-            return (rng.random(), rng.random(), _open_uniform(rng, -1.0, 1.0))
-        if op in UNIFORM_OPS:
-            return (_open_uniform(rng, -1.0, 1.0), _open_uniform(rng, -1.0, 1.0), 0.0)
-        if op in GAUSSIAN_OPS:
-            return (_open_uniform(rng, -1.0, 1.0), rng.random(), 0.0)
-        return (0.0, 0.0, 0.0)
-
     def random_instruction(self, component: int, rng: np.random.Generator) -> Instruction:
         """An op uniform from the component's list with every argument freshly drawn."""
         allowed = self._allowed(component)
         if not allowed:
             return NOP
-        op = allowed[int(rng.random() * len(allowed))]
+        # One draw of seven uniforms per instruction (op, in1, in2, out, three data values): a single
+        # generator call costs about what one scalar draw does, and this runs for every randomized instruction.
+        u = rng.random(7).tolist()
+        op = allowed[int(u[0] * len(allowed))]
         kinds = op_inputs(op)
-        a = self._address(kinds[0], rng, False) if len(kinds) > 0 else 0
-        b = self._address(kinds[1], rng, False) if len(kinds) > 1 else 0
+        counts = self._counts  # type: ignore[attr-defined]
+        a = int(u[1] * counts[kinds[0]]) if len(kinds) > 0 else 0
+        b = int(u[2] * counts[kinds[1]]) if len(kinds) > 1 else 0
         kind = op_output(op)
-        o = self._address(kind, rng, True) if kind else 0
-        return (op, a, b, o, *self._data(op, rng))
+        o = 0
+        if kind:
+            low = 1 if kind in "sv" else 0
+            o = low + int(u[3] * (counts[kind] - low))
+        if op not in DATA_OPS:
+            return (op, a, b, o, 0.0, 0.0, 0.0)
+        # U(-1, 1) on the open interval: 2u - 1 with u in [0, 1); the one value u = 0 (p = 2^-53) is redrawn.
+        sym = [2.0 * x - 1.0 if x > 0.0 else _open_uniform(rng, -1.0, 1.0) for x in u[4:7]]
+        if op == 56:
+            data = (sym[0], 0.0, 0.0)
+        elif op == 57:
+            data = (u[4], sym[1], 0.0)
+        elif op == 58:
+            data = (u[4], u[5], sym[2])
+        elif op in UNIFORM_OPS:
+            data = (sym[0], sym[1], 0.0)
+        else:  # Gaussian: mean in (-1, 1), standard deviation in [0, 1)
+            data = (sym[0], u[5], 0.0)
+        return (op, a, b, o, *data)
 
     def _make(self, components: list[Component]) -> ProgramGenome:
         return ProgramGenome(components[0], components[1], components[2], self.scalars, self.vectors, self.matrices, self.features)

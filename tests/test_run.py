@@ -37,7 +37,10 @@ def kill_and_resume(tmp_path: Path, args: list[str], earliest: float, latest: fl
     )
     time.sleep(random.Random(seed).uniform(earliest, latest))
     killed = proc.poll() is None
-    os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        killed = False
     proc.wait()
     assert killed, "the run finished before it could be killed; lengthen it"
     result = run_cli("resume", str(out), "-q", "--workers", "1")
@@ -285,11 +288,13 @@ def test_options_reach_strategy_space_and_task_and_unknown_ones_are_refused(tmp_
 
 
 AZ_FAST = ["--genome", "automl-zero", "--preset", "smoke", "--experiments", "1", "--checkpoint-every", "2000", "-q"]
+AZ_LONG = ["--genome", "automl-zero", "--preset", "cpu", "--experiments", "1", "--checkpoint-every", "20000", "-q"]
 
 
 def test_sigkill_then_resume_gives_the_same_lineage_automl_zero(tmp_path: Path) -> None:
     """Compact lineage, FEC cache and batched kernel evaluation: a killed and resumed run equals an uninterrupted one."""
-    args = [*AZ_FAST, "--cycles", "30000", "--seed", "4", "--workers", "2"]
+    # The cpu preset: no train-step cap short enough to end the run before the kill.
+    args = [*AZ_LONG, "--cycles", "150000", "--seed", "4", "--workers", "2"]
     reference = tmp_path / "reference"
     result = run_cli("evolve", *args, "--out", str(reference))
     assert result.returncode == 0, result.stderr

@@ -118,15 +118,6 @@ def build_config(
     )
 
 
-def _check_task(config: Any) -> None:
-    from evonas.tasks import make_task
-
-    task = make_task(config.task, config.task_options)
-    kinds = getattr(task, "genome_kinds", ())
-    if kinds and config.genome not in kinds:
-        raise UserError(f"task {config.task!r} scores {', '.join(kinds)} genomes, not {config.genome!r}; pick a matching --task")
-
-
 def _search(run: Any, workers: int, quiet: bool) -> None:
     """Run one search to its budget with a progress display; Ctrl-C checkpoints and exits 130."""
     from evonas.executors import make_executor
@@ -226,7 +217,7 @@ def evolve(genome: str, task: str | None, strategy: str, population: int | None,
            filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
            device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, quiet: bool) -> None:
     """Run an evolutionary search and print the best individual."""
-    from evonas.run import Run
+    from evonas.run import Run, check_task
 
     _positive("--workers", workers)
     if lineage_mode not in (None, "full", "compact"):
@@ -237,7 +228,7 @@ def evolve(genome: str, task: str | None, strategy: str, population: int | None,
         raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
     config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
                           train_images, max_seconds, checkpoint_every, device, parse_options(options), lineage_mode)
-    _check_task(config)
+    check_task(config)  # before any folder is made (the protocol path creates one before its first run)
     out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     if config.protocol is not None and experiments != 1:
         from evonas import protocol

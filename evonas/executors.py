@@ -56,10 +56,13 @@ class InProcessExecutor:
 
     workers = 1
 
-    def __init__(self, task_name: str, task_options: dict[str, Any], run_seed: int) -> None:
-        task = make_task(task_name, task_options)
-        # A task with state (an FEC cache) gets a private instance, so runs in one process never share it.
-        self.task = make_task(task_name, task_options, fresh=True) if hasattr(task, "state_dict") else task
+    def __init__(self, task_name: str, task_options: dict[str, Any], run_seed: int, task: Task | None = None) -> None:
+        if task is None:
+            task = make_task(task_name, task_options)
+            # A task with state (an FEC cache) gets a private instance, so runs in one process never share it.
+            if hasattr(task, "state_dict"):
+                task = make_task(task_name, task_options, fresh=True)
+        self.task = task
         self.run_seed = run_seed
         self.name = f"local-{os.getpid()}"
 

@@ -95,6 +95,14 @@ def build_strategy(config: RunConfig) -> Strategy:
         raise UserError(f"invalid {config.strategy} settings: {exc}") from None
 
 
+def check_task(config: RunConfig) -> None:
+    """Build the task once (bad options fail here) and check it scores this genome kind."""
+    task = make_task(config.task, config.task_options)
+    kinds = getattr(task, "genome_kinds", ())
+    if kinds and config.genome not in kinds:
+        raise UserError(f"task {config.task!r} scores {', '.join(kinds)} genomes, not {config.genome!r}; pick a matching --task")
+
+
 def genome_json(genome: Any) -> str:
     """Compact JSON of a genome's ``to_dict()`` (the lineage and checkpoint form)."""
     return json.dumps(genome.to_dict(), separators=(",", ":"))
@@ -128,7 +136,7 @@ class Run:
         if (run_dir / CONFIG_FILE).exists():
             raise UserError(f"{run_dir} already holds a run; continue it with 'evonas resume {run_dir}' or pick another --out")
         strategy = build_strategy(config)
-        make_task(config.task, config.task_options)  # fail early on bad task options
+        check_task(config)
         (run_dir / LINEAGE_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / CONFIG_FILE, config.to_json().encode())
         run = cls(run_dir, config, strategy, 1, 0.0, 0)
@@ -150,7 +158,6 @@ class Run:
             if cycles < told:
                 raise UserError(f"--cycles {cycles} is below the {told} evaluations already done; give at least {told}")
             config.cycles = cycles
-            atomic_write_bytes(run_dir / CONFIG_FILE, config.to_json().encode())
         strategy = build_strategy(config)
         space = strategy.space
         members: dict[int, Member] = {}
@@ -162,6 +169,8 @@ class Run:
             raise UserError(f"checkpoint in {run_dir} is corrupted ({exc}); restore it from a backup or start a new run") from None
         strategy.budget = config.cycles
         next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()])
+        if cycles is not None:  # written only once the checkpoint and the lineage have been accepted
+            atomic_write_bytes(run_dir / CONFIG_FILE, config.to_json().encode())
         run = cls(run_dir, config, strategy, next_part, float(checkpoint.counters.get("elapsed_seconds", 0.0)), int(checkpoint.counters.get("failed", 0)))
         run.task_state = checkpoint.state.get("task")
         logged = checkpoint.counters.get("best_logged")
@@ -310,32 +319,31 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int]) -> int:
     Returns the next part number. Refuses a checkpoint whose individuals the lineage lacks.
     """
     lineage_dir = run_dir / LINEAGE_DIR
-    aside = run_dir / ASIDE_DIR
-    stamp = time.strftime("%Y%m%dT%H%M%S")
     kept = 0
     ids_seen: set[int] = set()
     last_index = 0
+    to_split: list[tuple[Path, pa.Table, list[int]]] = []
     for path in lineage_parts(lineage_dir):
         last_index = max(last_index, int(path.stem.split("-")[1]))
         table, complete = read_part(path)
         ids = table.column("id").to_pylist()
         covered = [i for i, ident in enumerate(ids) if ident < told]
-        if complete and len(covered) == len(ids):
-            kept += len(ids)
-            ids_seen.update(ids)
-            continue
-        aside.mkdir(exist_ok=True)
-        os.replace(path, aside / f"{stamp}-{path.name}")  # the original bytes, untouched
-        if covered:
-            atomic_write_bytes(path, table_to_ipc_file(table.take(pa.array(covered))))
-            kept += len(covered)
-            ids_seen.update(ids[i] for i in covered)
+        kept += len(covered)
+        ids_seen.update(ids[i] for i in covered)
+        if not (complete and len(covered) == len(ids)):
+            to_split.append((path, table, covered))
     missing = [i for i in member_ids if i not in ids_seen]
-    if kept < told or missing:
+    if kept < told or missing:  # refuse before touching any file
         raise UserError(
             f"the checkpoint in {run_dir} names {told} evaluations but lineage/ holds {kept}"
             f"{' and lacks ids ' + str(missing[:5]) if missing else ''}; the lineage was damaged, so this run cannot be resumed exactly"
         )
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for path, table, covered in to_split:
+        (run_dir / ASIDE_DIR).mkdir(exist_ok=True)
+        os.replace(path, run_dir / ASIDE_DIR / f"{stamp}-{path.name}")  # the original bytes, untouched
+        if covered:
+            atomic_write_bytes(path, table_to_ipc_file(table.take(pa.array(covered))))
     return last_index + 1
 
 

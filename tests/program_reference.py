@@ -42,15 +42,6 @@ def div(a: float, b: float) -> float:
     return a / b
 
 
-def safe(fn, x: float) -> float:  # type: ignore[no-untyped-def]
-    try:
-        return fn(x)
-    except (ValueError, OverflowError):
-        if fn is math.exp:
-            return math.inf
-        return math.nan
-
-
 def tan(x: float) -> float:
     return math.nan if math.isinf(x) else math.tan(x)
 
@@ -220,7 +211,7 @@ def execute(component: list[tuple], s: list[float], v: list[list[float]], m: lis
                 out.append(acc / f)
             v[o] = out
         elif op == 53:
-            v[o] = [sqrt_nan(std(row)) for row in m[a]]
+            v[o] = [std(row) for row in m[a]]
         elif op == 54:
             s[o] = std(list(v[a]))
         elif op == 55:
@@ -257,10 +248,6 @@ def fraction_index(fraction: float, f: int) -> int:
     if fraction >= 1.0:
         return f - 1
     return min(int(fraction * f), f - 1)
-
-
-def sqrt_nan(x: float) -> float:
-    return x
 
 
 def sigmoid(x: float) -> float:

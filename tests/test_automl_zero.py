@@ -137,7 +137,6 @@ def sgd_linear_regression(lr: float = 0.435, features: int = 4, scalars: int = 4
     ids = OP_ID
     setup = [(ids["scalar_const_set"], 0, 0, 3 if bias else 2, lr, 0.0, 0.0)]
     if bias:
-        predict = [(ids["vector_inner_product"], 1, 0, 0, 0.0, 0.0, 0.0), (ids["scalar_sum"], 0, 2, 1, 0.0, 0.0, 0.0)]
         predict = [(ids["vector_inner_product"], 1, 0, 4, 0.0, 0.0, 0.0), (ids["scalar_sum"], 4, 2, 1, 0.0, 0.0, 0.0)]
         learn = [
             (ids["scalar_diff"], 0, 1, 4, 0.0, 0.0, 0.0), (ids["scalar_product"], 4, 3, 4, 0.0, 0.0, 0.0),

@@ -317,3 +317,11 @@ def test_automl_zero_protocol_scores_candidates_on_select_and_final_tasks(tmp_pa
     assert (out / "experiment-0002" / "lineage").is_dir()
     one_line_error(run_cli("lineage", str(out)), "experiment protocol")
     one_line_error(run_cli("evolve", "--genome", "automl-zero", "--task", "onemax", cwd=tmp_path), "automl-zero has presets for")
+
+
+def test_resume_refuses_a_damaged_lineage_without_touching_any_file(finished_run: Path) -> None:
+    """A missing lineage part is refused before config.json (--cycles) or any part file is changed."""
+    sorted((finished_run / "lineage").glob("part-*.arrow"))[0].unlink()
+    before = snapshot(finished_run)
+    one_line_error(run_cli("resume", str(finished_run), "--cycles", "5000"), "lineage was damaged")
+    assert snapshot(finished_run) == before

@@ -14,9 +14,9 @@ import click
 from evonas import __version__
 from evonas.errors import UserError
 from evonas.genomes import SPACES
-from evonas.presets import PRESETS
+from evonas.presets import GENOME_TASK_PRESETS, PRESETS
 from evonas.progress import Progress
-from evonas.strategies import STRATEGIES
+from evonas.strategies import DEFAULT_STRATEGIES, STRATEGIES
 
 DEFAULT_WORKERS = os.cpu_count() or 1
 
@@ -46,11 +46,16 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-STRATEGY_OPTION_KEYS = {"population", "sample", "replace", "on_failure", "aging"}
+def strategy_option_keys(name: str) -> set[str]:
+    """The keyword options a strategy accepts (beyond space, seed and budget)."""
+    import inspect
+
+    parameters = inspect.signature(STRATEGIES[name].__init__).parameters
+    return {k for k in parameters if k not in ("self", "space", "seed", "budget")}
 
 
 def build_config(
-    genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
+    genome: str, task: str | None, strategy: str | None, population: int | None, sample: int | None, cycles: int | None,
     batch: int | None, seed: int, preset: str, data_dir: Path | None, filters: int | None, train_images: int | None,
     max_seconds: float | None, checkpoint_every: int | None, device: str, options: dict[str, Any] | None = None,
     lineage: str | None = None,
@@ -61,6 +66,7 @@ def build_config(
 
     if genome not in SPACES:
         raise UserError(f"unknown genome {genome!r}; choose one of {', '.join(SPACES)}")
+    strategy = strategy or DEFAULT_STRATEGIES.get(genome, "aging")
     if strategy not in STRATEGIES:
         raise UserError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if preset not in PRESETS[genome]:
@@ -71,19 +77,18 @@ def build_config(
     settings = dict(PRESETS[genome][preset])
     task_name = task or DEFAULT_TASKS[genome]
     space = SPACES[genome]().to_dict()
-    if genome == "automl-zero":
-        from evonas.presets import PROGRAM_TASKS
-
-        if task_name not in PROGRAM_TASKS:
-            raise UserError(f"automl-zero has presets for {', '.join(PROGRAM_TASKS)}, not {task_name!r}; pick one of them")
-        spec = PROGRAM_TASKS[task_name]
+    if genome in GENOME_TASK_PRESETS:
+        task_presets = GENOME_TASK_PRESETS[genome]
+        if task_name not in task_presets:
+            raise UserError(f"{genome} has presets for {', '.join(task_presets)}, not {task_name!r}; pick one of them")
+        spec = task_presets[task_name]
         space.update(spec["space"])
         preset_options = settings.pop("task_options")
         settings = {**{k: v for k, v in spec.items() if k != "space"}, **settings}
         settings["task_options"] = {**spec["task_options"], **preset_options}
     population = population or settings["population"]
-    sample = sample or min(settings["sample"], population)
-    if sample > population:
+    sample = sample or min(settings.get("sample", 10), population)
+    if strategy == "aging" and sample > population:
         raise UserError(f"--sample {sample} is larger than --population {population}; use a sample of at most {population}")
     task_options = dict(settings["task_options"])
     if data_dir is not None:
@@ -95,12 +100,15 @@ def build_config(
         task_options.pop("epochs", None)
     if genome == "amoeba":
         task_options["device"] = device
-    strategy_options: dict[str, Any] = {"population": population, "sample": sample} if strategy == "aging" else {}
+    keys = strategy_option_keys(strategy)
+    strategy_options: dict[str, Any] = {k: v for k, v in (("population", population), ("sample", sample)) if k in keys}
+    strategy_options.update({k: v for k, v in settings.get("strategy_options", {}).items() if k in keys})
     for key, value in (options or {}).items():
-        if key in STRATEGY_OPTION_KEYS:
-            if strategy != "aging":
-                raise UserError(f"--option {key} applies to the aging strategy, not {strategy!r}")
+        if key in keys:
             strategy_options[key] = value
+        elif any(key in strategy_option_keys(other) for other in STRATEGIES):
+            owners = ", ".join(o for o in STRATEGIES if key in strategy_option_keys(o))
+            raise UserError(f"--option {key} applies to the {owners} strategy, not {strategy!r}")
         elif key in space:
             space[key] = value
         else:
@@ -114,6 +122,7 @@ def build_config(
         strategy_options=strategy_options, seed=seed, cycles=cycles or settings["cycles"], batch=batch or settings["batch"],
         checkpoint_every=checkpoint_every or settings["checkpoint_every"], max_seconds=max_seconds, preset=preset,
         max_train_steps=settings.get("max_train_steps"), lineage=lineage or ("compact" if genome == "automl-zero" else "full"),
+        until_solved=bool(settings.get("until_solved", False)),
         protocol={"select": settings["select"], "final": settings["final"], "threshold": 0.9999} if "select" in settings else None,
     )
 
@@ -162,8 +171,29 @@ def _run_protocol(folder: Path, state: dict[str, Any], workers: int, quiet: bool
     click.echo(describe() if describe else json.dumps(best["genome"]))
 
 
+def _lineage_row(run: Any, ident: int) -> dict[str, Any]:
+    from evonas.run import read_run_lineage
+
+    table, _ = read_run_lineage(run.run_dir)
+    rows = [r for r in table.select(["id", "genome", "fitness"]).to_pylist() if r["id"] == ident]
+    if not rows or rows[0]["genome"] is None:
+        raise UserError(f"the lineage of {run.run_dir} lacks the genome of id {ident}; the run folder is damaged")
+    return rows[0]
+
+
+def _lineage_genome(run: Any, ident: int) -> Any:
+    return run.strategy.space.genome_from_dict(json.loads(_lineage_row(run, ident)["genome"]))
+
+
+def _lineage_fitness(run: Any, ident: int) -> float:
+    if run.solved is not None:
+        return float(run.solved_fitness)
+    return float(_lineage_row(run, ident)["fitness"])
+
+
 def _summarise(run: Any, quiet: bool) -> None:
     from evonas.run import genome_json, nan_to_none
+    from evonas.strategies import Member
     from evonas.tasks import make_task
 
     best = run.strategy.best
@@ -173,12 +203,26 @@ def _summarise(run: Any, quiet: bool) -> None:
         click.echo("no evaluation succeeded, so there is no best individual; see the 'error' column of the lineage")
         return
     task = make_task(run.config.task, run.config.task_options)
+    if run.config.until_solved:
+        if run.solved_id is None:
+            click.echo("not solved within the budget; the best individual follows (raise --cycles and 'evonas resume' to go on)")
+        else:
+            genome = run.solved.genome if run.solved is not None else _lineage_genome(run, run.solved_id)
+            best = Member(run.solved_id, _lineage_fitness(run, run.solved_id), genome)
+            click.echo(f"solved by id {best.id} after {best.id + 1} evaluations ({run.strategy.told} evaluated, whole batches)")
     if not quiet:
         click.echo(f"scoring the best individual (id {best.id}) for the final report ...", err=True)
     report = task.report(best.genome, run.seed_of(best.id))
     click.echo(f"best individual: id {best.id}, fitness {best.fitness:.4f}")
     describe = getattr(best.genome, "describe", None)
     click.echo(describe() if describe else genome_json(best.genome))
+    to_dot = getattr(best.genome, "to_dot", None)
+    if to_dot is not None:
+        (run.run_dir / "best.dot").write_text(to_dot())
+        click.echo(f"Graphviz drawing: {run.run_dir / 'best.dot'} (render with: dot -Tpng {run.run_dir / 'best.dot'} -o best.png)")
+    for key in ("long_test_steps", "generalisation"):
+        if key in report:
+            click.echo(f"{key.replace('_', ' ')}: {report[key]:.0f}")
     if "val_accuracy" in report:
         click.echo(f"validation accuracy: {report['val_accuracy']:.4f}")
     if "test_accuracy" in report:
@@ -190,7 +234,7 @@ def _summarise(run: Any, quiet: bool) -> None:
 @cli.command()
 @click.option("--genome", default="amoeba", show_default=True, help=f"Genome family to search: {', '.join(SPACES)}.")
 @click.option("--task", default=None, help="Task name (default per genome; amoeba: fashion-mnist, the embedded subset) or package.module:factory.")
-@click.option("--strategy", default="aging", show_default=True, help=f"Search strategy: {', '.join(STRATEGIES)}.")
+@click.option("--strategy", default=None, help=f"Search strategy: {', '.join(STRATEGIES)} (default: neat for the neat genome, else aging).")
 @click.option("--population", type=int, default=None, help="Population size P (preset default).")
 @click.option("--sample", type=int, default=None, help="Tournament sample size S, at most P (preset default).")
 @click.option("--cycles", type=int, default=None, help="Total evaluations C, counting the initial population (preset default).")
@@ -211,11 +255,13 @@ def _summarise(run: Any, quiet: bool) -> None:
 @click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; others replayable). Default: compact for automl-zero, else full.")
 @click.option("--experiments", type=int, default=0, show_default=True,
               help="AutoML-Zero protocol: stop after this many experiments even if none passes selection (0 = until one does; 1 = a single plain run).")
+@click.option("--until-solved/--no-until-solved", default=None,
+              help="Stop at the first individual that meets the task's success criterion (default: on for the NEAT tasks).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def evolve(genome: str, task: str | None, strategy: str, population: int | None, sample: int | None, cycles: int | None,
+def evolve(genome: str, task: str | None, strategy: str | None, population: int | None, sample: int | None, cycles: int | None,
            batch: int | None, workers: int, seed: int, out: Path | None, preset: str, data_dir: Path | None,
            filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
-           device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, quiet: bool) -> None:
+           device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, until_solved: bool | None, quiet: bool) -> None:
     """Run an evolutionary search and print the best individual."""
     from evonas.run import Run, check_task
 
@@ -228,7 +274,10 @@ def evolve(genome: str, task: str | None, strategy: str, population: int | None,
         raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
     config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
                           train_images, max_seconds, checkpoint_every, device, parse_options(options), lineage_mode)
+    if until_solved is not None:
+        config.until_solved = until_solved
     check_task(config)  # before any folder is made (the protocol path creates one before its first run)
+    strategy = config.strategy
     out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     if config.protocol is not None and experiments != 1:
         from evonas import protocol

@@ -86,3 +86,37 @@ PRESETS["automl-zero"] = {
     "cpu": {"batch": 100, "checkpoint_every": 200_000, "cycles": 1_000_000_000, "task_options": {}},
     "paper": {"batch": 100, "checkpoint_every": 200_000, "cycles": 1_000_000_000, "task_options": {}},
 }
+
+# NEAT settings per task ([EC02] 4.1, ../shared/specs/neat.md §5 and §7.5). Budgets are generous caps: a run
+# stops at the first network that meets the task's success criterion (``until_solved``).
+NEAT_TASKS: dict[str, dict[str, Any]] = {
+    "xor": {
+        "space": {"inputs": 2, "outputs": 1, "bias": True, "feed_forward": True, "c3": 0.4, "prob_add_connection": 0.05},
+        "strategy_options": {"threshold": 3.0}, "population": 150, "cycles": 150 * 500, "batch": 150,
+        "task_options": {}, "until_solved": True,
+    },
+    "single-pole": {
+        "space": {"inputs": 4, "outputs": 1, "bias": True, "feed_forward": True, "c3": 0.4, "prob_add_connection": 0.05},
+        "strategy_options": {"threshold": 3.0}, "population": 150, "cycles": 150 * 500, "batch": 150,
+        "task_options": {}, "until_solved": True,
+    },
+    "double-pole": {  # DPV
+        "space": {"inputs": 6, "outputs": 1, "bias": True, "feed_forward": True, "c3": 0.4, "prob_add_connection": 0.05},
+        "strategy_options": {"threshold": 3.0}, "population": 150, "cycles": 150 * 1000, "batch": 150,
+        "task_options": {}, "until_solved": True,
+    },
+    "double-pole-novel": {  # DPNV: recurrent links allowed, population 1,000, c3 = 3.0, threshold 4.0, add link 0.3
+        "space": {"inputs": 3, "outputs": 1, "bias": True, "feed_forward": False, "c3": 3.0, "prob_add_connection": 0.3},
+        "strategy_options": {"threshold": 4.0}, "population": 1000, "cycles": 1000 * 1000, "batch": 1000,
+        "task_options": {}, "until_solved": True,
+    },
+}
+
+PRESETS["neat"] = {
+    "smoke": {"cycles": 150 * 20, "checkpoint_every": 1500, "task_options": {}},
+    "cpu": {"checkpoint_every": 10_000, "task_options": {}},
+    "paper": {"checkpoint_every": 10_000, "task_options": {}},
+}
+
+#: Per-task settings of the families whose tasks need their own space layout.
+GENOME_TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {"automl-zero": PROGRAM_TASKS, "neat": NEAT_TASKS}

@@ -29,7 +29,8 @@ class Progress:
         self.last_shown = -math.inf
         self.start_fraction: float | None = None
 
-    def update(self, done: int, best: float | None, failed: int, force: bool = False, fraction: float | None = None) -> None:
+    def update(self, done: int, best: float | None, failed: int, force: bool = False, fraction: float | None = None,
+               extra: dict[str, object] | None = None) -> None:
         """Refresh the display if the interval has passed (or ``force``); ``fraction`` overrides done/total
         as the share of the budget spent (e.g. of a train-step budget)."""
         if not self.enabled:
@@ -50,7 +51,8 @@ class Progress:
             spent = fraction - self.start_fraction
             eta = elapsed * (1.0 - fraction) / spent if spent > 0 else math.inf
             head = f"[{done} evals] {100.0 * fraction:5.1f}% of budget"
-        line = f"{head}  {rate:10.1f} evals/s  best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
+        fields = "".join(f"  {k} {v}" for k, v in (extra or {}).items())
+        line = f"{head}{fields}  {rate:10.1f} evals/s  best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
         if self.live:
             self.stream.write("\r" + line + "\x1b[K")
         else:

@@ -60,6 +60,7 @@ class RunConfig:
     max_seconds: float | None = None
     max_train_steps: int | None = None
     lineage: str = "full"
+    until_solved: bool = False  # stop at the first evaluation whose metrics say solved >= 1
     protocol: dict[str, Any] | None = None
     evonas_version: str = __version__
     preset: str | None = None
@@ -68,7 +69,7 @@ class RunConfig:
     def identity_hash(self) -> str:
         """Hash of what must not change across a resume (everything but budgets, version and checkpoint cadence)."""
         data = asdict(self)
-        for key in ("cycles", "max_seconds", "max_train_steps", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra", "protocol"):
+        for key in ("cycles", "max_seconds", "max_train_steps", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra", "protocol", "until_solved"):
             data.pop(key)
         return canonical_hash(data)
 
@@ -127,6 +128,9 @@ class Run:
         self.executor: Any = None
         self.task_state: Any = None
         self.best_logged = -math.inf
+        self.solved: Candidate | None = None  # the first candidate that met the task's success criterion
+        self.solved_id: int | None = None
+        self.solved_fitness = math.nan
         self.lineage_schema = LINEAGE_SCHEMA.with_metadata(_metadata(self.config_hash))
 
     # -- creation and resume ----------------------------------------------------------------------
@@ -175,6 +179,8 @@ class Run:
         run.task_state = checkpoint.state.get("task")
         logged = checkpoint.counters.get("best_logged")
         run.best_logged = -math.inf if logged is None else float(logged)
+        solved = checkpoint.counters.get("solved_id")
+        run.solved_id = None if solved is None else int(solved)
         return run
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -194,7 +200,7 @@ class Run:
         if previous_handler is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
-            while not strategy.done:
+            while not strategy.done and not (config.until_solved and self.solved_id is not None):
                 if config.max_seconds is not None and self.elapsed_before + time.perf_counter() - started >= config.max_seconds:
                     break
                 if config.max_train_steps is not None and getattr(task, "train_steps", 0) >= config.max_train_steps:
@@ -210,8 +216,13 @@ class Run:
                     raise
                 strategy.tell(results, candidates)
                 self.record(candidates, results)
+                if self.solved_id is None:
+                    for c, r in zip(candidates, results):
+                        if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
+                            self.solved, self.solved_id, self.solved_fitness = c, c.id, r.fitness
+                            break
                 best = strategy.best.fitness if strategy.best else None
-                progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(task))
+                progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
                 now = time.perf_counter()
                 if strategy.told - last_checkpoint[0] >= config.checkpoint_every or now - last_checkpoint[1] >= config.checkpoint_seconds:
                     self.checkpoint(started)
@@ -222,7 +233,7 @@ class Run:
             # A second Ctrl-C while the final checkpoint is written must not tear it: files are written atomically.
             self.checkpoint(started)
             best = strategy.best.fitness if strategy.best else None
-            progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task))
+            progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
             progress.close()
             if previous_handler is signal.SIG_DFL:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -279,6 +290,7 @@ class Run:
             "failed": self.failed,
             "next_part": self.next_part,
             "best_logged": self.best_logged if math.isfinite(self.best_logged) else None,
+            "solved_id": self.solved_id,
         }
         members = {m.id: m for m in self.strategy.members()}
         rows = [(m.id, m.fitness, genome_json(m.genome)) for m in members.values()]
@@ -292,6 +304,11 @@ class Run:
     def seed_of(self, ident: int) -> int:
         """Evaluation seed of an individual of this run."""
         return evaluation_seed(self.config.seed, ident)
+
+
+def _progress_fields(strategy: Strategy) -> dict[str, Any] | None:
+    fields = getattr(strategy, "progress_fields", None)
+    return fields() if fields is not None else None
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:

@@ -8,15 +8,17 @@ from .amoeba import AmoebaGenome, AmoebaSpace
 from .automl_zero import ProgramGenome, ProgramSpace
 from .base import Genome, InvalidGenome, Mutation, Space
 from .bitstring import BitGenome, BitSpace
+from .neat import NeatGenome, NeatSpace
 
 #: Genome class of every family, for parsing lineage and checkpoint rows.
-GENOMES: dict[str, Any] = {AmoebaGenome.kind: AmoebaGenome, BitGenome.kind: BitGenome, ProgramGenome.kind: ProgramGenome}
+GENOMES: dict[str, Any] = {AmoebaGenome.kind: AmoebaGenome, BitGenome.kind: BitGenome, ProgramGenome.kind: ProgramGenome, NeatGenome.kind: NeatGenome}
 
 #: Space class of every genome family, by the name used on the command line and in lineage rows.
 SPACES: dict[str, Any] = {
     AmoebaSpace.kind: AmoebaSpace,
     BitSpace.kind: BitSpace,
     ProgramSpace.kind: ProgramSpace,
+    NeatSpace.kind: NeatSpace,
 }
 
-__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "Mutation", "ProgramGenome", "ProgramSpace", "Space"]
+__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "Mutation", "NeatGenome", "NeatSpace", "ProgramGenome", "ProgramSpace", "Space"]

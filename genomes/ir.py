@@ -6,6 +6,7 @@ Only plain data lives here, so that ``kernels/`` can import it without importing
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,46 @@ class Macro:
     in_channels: int = 1
     num_classes: int = 10
     bottleneck_1x7: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class ActivationIR:
+    """A NEAT network as straight-line code over dense node indices (inputs first, then outputs, then hidden).
+
+    Node ``order[k]`` becomes ``sigmoid(4.9 * sum(weight[j] * value[source[j]] for j in start[k]..start[k+1]-1))``,
+    updated in place in that order. ``activated`` is False when some output cannot be reached from any input.
+    """
+
+    n_nodes: int
+    n_inputs: int
+    n_outputs: int
+    order: Any
+    start: Any
+    source: Any
+    weight: Any
+    activated: bool
+    node_ids: tuple[int, ...]
+
+    def evaluation_order_ids(self) -> list[int]:
+        """The original node ids in evaluation order."""
+        return [self.node_ids[int(i)] for i in self.order]
+
+
+@dataclass(frozen=True, eq=False)
+class NeatPopulationIR:
+    """A population of NEAT genomes as flat arrays, the input of the compiled lowering and speciation kernels.
+
+    Genome ``g`` owns connection genes ``conn_offset[g]:conn_offset[g+1]`` (sorted by innovation; node ids as in
+    the genome) and hidden node ids ``hidden_offset[g]:hidden_offset[g+1]`` (increasing).
+    """
+
+    n_inputs: int  # bias included
+    n_outputs: int
+    conn_offset: Any
+    innovation: Any
+    source: Any
+    target: Any
+    weight: Any
+    enabled: Any
+    hidden_offset: Any
+    hidden: Any

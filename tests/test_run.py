@@ -175,6 +175,10 @@ def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None
         (["resume", "no/such/run"], ["does not exist"]),
         (["lineage", "no/such/run"], ["does not exist"]),
         (["bench", "nothing"], ["unknown benchmark"]),
+        (["evolve", "--genome", "neat", "--task", "fashion-mnist"], ["neat has presets for xor"]),
+        (["evolve", "--genome", "neat", "--task", "xor", "-o", "sample=3"], ["applies to the aging strategy"]),
+        (["evolve", "--genome", "neat", "--task", "xor", "-o", "threshold=-1"], ["invalid neat settings"]),
+        (["evolve", "--genome", "bitstring", "--strategy", "neat"], ["needs a genome family with innovation numbers"]),
     ],
 )
 def test_bad_input_gives_one_line_error(args: list[str], fragments: list[str], tmp_path: Path) -> None:
@@ -325,3 +329,41 @@ def test_resume_refuses_a_damaged_lineage_without_touching_any_file(finished_run
     before = snapshot(finished_run)
     one_line_error(run_cli("resume", str(finished_run), "--cycles", "5000"), "lineage was damaged")
     assert snapshot(finished_run) == before
+
+
+NEAT_FAST = ["--genome", "neat", "--task", "xor", "--no-until-solved", "--checkpoint-every", "1500", "-q"]
+
+
+def test_sigkill_then_resume_gives_the_same_lineage_neat(tmp_path: Path) -> None:
+    """Speciated generational NEAT killed mid-run resumes to the lineage of an uninterrupted run: innovation registry,
+    species and counters are in the checkpoint, and 37-wide batches put checkpoints inside generations."""
+    args = [*NEAT_FAST, "--cycles", "45000", "--batch", "37", "--seed", "4", "--workers", "1"]
+    reference = tmp_path / "reference"
+    assert run_cli("evolve", *args, "--out", str(reference)).returncode == 0
+    killed = kill_and_resume(tmp_path, args, 3.0, 6.0, seed=4)
+    rows = lineage_rows(killed)
+    assert rows == lineage_rows(reference)
+    table = ds.dataset(killed / "lineage", format="arrow").to_table(columns=["second_parent_id"])
+    assert table.column("second_parent_id").null_count < table.num_rows  # crossover children name both parents
+
+
+def test_neat_checkpointing_and_worker_count_leave_the_lineage_unchanged(tmp_path: Path) -> None:
+    args = [*NEAT_FAST, "--cycles", "3000", "--seed", "9"]
+    runs = {
+        "often-1": ["--checkpoint-every", "1", "--workers", "1"],
+        "rarely-2": ["--checkpoint-every", "100000", "--workers", "2"],
+    }
+    for name, extra in runs.items():
+        assert run_cli("evolve", *args, *extra, "--out", str(tmp_path / name)).returncode == 0
+    assert lineage_rows(tmp_path / "often-1") == lineage_rows(tmp_path / "rarely-2")
+
+
+def test_neat_xor_run_prints_the_winning_network_and_writes_a_dot_file(tmp_path: Path) -> None:
+    out = tmp_path / "xor"
+    result = run_cli("evolve", "--genome", "neat", "--task", "xor", "--seed", "1", "-q", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "solved by id" in result.stdout and "NEAT network" in result.stdout and "enabled connection" in result.stdout
+    dot = (out / "best.dot").read_text()
+    assert dot.startswith("digraph") and "->" in dot
+    config = json.loads((out / "config.json").read_text())
+    assert config["strategy"] == "neat" and config["space"]["inputs"] == 2 and config["strategy_options"]["population"] == 150

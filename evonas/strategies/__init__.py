@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from .aging import AgingEvolution
 from .base import Candidate, Member, Result, Strategy, rank_value
+from .neat import NeatReproduction
 from .random_search import RandomSearch
 
 #: Strategy classes by the name used on the command line and in config.json.
-STRATEGIES: dict[str, type[Strategy]] = {AgingEvolution.name: AgingEvolution, RandomSearch.name: RandomSearch}
+STRATEGIES: dict[str, type[Strategy]] = {
+    AgingEvolution.name: AgingEvolution, RandomSearch.name: RandomSearch, NeatReproduction.name: NeatReproduction,
+}
 
-__all__ = ["STRATEGIES", "AgingEvolution", "Candidate", "Member", "RandomSearch", "Result", "Strategy", "rank_value"]
+#: The strategy ``evolve`` uses when ``--strategy`` is not given, per genome kind (aging otherwise).
+DEFAULT_STRATEGIES: dict[str, str] = {"neat": NeatReproduction.name}
+
+__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "AgingEvolution", "Candidate", "Member", "NeatReproduction", "RandomSearch", "Result", "Strategy", "rank_value"]

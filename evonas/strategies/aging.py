@@ -51,7 +51,7 @@ class AgingEvolution(Strategy):
         parent, sample = self._tournament()
         if not self.aging:
             self._samples[ident] = sample
-        child, mutation = self.space.mutate(parent.genome, self.keyed.at(MUTATE, ident))
+        child, mutation = self._mutate(parent.genome, self.keyed.at(MUTATE, ident))
         return Candidate(ident, parent.id, None, ident, child, mutation)
 
     def _tournament(self) -> tuple[Member, list[int]]:

@@ -69,11 +69,17 @@ class Strategy(ABC):
         self.next_id = 0
         self.told = 0
         self.best: Member | None = None
+        # Families with historical markings (NEAT) number new genes through a tracker the strategy owns.
+        new_tracker = getattr(space, "new_tracker", None)
+        self.tracker: Any = new_tracker() if new_tracker is not None else None
+        self._tracker_before: Any = None
 
     # -- protocol -------------------------------------------------------------------------------
     def ask(self, n: int) -> list[Candidate]:
         """Up to ``n`` new candidates, never past the budget."""
         out = []
+        if self.tracker is not None and self.next_id == self.told:
+            self._tracker_before = self.tracker.copy()
         for _ in range(max(0, min(n, self.budget - self.next_id))):
             out.append(self._propose(self.next_id))
             self.next_id += 1
@@ -91,6 +97,8 @@ class Strategy(ABC):
         """Undo the asks since the last tell (an interrupted batch), so a checkpoint describes the state after it."""
         self.rng.bit_generator.state = rng_state
         self.next_id = self.told
+        if self._tracker_before is not None:
+            self.tracker = self._tracker_before.copy()
 
     @property
     def done(self) -> bool:
@@ -110,6 +118,7 @@ class Strategy(ABC):
             "told": self.told,
             "budget": self.budget,
             "best": None if self.best is None else self.best.id,
+            **({"tracker": self.tracker.state_dict()} if self.tracker is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any], members: dict[int, Member]) -> None:
@@ -117,10 +126,18 @@ class Strategy(ABC):
         self.rng = restore_generator(state["rng"])
         self.next_id = self.told = int(state["told"])  # the in-flight tail is re-asked on resume
         self.best = None if state["best"] is None else members[int(state["best"])]
+        if self.tracker is not None:
+            self.tracker = type(self.tracker).from_state(state["tracker"])
 
     def members(self) -> list[Member]:
         """Every individual the state refers to (for the checkpoint table)."""
         return [self.best] if self.best is not None else []
+
+    def _mutate(self, genome: Genome, rng: Any) -> tuple[Genome, Mutation]:
+        """Mutate through the space, passing the innovation tracker to families that use one."""
+        if self.tracker is not None:
+            return self.space.mutate(genome, rng, self.tracker)  # type: ignore[call-arg]
+        return self.space.mutate(genome, rng)
 
     # -- hooks --------------------------------------------------------------------------------------
     def _random_candidate(self, ident: int, initial: bool = True) -> Candidate:

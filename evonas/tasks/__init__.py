@@ -9,6 +9,7 @@ from evonas.errors import UserError
 
 from .base import Task
 from .images import ImageClassification
+from .neat import NeatTask
 from .programs import ProgramTaskSet
 from .toy import OneMax
 
@@ -23,10 +24,14 @@ TASKS: dict[str, tuple[type[Task], dict[str, Any]]] = {
     "affine-regression": (ProgramTaskSet, {"kind": "affine"}),
     "teacher": (ProgramTaskSet, {"kind": "teacher"}),
     "binary-classification": (ProgramTaskSet, {"kind": "binary"}),
+    "xor": (NeatTask, {"problem": "xor"}),
+    "single-pole": (NeatTask, {"problem": "single-pole"}),
+    "double-pole": (NeatTask, {"problem": "double-pole"}),
+    "double-pole-novel": (NeatTask, {"problem": "double-pole-novel"}),
 }
 
 #: The task ``evolve`` uses when ``--task`` is not given, per genome kind.
-DEFAULT_TASKS: dict[str, str] = {"amoeba": "fashion-mnist", "bitstring": "onemax", "automl-zero": "linear-regression"}
+DEFAULT_TASKS: dict[str, str] = {"amoeba": "fashion-mnist", "bitstring": "onemax", "automl-zero": "linear-regression", "neat": "xor"}
 
 _CACHE: dict[str, Task] = {}
 
@@ -61,4 +66,4 @@ def make_task(name: str, options: dict[str, Any], fresh: bool = False) -> Task:
     return _CACHE[key]
 
 
-__all__ = ["DEFAULT_TASKS", "TASKS", "ImageClassification", "OneMax", "ProgramTaskSet", "Task", "make_task", "task_class"]
+__all__ = ["DEFAULT_TASKS", "TASKS", "ImageClassification", "NeatTask", "OneMax", "ProgramTaskSet", "Task", "make_task", "task_class"]

@@ -1,0 +1,138 @@
+"""NEAT benchmark tasks ([EC02] 4.2-4.3): XOR and cart-pole balancing, scored a whole population per kernel call."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evonas.genomes.neat import NeatGenome, population_ir
+
+from .base import Task
+
+XOR_ROWS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_TARGETS = np.array([0.0, 1.0, 1.0, 0.0])
+STANDARD_START = np.array([0.0, 0.0, 0.07, 0.0, 0.0, 0.0])  # [NEATC] CartPole::init: theta1 = 0.07 rad (about 4 degrees)
+
+#: problem -> (sensor inputs, poles, velocities given)
+PROBLEMS: dict[str, tuple[int, int, bool]] = {
+    "xor": (2, 0, False),
+    "single-pole": (4, 1, True),
+    "double-pole": (6, 2, True),
+    "double-pole-novel": (3, 2, False),
+}
+
+
+def generalisation_starts() -> np.ndarray:
+    """The 625 start states of [EC02]'s generalisation test ([NEATC] scaling; theta2 = theta2' = 0)."""
+    values = (0.05, 0.25, 0.5, 0.75, 0.95)
+    rows = []
+    for a, b, c, d in itertools.product(values, repeat=4):
+        rows.append([4.32 * a - 2.16, 2.70 * b - 1.35, 0.12566304 * c - 0.06283152, 0.30019504 * d - 0.15009752, 0.0, 0.0])
+    return np.array(rows)
+
+
+class NeatTask(Task):
+    """XOR, single pole, double pole with velocities (DPV) and without (DPNV, Gruau fitness plus the champion tests)."""
+
+    name = "neat"
+    genome_kinds: ClassVar[tuple[str, ...]] = ("neat",)
+    in_process = True  # the kernel is parallel over genomes; a process pool would only add copying
+
+    def __init__(self, problem: str = "xor", max_steps: int | None = None, long_test_steps: int = 100_000,
+                 generalisation_steps: int = 1000, generalisation_needed: int = 200, **options: Any) -> None:
+        if problem not in PROBLEMS:
+            raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}, got {problem!r}")
+        if options:
+            raise TypeError(f"unexpected option(s) {', '.join(sorted(options))}")
+        default_steps = 1000 if problem == "double-pole-novel" else 100_000
+        max_steps = default_steps if max_steps is None else int(max_steps)
+        if max_steps < 1 or long_test_steps < 1 or not 0 <= generalisation_needed <= 625:
+            raise ValueError("max_steps and long_test_steps must be positive; generalisation_needed lies in 0..625")
+        super().__init__(problem=problem, max_steps=max_steps, long_test_steps=long_test_steps,
+                         generalisation_steps=generalisation_steps, generalisation_needed=generalisation_needed)
+        self.problem = problem
+        self.sensors, self.poles, self.velocities = PROBLEMS[problem]
+        self.max_steps = max_steps
+        self.long_test_steps = int(long_test_steps)
+        self.generalisation_steps = int(generalisation_steps)
+        self.generalisation_needed = int(generalisation_needed)
+        self.bias_value = 1.0 if problem == "xor" else 0.5
+
+    # -- evaluation ---------------------------------------------------------------------------------
+    def _check(self, genome: NeatGenome) -> None:
+        if not isinstance(genome, NeatGenome):
+            raise TypeError(f"the {self.problem} task scores NEAT genomes, not {type(genome).__name__}")
+        if genome.inputs != self.sensors or genome.outputs != 1 or not genome.bias:
+            raise ValueError(f"the {self.problem} task needs {self.sensors} inputs + bias and 1 output; the genome has "
+                             f"{genome.inputs} inputs{' + bias' if genome.bias else ''} and {genome.outputs} output(s)")
+
+    def _pack(self, genomes: list[NeatGenome]) -> Any:
+        from evonas.kernels.neat_cpu import lower_population
+
+        for genome in genomes:
+            self._check(genome)
+        return lower_population(population_ir(genomes))
+
+    def evaluate(self, genome: NeatGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
+        """Fitness and metrics of one network (deterministic; the seed is unused)."""
+        return self.evaluate_batch([genome], [seed])[0]
+
+    def evaluate_batch(self, genomes: list[NeatGenome], seeds: list[int]) -> list[tuple[float, dict[str, float]]]:
+        """Score a population in one kernel call."""
+        nets = self._pack(genomes)
+        if self.problem == "xor":
+            return self._xor(nets)
+        return self._poles(nets, genomes)
+
+    def _xor(self, nets: Any) -> list[tuple[float, dict[str, float]]]:
+        from evonas.kernels.neat_cpu import activate_rows
+
+        rows = np.hstack([XOR_ROWS, np.full((4, 1), self.bias_value)])
+        out = activate_rows(nets, rows)[:, :, 0]
+        error = np.abs(out - XOR_TARGETS).sum(axis=1)
+        fitness = (4.0 - error) ** 2
+        solved = np.all((out >= 0.5) == (XOR_TARGETS > 0.5), axis=1)  # [NEATC] xor_evaluate
+        return [(float(f), {"error": float(e), "solved": float(s)}) for f, e, s in zip(fitness, error, solved)]
+
+    def _episodes(self, nets: Any, starts: np.ndarray, steps: int, gruau: bool) -> tuple[np.ndarray, np.ndarray]:
+        from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, TWELVE_DEGREES, pole_episodes
+
+        angle = TWELVE_DEGREES if self.poles == 1 else THIRTY_SIX_DEGREES
+        return pole_episodes(nets, starts, self.poles, self.velocities, True, self.bias_value, steps, angle, gruau)
+
+    def _poles(self, nets: Any, genomes: list[NeatGenome]) -> list[tuple[float, dict[str, float]]]:
+        gruau = self.problem == "double-pole-novel"
+        balanced, fitness = self._episodes(nets, STANDARD_START[None, :], self.max_steps, gruau)
+        results = [(float(f), {"steps": float(b)}) for f, b in zip(fitness[:, 0], balanced[:, 0])]
+        if not gruau:
+            for _, metrics in results:
+                metrics["solved"] = float(metrics["steps"] >= self.max_steps)
+            return results
+        for _, metrics in results:
+            metrics["solved"] = 0.0
+        # [EC02] p. 115: each generation one champion faces the long test and the generalisation test.
+        champion = int(np.argmax(fitness[:, 0]))
+        tests = self.champion_tests(genomes[champion])
+        results[champion][1].update(tests)
+        return results
+
+    def champion_tests(self, genome: NeatGenome) -> dict[str, float]:
+        """DPNV solution test: 100,000 steps from the standard start, then >= 200 of 625 starts balanced for 1,000 steps."""
+        nets = self._pack([genome])
+        long_balanced, _ = self._episodes(nets, STANDARD_START[None, :], self.long_test_steps, False)
+        out = {"long_test_steps": float(long_balanced[0, 0]), "generalisation": -1.0, "solved": 0.0}
+        if long_balanced[0, 0] >= self.long_test_steps:
+            trials, _ = self._episodes(nets, generalisation_starts(), self.generalisation_steps, False)
+            passed = int(np.count_nonzero(trials[0] >= self.generalisation_steps))
+            out["generalisation"] = float(passed)
+            out["solved"] = float(passed >= self.generalisation_needed)
+        return out
+
+    def report(self, genome: NeatGenome, seed: int) -> dict[str, float]:  # type: ignore[override]
+        """Final figures: the search metrics, plus the champion tests on the pole tasks."""
+        fitness, metrics = self.evaluate(genome, seed)
+        if self.problem == "double-pole-novel":
+            metrics.update(self.champion_tests(genome))
+        return {"fitness": fitness, **metrics}

@@ -1,0 +1,593 @@
+"""NEAT graphs (Stanley & Miikkulainen 2002): node and connection genes with innovation numbers.
+
+Node ids: sensors ``0..inputs-1``, then the bias node (id ``inputs``) when ``bias`` is set, then the outputs,
+then hidden nodes with ids handed out by an ``InnovationTracker``. Connection genes are held as parallel
+read-only arrays sorted by innovation number; a disabled gene stays in the genome for alignment.
+
+Propagation scheme (identical in every kernel): each evaluation step writes the inputs, then updates the
+live non-input nodes once each, in a fixed order, in place: ``value[n] = sigmoid(4.9 * sum(w * value[src]))``.
+The order is topological over enabled connections; where a cycle makes that impossible the smallest
+remaining node goes first. A connection whose source comes later in the order (or a self-loop) therefore
+reads the source's value from the previous step; in a feed-forward net every connection reads this step's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .base import InvalidGenome, Mutation, canonical_hash, expect
+from .ir import ActivationIR, NeatPopulationIR
+
+STEEPNESS = 4.9  # [EC02] 4.1: phi(x) = 1 / (1 + exp(-4.9 x))
+
+
+def _frozen(array: np.ndarray, dtype: Any) -> np.ndarray:
+    out = np.array(array, dtype=dtype)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class NeatGenome:
+    """A NEAT genotype: I/O layout, hidden node ids, and connection genes sorted by innovation number."""
+
+    inputs: int
+    outputs: int
+    bias: bool
+    feed_forward: bool
+    hidden: tuple[int, ...]
+    innovation: np.ndarray
+    source: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    enabled: np.ndarray
+    kind: ClassVar[str] = "neat"
+
+    @classmethod
+    def build(
+        cls, inputs: int, outputs: int, bias: bool, feed_forward: bool, hidden: Any,
+        innovation: Any, source: Any, target: Any, weight: Any, enabled: Any,
+    ) -> NeatGenome:
+        """Make a genome from any sequences, sorting genes by innovation and freezing the arrays."""
+        innovation = np.asarray(innovation, dtype=np.int64)
+        order = np.argsort(innovation, kind="stable")
+        return cls(
+            int(inputs), int(outputs), bool(bias), bool(feed_forward), tuple(sorted(int(h) for h in hidden)),
+            _frozen(innovation[order], np.int64), _frozen(np.asarray(source, dtype=np.int64)[order], np.int64),
+            _frozen(np.asarray(target, dtype=np.int64)[order], np.int64),
+            _frozen(np.asarray(weight, dtype=np.float64)[order], np.float64), _frozen(np.asarray(enabled, dtype=bool)[order], bool),
+        )
+
+    # -- layout -----------------------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        """Input nodes including the bias node."""
+        return self.inputs + int(self.bias)
+
+    @property
+    def first_hidden(self) -> int:
+        """The smallest id a hidden node may have."""
+        return self.n_inputs + self.outputs
+
+    def node_ids(self) -> list[int]:
+        """Every node id: inputs (bias last), outputs, hidden."""
+        return list(range(self.first_hidden)) + list(self.hidden)
+
+    def __len__(self) -> int:
+        return len(self.innovation)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NeatGenome) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
+
+    # -- protocol ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; each connection is ``[innovation, source, target, weight, enabled]``."""
+        return {
+            "kind": self.kind, "inputs": self.inputs, "outputs": self.outputs, "bias": self.bias,
+            "feed_forward": self.feed_forward, "hidden": list(self.hidden),
+            "connections": [
+                [int(i), int(s), int(t), float(w), bool(e)]
+                for i, s, t, w, e in zip(self.innovation, self.source, self.target, self.weight, self.enabled)
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NeatGenome:
+        """Parse and validate the JSON form."""
+        if not isinstance(data, dict) or data.get("kind") != cls.kind:
+            raise InvalidGenome("not a NEAT genome: expected kind 'neat'")
+        try:
+            connections = data["connections"]
+            expect(all(isinstance(c, (list, tuple)) and len(c) == 5 for c in connections), "each connection is [innovation, source, target, weight, enabled]")
+            expect(all(isinstance(c[4], bool) for c in connections), "a connection's enabled flag must be true or false")
+            expect(all(isinstance(v, int) and not isinstance(v, bool) for c in connections for v in c[:3]), "innovation, source and target must be integers")
+            expect(isinstance(data["hidden"], list) and all(isinstance(h, int) and not isinstance(h, bool) for h in data["hidden"]), "hidden must be a list of node ids")
+            genome = cls.build(
+                data["inputs"], data["outputs"], data["bias"], data["feed_forward"], data["hidden"],
+                [c[0] for c in connections], [c[1] for c in connections], [c[2] for c in connections],
+                [c[3] for c in connections], [c[4] for c in connections],
+            )
+            expect(list(genome.hidden) == list(data["hidden"]), "hidden node ids must be listed in increasing order")
+            expect(genome.innovation.tolist() == [c[0] for c in connections], "connections must be listed by increasing innovation number")
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, InvalidGenome):
+                raise
+            raise InvalidGenome(f"malformed NEAT genome: {exc!r}") from None
+        genome.validate()
+        return genome
+
+    def validate(self) -> None:
+        """Check ids, unique innovations and links, finite weights, and acyclicity for feed-forward genomes."""
+        expect(self.inputs >= 1 and self.outputs >= 1, "a NEAT genome needs at least one input and one output")
+        n = len(self.innovation)
+        expect(all(len(a) == n for a in (self.source, self.target, self.weight, self.enabled)), "connection arrays differ in length")
+        expect(len(set(self.hidden)) == len(self.hidden), "hidden node ids repeat")
+        expect(all(h >= self.first_hidden for h in self.hidden), f"hidden node ids must be >= {self.first_hidden}")
+        expect(n == 0 or bool(np.all(np.diff(self.innovation) > 0)), "innovation numbers must be unique")
+        expect(n == 0 or int(self.innovation[0]) >= 0, "innovation numbers must be non-negative")
+        nodes = set(self.node_ids())
+        expect(all(int(s) in nodes for s in self.source), "a connection starts at a node the genome lacks")
+        expect(all(int(t) in nodes and int(t) >= self.n_inputs for t in self.target), "a connection ends at an input or a missing node")
+        expect(len(set(zip(self.source.tolist(), self.target.tolist()))) == n, "two connection genes join the same pair of nodes")
+        expect(bool(np.all(np.isfinite(self.weight))), "connection weights must be finite")
+        used = set(self.source.tolist()) | set(self.target.tolist())
+        expect(all(h in used for h in self.hidden), "a hidden node has no connection gene")
+        if self.feed_forward:
+            expect(_is_acyclic(self.node_ids(), self.source.tolist(), self.target.tolist()), "a feed-forward genome has a cycle")
+
+    def fingerprint(self) -> str:
+        """Hash of what the network computes: enabled links with weights (innovation numbers and disabled genes do not count)."""
+        links = sorted((int(s), int(t), float(w)) for s, t, w, e in zip(self.source, self.target, self.weight, self.enabled) if e)
+        return canonical_hash([self.inputs, self.outputs, self.bias, links])
+
+    def lower(self) -> ActivationIR:
+        """Straight-line activation code: node order and each node's incoming links (dead nodes dropped)."""
+        return lower_network(self)
+
+    def enabled_links(self) -> list[tuple[int, int, float]]:
+        """The enabled connections as (source, target, weight)."""
+        return [(int(s), int(t), float(w)) for s, t, w, e in zip(self.source, self.target, self.weight, self.enabled) if e]
+
+    def describe(self) -> str:
+        """The network as text: its nodes and enabled connections."""
+        ir = self.lower()
+        live_hidden = [h for h in self.hidden if h in ir.node_ids]
+        lines = [
+            f"NEAT network: {self.inputs} input(s){' + bias' if self.bias else ''}, {self.outputs} output(s), "
+            f"{len(live_hidden)} live hidden node(s) of {len(self.hidden)}, "
+            f"{int(self.enabled.sum())} enabled connection(s) of {len(self)}, {'feed-forward' if self.feed_forward else 'recurrent'}",
+            f"evaluation order: {' '.join(_node_name(self, n) for n in ir.evaluation_order_ids())}",
+        ]
+        for s, t, w in self.enabled_links():
+            lines.append(f"  {_node_name(self, s)} -> {_node_name(self, t)}  weight {w:+.6f}")
+        return "\n".join(lines)
+
+    def to_dot(self) -> str:
+        """A Graphviz drawing of the enabled network (inputs at the top, outputs at the bottom)."""
+        lines = ["digraph neat {", "  rankdir=TB;", "  node [shape=circle, fontsize=10];"]
+        inputs = " ".join(f'"{_node_name(self, i)}"' for i in range(self.n_inputs))
+        outputs = " ".join(f'"{_node_name(self, self.n_inputs + o)}"' for o in range(self.outputs))
+        lines.append(f"  {{ rank=source; {inputs} }}")
+        lines.append(f"  {{ rank=sink; {outputs} }}")
+        for i in range(self.n_inputs):
+            lines.append(f'  "{_node_name(self, i)}" [shape=box];')
+        for o in range(self.outputs):
+            lines.append(f'  "{_node_name(self, self.n_inputs + o)}" [shape=doublecircle];')
+        for s, t, w in self.enabled_links():
+            colour = "blue" if w >= 0 else "red"
+            width = 0.5 + min(3.0, abs(w))
+            lines.append(f'  "{_node_name(self, s)}" -> "{_node_name(self, t)}" [label="{w:+.2f}", color={colour}, penwidth={width:.2f}];')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _node_name(genome: NeatGenome, node: int) -> str:
+    if node < genome.inputs:
+        return f"in{node}"
+    if genome.bias and node == genome.inputs:
+        return "bias"
+    if node < genome.first_hidden:
+        return f"out{node - genome.n_inputs}"
+    return f"h{node}"
+
+
+def _is_acyclic(nodes: list[int], sources: list[int], targets: list[int]) -> bool:
+    successors: dict[int, list[int]] = {n: [] for n in nodes}
+    indegree = dict.fromkeys(nodes, 0)
+    for s, t in zip(sources, targets):
+        successors[s].append(t)
+        indegree[t] += 1
+    ready = [n for n in nodes if indegree[n] == 0]
+    seen = 0
+    while ready:
+        n = ready.pop()
+        seen += 1
+        for t in successors[n]:
+            indegree[t] -= 1
+            if indegree[t] == 0:
+                ready.append(t)
+    return seen == len(nodes)
+
+
+def _reaches(start: int, goal: int, successors: dict[int, list[int]]) -> bool:
+    stack, seen = [start], {start}
+    while stack:
+        n = stack.pop()
+        if n == goal:
+            return True
+        for t in successors.get(n, ()):
+            if t not in seen:
+                seen.add(t)
+                stack.append(t)
+    return False
+
+
+def lower_network(genome: NeatGenome) -> ActivationIR:
+    """Lower a genome to dense-indexed activation code (see the module docstring for the scheme)."""
+    ids = genome.node_ids()
+    dense = {node: i for i, node in enumerate(ids)}
+    n_in, n_out = genome.n_inputs, genome.outputs
+    links = genome.enabled_links()
+    incoming: dict[int, list[tuple[int, float]]] = {n: [] for n in ids}
+    predecessors: dict[int, set[int]] = {n: set() for n in ids}
+    for s, t, w in links:
+        incoming[t].append((s, w))
+        predecessors[t].add(s)
+    # Live nodes: those an output depends on (through enabled links), outputs always included.
+    live = set(range(n_in, n_in + n_out))
+    stack = list(live)
+    while stack:
+        n = stack.pop()
+        for s in predecessors[n]:
+            if s >= n_in and s not in live:
+                live.add(s)
+                stack.append(s)
+    remaining = {n: sum(1 for s in predecessors[n] if s in live and s != n) for n in live}
+    successors: dict[int, list[int]] = {n: [] for n in live}
+    for s, t, _ in links:
+        if s in live and t in live and s != t:
+            successors[s].append(t)
+    order: list[int] = []
+    done: set[int] = set()
+    while len(order) < len(live):
+        ready = [n for n in live if n not in done and remaining[n] == 0]
+        node = min(ready) if ready else min(n for n in live if n not in done)  # a cycle: smallest id first
+        order.append(node)
+        done.add(node)
+        for t in successors[node]:
+            remaining[t] -= 1
+    starts = [0]
+    sources: list[int] = []
+    weights: list[float] = []
+    for node in order:
+        for s, w in sorted(incoming[node]):
+            sources.append(dense[s])
+            weights.append(w)
+        starts.append(len(sources))
+    # An output no input can reach is never activated ([NEATC] gives such a net the minimum pole fitness).
+    reach = {n: [] for n in ids}
+    for s, t, _ in links:
+        reach[s].append(t)
+    activated = all(any(_reaches(i, n_in + o, reach) for i in range(n_in)) for o in range(n_out))
+    return ActivationIR(
+        n_nodes=len(ids), n_inputs=n_in, n_outputs=n_out,
+        order=np.array([dense[n] for n in order], dtype=np.int32),
+        start=np.array(starts, dtype=np.int32), source=np.array(sources, dtype=np.int32),
+        weight=np.array(weights, dtype=np.float64), activated=activated, node_ids=tuple(ids),
+    )
+
+
+@dataclass
+class InnovationTracker:
+    """Innovation and node-id counters plus the registry of this generation's structural mutations ([EC02] 3.2)."""
+
+    next_innovation: int
+    next_node: int
+    registry: dict[str, list[int]] = field(default_factory=dict)
+
+    def connection(self, source: int, target: int) -> int:
+        """The innovation number of a new link, reused when the same link appeared earlier this generation."""
+        key = f"c:{source}:{target}"
+        if key not in self.registry:
+            self.registry[key] = [self.next_innovation]
+            self.next_innovation += 1
+        return self.registry[key][0]
+
+    def split(self, innovation: int) -> tuple[int, int, int]:
+        """(new node id, innovation in, innovation out) for splitting a link, reused within a generation."""
+        key = f"n:{innovation}"
+        if key not in self.registry:
+            self.registry[key] = [self.next_node, self.next_innovation, self.next_innovation + 1]
+            self.next_node += 1
+            self.next_innovation += 2
+        node, first, second = self.registry[key]
+        return node, first, second
+
+    def fresh_split(self) -> tuple[int, int, int]:
+        """Unregistered numbers for a split whose registered node the genome already holds."""
+        node, first = self.next_node, self.next_innovation
+        self.next_node += 1
+        self.next_innovation += 2
+        return node, first, first + 1
+
+    def new_generation(self) -> None:
+        """Forget this generation's mutations: the same mutation later gets new numbers."""
+        self.registry.clear()
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-safe state (counters and registry)."""
+        return {"next_innovation": self.next_innovation, "next_node": self.next_node, "registry": {k: list(v) for k, v in self.registry.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> InnovationTracker:
+        """Inverse of ``state_dict``."""
+        return cls(int(state["next_innovation"]), int(state["next_node"]), {k: [int(x) for x in v] for k, v in state["registry"].items()})
+
+    def copy(self) -> InnovationTracker:
+        """An independent copy (for rewinding an interrupted batch)."""
+        return InnovationTracker.from_state(self.state_dict())
+
+
+@dataclass(frozen=True)
+class NeatSpace:
+    """NEAT's layout, variation probabilities ([EC02] 4.1) and compatibility coefficients.
+
+    Values the paper leaves open ([NEATC] where it fixes them): weights of new links and of the initial
+    population are uniform in +-``new_weight_range``; a perturbation adds uniform +-``perturb_power``; a
+    replaced weight is uniform in +-``replace_range``; weights are clipped to +-``weight_cap``.
+    """
+
+    inputs: int = 2
+    outputs: int = 1
+    bias: bool = True
+    feed_forward: bool = True
+    prob_mutate_weights: float = 0.8
+    prob_perturb: float = 0.9  # per weight, in a genome whose weights mutate; otherwise replaced
+    perturb_power: float = 2.5
+    replace_range: float = 2.5
+    new_weight_range: float = 1.0
+    weight_cap: float = 8.0
+    prob_add_node: float = 0.03
+    prob_add_connection: float = 0.05
+    prob_toggle_enable: float = 0.0  # flip one gene's enabled flag (not in [EC02]'s table; off by default)
+    prob_reenable: float = 0.0  # re-enable one disabled gene
+    disable_inherited: float = 0.75  # crossover: disabled in either parent -> disabled with this probability
+    c1: float = 1.0
+    c2: float = 1.0
+    c3: float = 0.4
+    normalize_below: int = 20  # N = 1 when both genomes have fewer genes than this
+    kind: ClassVar[str] = "neat"
+
+    def __post_init__(self) -> None:
+        if self.inputs < 1 or self.outputs < 1:
+            raise ValueError("NEAT needs at least one input and one output")
+        for name in ("prob_mutate_weights", "prob_perturb", "prob_add_node", "prob_add_connection", "prob_toggle_enable", "prob_reenable", "disable_inherited"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        for name in ("perturb_power", "replace_range", "new_weight_range", "weight_cap", "c1", "c2", "c3"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe config."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NeatSpace:
+        """Inverse of ``to_dict``."""
+        return cls(**data)
+
+    def genome_from_dict(self, data: dict[str, Any]) -> NeatGenome:
+        """Parse a genome and check it has this space's layout."""
+        genome = NeatGenome.from_dict(data)
+        expect(
+            (genome.inputs, genome.outputs, genome.bias, genome.feed_forward) == (self.inputs, self.outputs, self.bias, self.feed_forward),
+            f"genome layout {genome.inputs}/{genome.outputs}/bias={genome.bias}/feed_forward={genome.feed_forward} differs from the space's",
+        )
+        return genome
+
+    # -- creation ---------------------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        """Input nodes including the bias node."""
+        return self.inputs + int(self.bias)
+
+    def new_tracker(self) -> InnovationTracker:
+        """Counters that start after the minimal genome's links and nodes."""
+        return InnovationTracker(self.n_inputs * self.outputs, self.n_inputs + self.outputs)
+
+    def initial(self, rng: np.random.Generator) -> NeatGenome:
+        """The minimal start ([EC02] 1.3): every input (bias included) linked to every output, random weights."""
+        n_in = self.n_inputs
+        source = np.repeat(np.arange(n_in), self.outputs)
+        target = np.tile(np.arange(n_in, n_in + self.outputs), n_in)
+        count = len(source)
+        weight = rng.uniform(-self.new_weight_range, self.new_weight_range, count)
+        return NeatGenome.build(self.inputs, self.outputs, self.bias, self.feed_forward, (), np.arange(count), source, target, weight, np.ones(count, bool))
+
+    def random(self, rng: np.random.Generator) -> NeatGenome:
+        """A minimal genome grown by a few structural mutations (for random search and property tests)."""
+        genome = self.initial(rng)
+        tracker = self.new_tracker()
+        for _ in range(int(rng.integers(0, 6))):
+            genome = self.add_node(genome, rng, tracker) if rng.random() < 0.5 else self.add_connection(genome, rng, tracker)
+        return genome
+
+    # -- variation --------------------------------------------------------------------------------
+    def mutate(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker | None = None) -> tuple[NeatGenome, Mutation]:  # type: ignore[override]
+        """[EC02] mutation: weights (p 0.8), then add node (p 0.03), then add connection; any may apply."""
+        if tracker is None:  # standalone use: numbers continue after the genome's own
+            tracker = InnovationTracker(int(genome.innovation.max(initial=-1)) + 1, max([genome.first_hidden, *[h + 1 for h in genome.hidden]]))
+        done = []
+        if rng.random() < self.prob_mutate_weights:
+            genome = self.mutate_weights(genome, rng)
+            done.append("weights")
+        if rng.random() < self.prob_add_node:
+            child = self.add_node(genome, rng, tracker)
+            if child is not genome:
+                done.append("add_node")
+            genome = child
+        if rng.random() < self.prob_add_connection:
+            child = self.add_connection(genome, rng, tracker)
+            if child is not genome:
+                done.append("add_connection")
+            genome = child
+        if self.prob_toggle_enable and rng.random() < self.prob_toggle_enable and len(genome):
+            genome = self._set_enabled(genome, int(rng.integers(len(genome))), None)
+            done.append("toggle_enable")
+        if self.prob_reenable and rng.random() < self.prob_reenable:
+            disabled = np.flatnonzero(~genome.enabled)
+            if len(disabled):
+                child = self._set_enabled(genome, int(disabled[int(rng.integers(len(disabled)))]), True)
+                if child is not genome:
+                    done.append("reenable")
+                genome = child
+        return genome, Mutation("+".join(done) if done else "clone")
+
+    def mutate_weights(self, genome: NeatGenome, rng: np.random.Generator) -> NeatGenome:
+        """Each weight perturbed (p ``prob_perturb``) or replaced."""
+        n = len(genome)
+        perturb = rng.random(n) < self.prob_perturb
+        step = rng.uniform(-1.0, 1.0, n)
+        weight = np.where(perturb, genome.weight + step * self.perturb_power, step * self.replace_range)
+        weight = np.clip(weight, -self.weight_cap, self.weight_cap)
+        return _replace(genome, weight=weight)
+
+    def add_node(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker) -> NeatGenome:
+        """Split a random enabled link A->B into A->N (weight 1) and N->B (the old weight); A->B is disabled."""
+        candidates = np.flatnonzero(genome.enabled)
+        if not len(candidates):
+            return genome
+        k = int(candidates[int(rng.integers(len(candidates)))])
+        node, first, second = tracker.split(int(genome.innovation[k]))
+        if node in genome.hidden or first in set(genome.innovation.tolist()) or second in set(genome.innovation.tolist()):
+            node, first, second = tracker.fresh_split()
+        enabled = genome.enabled.copy()
+        enabled[k] = False
+        return NeatGenome.build(
+            genome.inputs, genome.outputs, genome.bias, genome.feed_forward, (*genome.hidden, node),
+            [*genome.innovation, first, second], [*genome.source, genome.source[k], node], [*genome.target, node, genome.target[k]],
+            [*genome.weight, 1.0, genome.weight[k]], [*enabled, True, True],
+        )
+
+    def add_connection(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker) -> NeatGenome:
+        """Link two unlinked nodes with a random weight; feed-forward genomes only get links that keep them acyclic."""
+        pairs = self.open_pairs(genome)
+        if not pairs:
+            return genome
+        s, t = pairs[int(rng.integers(len(pairs)))]
+        innovation = tracker.connection(s, t)
+        if innovation in set(genome.innovation.tolist()):  # numbers reused across generations by a standalone tracker
+            innovation = tracker.next_innovation
+            tracker.next_innovation += 1
+        weight = rng.uniform(-self.new_weight_range, self.new_weight_range)
+        return NeatGenome.build(
+            genome.inputs, genome.outputs, genome.bias, genome.feed_forward, genome.hidden,
+            [*genome.innovation, innovation], [*genome.source, s], [*genome.target, t], [*genome.weight, weight], [*genome.enabled, True],
+        )
+
+    def open_pairs(self, genome: NeatGenome) -> list[tuple[int, int]]:
+        """Every (source, target) a new link may join, in a fixed order."""
+        ids = genome.node_ids()
+        existing = set(zip(genome.source.tolist(), genome.target.tolist()))
+        successors: dict[int, list[int]] = {n: [] for n in ids}
+        for s, t in existing:
+            successors[s].append(t)
+        pairs = []
+        for t in ids[genome.n_inputs:]:
+            for s in ids:
+                if (s, t) in existing:
+                    continue
+                if genome.feed_forward and (s == t or _reaches(t, s, successors)):
+                    continue
+                pairs.append((s, t))
+        return pairs
+
+    def _set_enabled(self, genome: NeatGenome, k: int, value: bool | None) -> NeatGenome:
+        enabled = genome.enabled.copy()
+        enabled[k] = (not enabled[k]) if value is None else value
+        if bool(enabled[k]) == bool(genome.enabled[k]):
+            return genome
+        return _replace(genome, enabled=enabled)
+
+    def crossover(self, fitter: NeatGenome, other: NeatGenome, rng: np.random.Generator, equal: bool = False) -> NeatGenome:
+        """[EC02] 3.2: matching genes from either parent at random; disjoint and excess from the fitter parent
+        (from both when ``equal``); a gene disabled in either parent is disabled with probability 0.75."""
+        index_a = {int(i): k for k, i in enumerate(fitter.innovation)}
+        index_b = {int(i): k for k, i in enumerate(other.innovation)}
+        innovations = sorted(set(index_a) | set(index_b)) if equal else sorted(index_a)
+        rows: list[tuple[int, int, int, float, bool]] = []
+        pairs: set[tuple[int, int]] = set()
+        draws = rng.random((len(innovations), 2))
+        successors: dict[int, list[int]] = {}
+        for (pick, disable), innovation in zip(draws, innovations):
+            a, b = index_a.get(innovation), index_b.get(innovation)
+            if a is not None and b is not None:
+                parent, k = (fitter, a) if pick < 0.5 else (other, b)
+                either_disabled = not (fitter.enabled[a] and other.enabled[b])
+            elif a is not None:
+                parent, k, either_disabled = fitter, a, not fitter.enabled[a]
+            else:
+                parent, k, either_disabled = other, b, not other.enabled[b]  # type: ignore[assignment]
+            s, t = int(parent.source[k]), int(parent.target[k])
+            if (s, t) in pairs:  # the same link under two numbers (made in different generations)
+                continue
+            if equal and fitter.feed_forward and (s == t or _reaches(t, s, successors)):
+                continue  # genes from two parents can close a cycle; a feed-forward child skips them
+            enabled = not (either_disabled and disable < self.disable_inherited)
+            rows.append((innovation, s, t, float(parent.weight[k]), enabled))
+            pairs.add((s, t))
+            successors.setdefault(s, []).append(t)
+        used = {s for _, s, _, _, _ in rows} | {t for _, _, t, _, _ in rows}
+        hidden = [h for h in sorted(set(fitter.hidden) | set(other.hidden)) if h in used]
+        return NeatGenome.build(
+            fitter.inputs, fitter.outputs, fitter.bias, fitter.feed_forward, hidden,
+            [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
+        )
+
+    def distance(self, a: NeatGenome, b: NeatGenome) -> float:
+        """Compatibility distance (Eq. 1): c1 E/N + c2 D/N + c3 W, disabled genes included."""
+        if not len(a) and not len(b):
+            return 0.0
+        shared, ia, ib = np.intersect1d(a.innovation, b.innovation, assume_unique=True, return_indices=True)
+        cutoff = min(int(a.innovation.max(initial=-1)), int(b.innovation.max(initial=-1)))
+        unmatched = np.concatenate([np.delete(a.innovation, ia), np.delete(b.innovation, ib)])
+        excess = int(np.count_nonzero(unmatched > cutoff))
+        disjoint = len(unmatched) - excess
+        size = max(len(a), len(b))
+        n = 1 if size < self.normalize_below else size
+        weight = float(np.mean(np.abs(a.weight[ia] - b.weight[ib]))) if len(shared) else 0.0
+        return self.c1 * excess / n + self.c2 * disjoint / n + self.c3 * weight
+
+
+def population_ir(genomes: list[NeatGenome]) -> NeatPopulationIR:
+    """Flatten genomes of one layout into arrays for the compiled kernels (lowering, speciation)."""
+    if not genomes:
+        raise ValueError("population_ir needs at least one genome")
+    first = genomes[0]
+    if any((g.n_inputs, g.outputs) != (first.n_inputs, first.outputs) for g in genomes):
+        raise ValueError("every genome of a population needs the same inputs and outputs")
+    conn_offset = np.zeros(len(genomes) + 1, dtype=np.int64)
+    conn_offset[1:] = np.cumsum([len(g.innovation) for g in genomes])
+    hidden_offset = np.zeros(len(genomes) + 1, dtype=np.int64)
+    hidden_offset[1:] = np.cumsum([len(g.hidden) for g in genomes])
+    hidden = [h for g in genomes for h in g.hidden]
+    return NeatPopulationIR(
+        first.n_inputs, first.outputs, conn_offset,
+        np.concatenate([g.innovation for g in genomes]), np.concatenate([g.source for g in genomes]),
+        np.concatenate([g.target for g in genomes]), np.concatenate([g.weight for g in genomes]),
+        np.concatenate([g.enabled for g in genomes]), hidden_offset, np.array(hidden, dtype=np.int64),
+    )
+
+
+def _replace(genome: NeatGenome, **arrays: np.ndarray) -> NeatGenome:
+    values = {name: getattr(genome, name) for name in ("innovation", "source", "target", "weight", "enabled")}
+    for name, array in arrays.items():
+        values[name] = _frozen(array, values[name].dtype)
+    return NeatGenome(genome.inputs, genome.outputs, genome.bias, genome.feed_forward, genome.hidden, **values)

@@ -384,8 +384,10 @@ def bench_automl_zero_demo(quick: bool = False, workers: int = 2, seeds: int = 1
     }
 
 
+from evonas.bench_neat import bench_neat, bench_neat_dpnv  # noqa: E402 - the NEAT benchmarks reuse this module's helpers
+
 #: Benchmarks by name.
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
-    "automl-zero-demo": bench_automl_zero_demo,
+    "automl-zero-demo": bench_automl_zero_demo, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
 }

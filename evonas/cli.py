@@ -46,12 +46,17 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def strategy_option_keys(name: str) -> set[str]:
-    """The keyword options a strategy accepts (beyond space, seed and budget)."""
+def strategy_defaults(name: str) -> dict[str, Any]:
+    """The keyword options a strategy accepts (beyond space, seed and budget) with their defaults."""
     import inspect
 
     parameters = inspect.signature(STRATEGIES[name].__init__).parameters
-    return {k for k in parameters if k not in ("self", "space", "seed", "budget")}
+    return {k: p.default for k, p in parameters.items() if k not in ("self", "space", "seed", "budget")}
+
+
+def strategy_option_keys(name: str) -> set[str]:
+    """The keyword options a strategy accepts."""
+    return set(strategy_defaults(name))
 
 
 def build_config(
@@ -113,6 +118,7 @@ def build_config(
             space[key] = value
         else:
             task_options[key] = value
+    strategy_options = {**strategy_defaults(strategy), **strategy_options}  # config.json records every value used
     try:
         SPACES[genome].from_dict(space)
     except (TypeError, ValueError) as exc:

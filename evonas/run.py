@@ -6,6 +6,7 @@ import json
 import math
 import os
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -196,9 +197,22 @@ class Run:
         last_checkpoint = (strategy.told, started)
         progress = progress or Progress(config.cycles, strategy.told, enabled=False)
         interrupted = False
-        previous_handler = signal.getsignal(signal.SIGTERM)
-        if previous_handler is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        # Ctrl-C / SIGTERM stop an evaluation at once, but never split tell from its lineage rows: while the
+        # told batch is being recorded the stop is only noted, and taken right after.
+        self._recording = False
+        self._stop_requested = False
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if self._recording:
+                self._stop_requested = True
+                return
+            raise KeyboardInterrupt
+
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum, default in ((signal.SIGTERM, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler)):
+                if signal.getsignal(signum) is default:
+                    handlers[signum] = signal.signal(signum, on_signal)
         try:
             while not strategy.done and not (config.until_solved and self.solved_id is not None):
                 if config.max_seconds is not None and self.elapsed_before + time.perf_counter() - started >= config.max_seconds:
@@ -214,8 +228,12 @@ class Run:
                 except BaseException:
                     strategy.rewind(rng_before)  # the checkpoint must describe the state right after the last tell
                     raise
+                self._recording = True
                 strategy.tell(results, candidates)
                 self.record(candidates, results)
+                self._recording = False
+                if self._stop_requested:
+                    raise KeyboardInterrupt
                 if self.solved_id is None:
                     for c, r in zip(candidates, results):
                         if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
@@ -230,13 +248,14 @@ class Run:
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            self._recording = False  # the final checkpoint stays interruptible: its files are written atomically
             # A second Ctrl-C while the final checkpoint is written must not tear it: files are written atomically.
             self.checkpoint(started)
             best = strategy.best.fitness if strategy.best else None
             progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
             progress.close()
-            if previous_handler is signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
         if interrupted:
             raise KeyboardInterrupt
         return strategy.best
@@ -309,10 +328,6 @@ class Run:
 def _progress_fields(strategy: Strategy) -> dict[str, Any] | None:
     fields = getattr(strategy, "progress_fields", None)
     return fields() if fields is not None else None
-
-
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def load_config(run_dir: Path) -> RunConfig:

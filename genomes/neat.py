@@ -362,6 +362,7 @@ class NeatSpace:
     c2: float = 1.0
     c3: float = 0.4
     normalize_below: int = 20  # N = 1 when both genomes have fewer genes than this
+    exclusive_structural: bool = False  # [NEATC]: a child that got a new node or link gets no weight mutation
     kind: ClassVar[str] = "neat"
 
     def __post_init__(self) -> None:
@@ -425,19 +426,34 @@ class NeatSpace:
         if tracker is None:  # standalone use: numbers continue after the genome's own
             tracker = InnovationTracker(int(genome.innovation.max(initial=-1)) + 1, max([genome.first_hidden, *[h + 1 for h in genome.hidden]]))
         done = []
-        if rng.random() < self.prob_mutate_weights:
-            genome = self.mutate_weights(genome, rng)
-            done.append("weights")
-        if rng.random() < self.prob_add_node:
-            child = self.add_node(genome, rng, tracker)
-            if child is not genome:
-                done.append("add_node")
+        if self.exclusive_structural:
+            # [NEATC] Species::reproduce: add node, else add link, else the weight mutation.
+            if rng.random() < self.prob_add_node:
+                child = self.add_node(genome, rng, tracker)
+                done += ["add_node"] if child is not genome else []
+            elif rng.random() < self.prob_add_connection:
+                child = self.add_connection(genome, rng, tracker)
+                done += ["add_connection"] if child is not genome else []
+            elif rng.random() < self.prob_mutate_weights:
+                child = self.mutate_weights(genome, rng)
+                done.append("weights")
+            else:
+                child = genome
             genome = child
-        if rng.random() < self.prob_add_connection:
-            child = self.add_connection(genome, rng, tracker)
-            if child is not genome:
-                done.append("add_connection")
-            genome = child
+        else:
+            if rng.random() < self.prob_mutate_weights:
+                genome = self.mutate_weights(genome, rng)
+                done.append("weights")
+            if rng.random() < self.prob_add_node:
+                child = self.add_node(genome, rng, tracker)
+                if child is not genome:
+                    done.append("add_node")
+                genome = child
+            if rng.random() < self.prob_add_connection:
+                child = self.add_connection(genome, rng, tracker)
+                if child is not genome:
+                    done.append("add_connection")
+                genome = child
         if self.prob_toggle_enable and rng.random() < self.prob_toggle_enable and len(genome):
             genome = self._set_enabled(genome, int(rng.integers(len(genome))), None)
             done.append("toggle_enable")

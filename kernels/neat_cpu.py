@@ -100,6 +100,17 @@ def _activate(values, order, begin, end, source, weight, lo, hi):  # type: ignor
         values[order[k]] = _sigmoid(acc)
 
 
+@njit(cache=True, inline="always")
+def _activate_synchronous(values, sums, order, begin, end, source, weight, lo, hi):  # type: ignore[no-untyped-def]
+    for k in range(lo, hi):
+        acc = 0.0
+        for j in range(begin[k], end[k]):
+            acc += weight[j] * values[source[j]]
+        sums[k - lo] = acc
+    for k in range(lo, hi):
+        values[order[k]] = _sigmoid(sums[k - lo])
+
+
 @njit(cache=True, parallel=True)
 def _activate_rows(order_offset, order, begin, end, source, weight, n_nodes, n_in, n_out, inputs, out):  # type: ignore[no-untyped-def]
     genomes = len(n_nodes)
@@ -203,7 +214,7 @@ def _set_inputs(values, st, poles, velocities, bias, bias_value):  # type: ignor
 
 @njit(cache=True, parallel=True)
 def _pole_episodes(order_offset, order, begin, end, source, weight, n_nodes, activated, n_in, starts, poles, velocities, bias, bias_value,
-                   max_steps, angle, gruau, balanced, fitness):  # type: ignore[no-untyped-def]
+                   max_steps, angle, gruau, synchronous, balanced, fitness):  # type: ignore[no-untyped-def]
     genomes = len(n_nodes)
     n_starts = starts.shape[0]
     for job in prange(genomes * n_starts):
@@ -221,10 +232,14 @@ def _pole_episodes(order_offset, order, begin, end, source, weight, n_nodes, act
         yt = np.empty(6)
         jiggle = np.zeros(max_steps if gruau else 1)
         lo, hi = order_offset[g], order_offset[g + 1]
+        sums = np.zeros(hi - lo)
         steps = 0
         while steps < max_steps:
             _set_inputs(values, st, poles, velocities, bias, bias_value)
-            _activate(values, order, begin, end, source, weight, lo, hi)
+            if synchronous:
+                _activate_synchronous(values, sums, order, begin, end, source, weight, lo, hi)
+            else:
+                _activate(values, order, begin, end, source, weight, lo, hi)
             force = (values[n_in] - 0.5) * FORCE_SCALE
             rk4_step(force, st, poles, d0, dt, dm, yt)
             rk4_step(force, st, poles, d0, dt, dm, yt)
@@ -250,10 +265,13 @@ def _pole_episodes(order_offset, order, begin, end, source, weight, n_nodes, act
 
 def pole_episodes(
     nets: PackedNets, starts: np.ndarray, poles: int, velocities: bool, bias: bool, bias_value: float,
-    max_steps: int, angle: float = THIRTY_SIX_DEGREES, gruau: bool = False,
+    max_steps: int, angle: float = THIRTY_SIX_DEGREES, gruau: bool = False, synchronous: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Balanced decisions and fitness ``[genome, start]`` for every network from every start state
-    (x, x', theta1, theta1', theta2, theta2'); fitness is the balanced count, or Gruau's damping fitness."""
+    (x, x', theta1, theta1', theta2, theta2'); fitness is the balanced count, or Gruau's damping fitness.
+
+    ``synchronous`` selects [NEATC]'s propagation: every node reads the previous step's values of its sources
+    (inputs: this step's), so a signal advances one link per decision; otherwise the in-place topological scheme."""
     starts = np.ascontiguousarray(starts, dtype=np.float64)
     expected = (1 + int(velocities)) * (1 + poles) + int(bias)
     if nets.n_inputs != expected:
@@ -263,7 +281,7 @@ def pole_episodes(
     balanced = np.zeros((len(nets), len(starts)), dtype=np.int64)
     fitness = np.zeros((len(nets), len(starts)))
     _pole_episodes(nets.order_offset, nets.order, nets.begin, nets.end, nets.source, nets.weight, nets.n_nodes, nets.activated,
-                   nets.n_inputs, starts, poles, velocities, bias, bias_value, max_steps, angle, gruau, balanced, fitness)
+                   nets.n_inputs, starts, poles, velocities, bias, bias_value, max_steps, angle, gruau, synchronous, balanced, fitness)
     return balanced, fitness
 
 

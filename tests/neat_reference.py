@@ -33,12 +33,15 @@ def evaluation_order(genome: NeatGenome) -> list[int]:
     return order
 
 
-def step_network(genome: NeatGenome, values: dict[int, float], inputs: list[float]) -> None:
-    """One propagation step in place: write inputs, update each live node once in order."""
+def step_network(genome: NeatGenome, values: dict[int, float], inputs: list[float], synchronous: bool = False) -> None:
+    """One propagation step in place: write inputs, then update each live node once in order (topological), or
+    all live nodes at once from the previous values (synchronous)."""
     for i, v in enumerate(inputs):
         values[i] = v
+    old = dict(values)
     for node in evaluation_order(genome):
-        total = sum(w * values.get(s, 0.0) for s, t, w in sorted(genome.enabled_links()) if t == node)
+        source = old if synchronous else values
+        total = sum(w * source.get(s, 0.0) for s, t, w in sorted(genome.enabled_links()) if t == node)
         values[node] = 1.0 / (1.0 + math.exp(-4.9 * total))
 
 
@@ -99,14 +102,15 @@ def failed(state: np.ndarray, poles: int, angle: float) -> bool:
     return poles == 2 and abs(state[4]) > angle
 
 
-def episode(genome: NeatGenome, start: np.ndarray, poles: int, velocities: bool, max_steps: int, angle: float, gruau: bool) -> tuple[int, float]:
+def episode(genome: NeatGenome, start: np.ndarray, poles: int, velocities: bool, max_steps: int, angle: float, gruau: bool,
+            synchronous: bool = False) -> tuple[int, float]:
     """Balanced decisions and fitness (steps, or Gruau's damping fitness) of one episode."""
     values: dict[int, float] = {}
     state = np.array(start, dtype=float)
     jiggle = []
     steps = 0
     while steps < max_steps:
-        step_network(genome, values, pole_inputs(state, poles, velocities))
+        step_network(genome, values, pole_inputs(state, poles, velocities), synchronous)
         force = (values.get(genome.n_inputs, 0.0) - 0.5) * 20.0
         state = rk4(rk4(state, force, poles), force, poles)
         jiggle.append(abs(state[0]) + abs(state[1]) + abs(state[2]) + abs(state[3]))

@@ -179,8 +179,8 @@ def test_unforced_poles_fall_at_the_reference_decision() -> None:
 
 
 @settings(max_examples=15)
-@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(0, 25), variant=st.sampled_from(["dpv", "dpnv", "single"]))
-def test_pole_kernel_matches_the_reference_episode(seed: int, steps: int, variant: str) -> None:
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(0, 25), variant=st.sampled_from(["dpv", "dpnv", "single"]), synchronous=st.booleans())
+def test_pole_kernel_matches_the_reference_episode(seed: int, steps: int, variant: str, synchronous: bool) -> None:
     poles, velocities, inputs, gruau = {"dpv": (2, True, 6, False), "dpnv": (2, False, 3, True), "single": (1, True, 4, False)}[variant]
     space = NeatSpace(inputs=inputs, outputs=1, feed_forward=variant != "dpnv", prob_add_node=0.3, prob_add_connection=0.5)
     genome = grown(space, seed, steps)
@@ -189,9 +189,9 @@ def test_pole_kernel_matches_the_reference_episode(seed: int, steps: int, varian
     if poles == 1:
         starts[:, 4:] = 0.0
     angle = 0.2094395 if poles == 1 else THIRTY_SIX_DEGREES
-    balanced, fitness = pole_episodes(pack([genome.lower()]), starts, poles, velocities, True, 0.5, 400, angle, gruau)
+    balanced, fitness = pole_episodes(pack([genome.lower()]), starts, poles, velocities, True, 0.5, 400, angle, gruau, synchronous)
     for s, start in enumerate(starts):
-        ref_steps, ref_fitness = episode(genome, start, poles, velocities, 400, angle, gruau)
+        ref_steps, ref_fitness = episode(genome, start, poles, velocities, 400, angle, gruau, synchronous)
         assert balanced[0, s] == ref_steps
         assert fitness[0, s] == pytest.approx(ref_fitness, rel=1e-9)
 

@@ -37,7 +37,7 @@ class NeatReproduction(Strategy):
 
     def __init__(
         self, space: Space, seed: int, budget: int, population: int = 150, threshold: float = 3.0, stagnation: int = 15,
-        population_stagnation: int = 20, elitism_min_size: int = 6, survival: float = 0.2, mutation_only: float = 0.25,
+        population_stagnation: int = 20, elitism_min_size: int = 6, survival: float = 0.4, mutation_only: float = 0.25,
         interspecies: float = 0.001, mutate_after_crossover: float = 0.8,
     ) -> None:
         super().__init__(space, seed, budget)
@@ -71,7 +71,8 @@ class NeatReproduction(Strategy):
         self.last_species_count = 0
 
     def options(self) -> dict[str, Any]:
-        """The reproduction settings ([EC02] 4.1 defaults; survival is [NEATC]'s survival_thresh)."""
+        """The reproduction settings: [EC02] 4.1 values; ``survival`` (the share of each species, best first, that
+        may parent offspring) is left open by the paper: 0.4 gave the fewest XOR evaluations in our sweep (0.2-0.6)."""
         return {
             "population": self.population_size, "threshold": self.threshold, "stagnation": self.stagnation,
             "population_stagnation": self.population_stagnation, "elitism_min_size": self.elitism_min_size,

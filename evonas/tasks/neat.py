@@ -34,14 +34,19 @@ def generalisation_starts() -> np.ndarray:
 
 
 class NeatTask(Task):
-    """XOR, single pole, double pole with velocities (DPV) and without (DPNV, Gruau fitness plus the champion tests)."""
+    """XOR, single pole, double pole with velocities (DPV) and without (DPNV, Gruau fitness plus the champion tests).
+
+    Pole networks are stepped once per decision with [NEATC]'s synchronous propagation by default (each node
+    reads its sources' values from the previous decision), which gives even a feed-forward net with hidden
+    nodes a memory of earlier inputs; ``propagation="topological"`` uses the in-place scheme of XOR instead.
+    """
 
     name = "neat"
     genome_kinds: ClassVar[tuple[str, ...]] = ("neat",)
     in_process = True  # the kernel is parallel over genomes; a process pool would only add copying
 
     def __init__(self, problem: str = "xor", max_steps: int | None = None, long_test_steps: int = 100_000,
-                 generalisation_steps: int = 1000, generalisation_needed: int = 200, **options: Any) -> None:
+                 generalisation_steps: int = 1000, generalisation_needed: int = 200, propagation: str | None = None, **options: Any) -> None:
         if problem not in PROBLEMS:
             raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}, got {problem!r}")
         if options:
@@ -50,8 +55,12 @@ class NeatTask(Task):
         max_steps = default_steps if max_steps is None else int(max_steps)
         if max_steps < 1 or long_test_steps < 1 or not 0 <= generalisation_needed <= 625:
             raise ValueError("max_steps and long_test_steps must be positive; generalisation_needed lies in 0..625")
+        propagation = propagation or ("topological" if problem == "xor" else "synchronous")
+        if propagation not in ("topological", "synchronous") or (problem == "xor" and propagation != "topological"):
+            raise ValueError("propagation is 'synchronous' ([NEATC], pole tasks) or 'topological'; xor is scored in one topological pass")
         super().__init__(problem=problem, max_steps=max_steps, long_test_steps=long_test_steps,
-                         generalisation_steps=generalisation_steps, generalisation_needed=generalisation_needed)
+                         generalisation_steps=generalisation_steps, generalisation_needed=generalisation_needed, propagation=propagation)
+        self.synchronous = propagation == "synchronous"
         self.problem = problem
         self.sensors, self.poles, self.velocities = PROBLEMS[problem]
         self.max_steps = max_steps
@@ -100,7 +109,7 @@ class NeatTask(Task):
         from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, TWELVE_DEGREES, pole_episodes
 
         angle = TWELVE_DEGREES if self.poles == 1 else THIRTY_SIX_DEGREES
-        return pole_episodes(nets, starts, self.poles, self.velocities, True, self.bias_value, steps, angle, gruau)
+        return pole_episodes(nets, starts, self.poles, self.velocities, True, self.bias_value, steps, angle, gruau, self.synchronous)
 
     def _poles(self, nets: Any, genomes: list[NeatGenome]) -> list[tuple[float, dict[str, float]]]:
         gruau = self.problem == "double-pole-novel"

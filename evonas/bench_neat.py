@@ -1,0 +1,330 @@
+"""``evonas bench neat`` and ``neat-dpnv``: NEAT sample efficiency and speed, side by side with neat-python 2.0.0.
+
+neat-python is a benchmark-only dependency (``pip install 'evonas[bench]'``); without it the reference
+columns are null and ``reference_available`` says so.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evonas import __version__
+
+XOR_PATTERNS = ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))
+XOR_EXPECTED = (0.0, 1.0, 1.0, 0.0)
+
+# neat-python's standard XOR setup (../shared/specs/neat.md §8.1), written out in its config format.
+NEAT_PYTHON_XOR_CONFIG = """
+[NEAT]
+fitness_criterion = max
+fitness_threshold = 3.9
+pop_size = 150
+reset_on_extinction = False
+no_fitness_termination = False
+
+[DefaultGenome]
+activation_default = sigmoid
+activation_mutate_rate = 0.0
+activation_options = sigmoid
+aggregation_default = sum
+aggregation_mutate_rate = 0.0
+aggregation_options = sum
+bias_init_mean = 0.0
+bias_init_stdev = 1.0
+bias_max_value = 30.0
+bias_min_value = -30.0
+bias_mutate_power = 0.5
+bias_mutate_rate = 0.7
+bias_replace_rate = 0.1
+compatibility_disjoint_coefficient = 1.0
+compatibility_weight_coefficient = 0.5
+conn_add_prob = 0.5
+conn_delete_prob = 0.5
+enabled_default = True
+enabled_mutate_rate = 0.01
+feed_forward = True
+initial_connection = full
+node_add_prob = 0.2
+node_delete_prob = 0.2
+num_hidden = 0
+num_inputs = 2
+num_outputs = 1
+response_init_mean = 1.0
+response_init_stdev = 0.0
+response_max_value = 30.0
+response_min_value = -30.0
+response_mutate_power = 0.0
+response_mutate_rate = 0.0
+response_replace_rate = 0.0
+weight_init_mean = 0.0
+weight_init_stdev = 1.0
+weight_max_value = 30
+weight_min_value = -30
+weight_mutate_power = 0.5
+weight_mutate_rate = 0.8
+weight_replace_rate = 0.1
+
+[DefaultSpeciesSet]
+compatibility_threshold = 3.0
+
+[DefaultStagnation]
+species_fitness_func = max
+max_stagnation = 20
+species_elitism = 2
+
+[DefaultReproduction]
+elitism = 2
+survival_threshold = 0.2
+"""
+
+
+def _one_thread() -> None:
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+
+
+def neat_search(problem: str, seed: int, generations: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One NEAT search with the CLI preset of ``problem`` (strategy + kernels, no run folder), until solved."""
+    from evonas.genomes.neat import NeatSpace
+    from evonas.presets import NEAT_TASKS
+    from evonas.strategies import NeatReproduction, Result
+    from evonas.tasks.neat import NeatTask
+
+    preset = NEAT_TASKS[problem]
+    space = NeatSpace(**{**NeatSpace().to_dict(), **preset["space"]})
+    population = preset["population"]
+    options = {**preset["strategy_options"], **(overrides or {})}
+    strategy = NeatReproduction(space, seed, population * generations, population=population, **options)
+    task = NeatTask(problem)
+    started = time.process_time()
+    evaluation = 0.0
+    winner = None
+    while not strategy.done and winner is None:
+        batch = strategy.ask(population)
+        tick = time.process_time()
+        scored = task.evaluate_batch([c.genome for c in batch], [0] * len(batch))
+        evaluation += time.process_time() - tick
+        for candidate, (_, metrics) in zip(batch, scored):
+            if metrics.get("solved", 0.0) >= 1.0:
+                winner = (candidate, metrics)
+                break
+        if winner is None:
+            strategy.tell([Result(c.id, f, metrics=m) for c, (f, m) in zip(batch, scored)], batch)
+    total = time.process_time() - started
+    generations_run = strategy.generation + 1 if winner is not None else strategy.generation
+    out: dict[str, Any] = {
+        "seed": seed, "solved": winner is not None, "generations": generations_run,
+        "cpu_seconds": total, "cpu_ms_per_generation": 1000.0 * total / generations_run,
+        "evaluation_share": evaluation / total if total else 0.0,
+    }
+    if winner is not None:
+        candidate, metrics = winner
+        ir = candidate.genome.lower()
+        out.update({
+            "evaluations": candidate.id + 1, "evaluations_whole_generations": generations_run * population,
+            "hidden_nodes": len(ir.order) - ir.n_outputs, "enabled_connections": int(ir.start[-1]),
+            "generalisation": metrics.get("generalisation"),
+        })
+    return out
+
+
+def _neat_python_config(path: Path) -> Any:
+    import neat
+
+    path.write_text(NEAT_PYTHON_XOR_CONFIG)
+    return neat.Config(neat.DefaultGenome, neat.DefaultReproduction, neat.DefaultSpeciesSet, neat.DefaultStagnation, str(path))
+
+
+def neat_python_xor(seed: int, generations: int = 300) -> dict[str, Any]:
+    """One neat-python 2.0.0 XOR run with its standard config; generations and CPU time per generation."""
+    import neat
+
+    random.seed(seed)
+    with tempfile.TemporaryDirectory() as folder:
+        config = _neat_python_config(Path(folder) / "config")
+    state = {"generations": 0, "paper": None}
+
+    def fitness(genomes: Any, cfg: Any) -> None:
+        state["generations"] += 1
+        for position, (_, genome) in enumerate(genomes):
+            net = neat.nn.FeedForwardNetwork.create(genome, cfg)
+            outputs = [net.activate(xi)[0] for xi in XOR_PATTERNS]
+            genome.fitness = 4.0 - sum((o - t) ** 2 for o, t in zip(outputs, XOR_EXPECTED))
+            if state["paper"] is None and all((o >= 0.5) == (t > 0.5) for o, t in zip(outputs, XOR_EXPECTED)):
+                state["paper"] = (state["generations"] - 1) * 150 + position + 1
+
+    population = neat.Population(config)
+    started = time.process_time()
+    winner = population.run(fitness, generations)
+    total = time.process_time() - started
+    solved = winner is not None and winner.fitness is not None and winner.fitness >= 3.9
+    return {
+        "seed": seed, "solved": solved, "generations": state["generations"], "evaluations": state["generations"] * 150 if solved else None,
+        "evaluations_paper_criterion": state["paper"], "cpu_ms_per_generation": 1000.0 * total / max(1, state["generations"]),
+    }
+
+
+def _summary(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "sd": None, "median": None, "min": None, "max": None}
+    array = np.array(values, dtype=float)
+    return {"mean": float(array.mean()), "sd": float(array.std()), "median": float(np.median(array)), "min": float(array.min()), "max": float(array.max())}
+
+
+def _neat_python_available() -> bool:
+    try:
+        import neat  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int = 10) -> dict[str, Any]:
+    """Genome evaluations/s on ``rows`` input rows, for grown XOR-shaped genomes (5 add-node, 10 add-connection
+    mutations): our lowering + kernel against neat-python's ``FeedForwardNetwork.create`` + ``activate`` per row."""
+    from evonas.genomes.neat import NeatSpace, population_ir
+    from evonas.kernels.neat_cpu import activate_rows, lower_population
+
+    space = NeatSpace(inputs=2, outputs=1)
+    rng = np.random.default_rng(0)
+    population = []
+    for _ in range(genomes):
+        tracker = space.new_tracker()
+        genome = space.initial(rng)
+        for _ in range(5):
+            genome = space.add_node(genome, rng, tracker)
+        for _ in range(10):
+            genome = space.add_connection(genome, rng, tracker)
+        population.append(genome)
+    inputs = np.hstack([rng.random((rows, 2)), np.ones((rows, 1))])
+    activate_rows(lower_population(population_ir(population[:2])), inputs[:10])  # compile outside the timing
+    started = time.process_time()
+    activate_rows(lower_population(population_ir(population)), inputs)
+    ours = genomes / (time.process_time() - started)
+    out: dict[str, Any] = {"genome_evals_per_s": ours, "rows": rows, "genomes": genomes,
+                           "hidden_nodes_mean": float(np.mean([len(g.hidden) for g in population])),
+                           "enabled_connections_mean": float(np.mean([int(g.enabled.sum()) for g in population]))}
+    if not _neat_python_available():
+        return {**out, "genome_evals_per_s_reference": None, "genome_evals_per_s_ratio": None}
+    import neat
+
+    random.seed(0)
+    with tempfile.TemporaryDirectory() as folder:
+        config = _neat_python_config(Path(folder) / "config")
+    reference = []
+    for key in range(reference_genomes):
+        genome = config.genome_type(key)
+        genome.configure_new(config.genome_config)
+        for _ in range(5):
+            genome.mutate_add_node(config.genome_config)
+        for _ in range(10):
+            genome.mutate_add_connection(config.genome_config)
+        reference.append(genome)
+    rows_list = [tuple(r) for r in inputs[:, :2].tolist()]
+    started = time.process_time()
+    for genome in reference:
+        net = neat.nn.FeedForwardNetwork.create(genome, config)
+        for row in rows_list:
+            net.activate(row)
+    theirs = reference_genomes / (time.process_time() - started)
+    return {**out, "genome_evals_per_s_reference": theirs, "genome_evals_per_s_ratio": ours / theirs}
+
+
+def _map(function: Any, items: list[Any], workers: int) -> list[Any]:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
+        return list(pool.map(function, items))
+
+
+def _xor_ours(seed: int) -> dict[str, Any]:
+    return neat_search("xor", seed, 500)
+
+
+def _dpnv_ours(seed: int) -> dict[str, Any]:
+    return neat_search("double-pole-novel", seed, 300)
+
+
+def bench_neat(quick: bool = False, workers: int = 2, seeds: int = 100) -> dict[str, Any]:
+    """XOR over many seeds (evaluations, failures, CPU ms per generation) beside neat-python, and evaluation throughput."""
+    from evonas.bench import _log, machine_info
+
+    count = 10 if quick else seeds
+    _log(f"XOR, {count} seeds, evonas ...")
+    ours = _map(_xor_ours, list(range(1, count + 1)), workers)
+    solved = [r for r in ours if r["solved"]]
+    reference_available = _neat_python_available()
+    theirs: list[dict[str, Any]] = []
+    if reference_available:
+        _log(f"XOR, {count} seeds, neat-python 2.0.0 ...")
+        theirs = _map(neat_python_xor, list(range(1, count + 1)), workers)
+    else:
+        _log("neat-python is not installed (pip install 'evonas[bench]'); reference columns are null")
+    _log("evaluation throughput on 10,000 rows ...")
+    rates = throughput(genomes=200 if quick else 1000)
+    their_solved = [r for r in theirs if r["solved"]]
+    ms_ours = float(np.mean([r["cpu_ms_per_generation"] for r in ours]))
+    ms_theirs = float(np.mean([r["cpu_ms_per_generation"] for r in theirs])) if theirs else None
+    return {
+        "benchmark": "neat",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"task": "xor", "population": 150, "seeds": count, "generation_limit": 500, "reference_generation_limit": 300,
+                   "reference": "neat-python 2.0.0, its standard XOR config" if reference_available else None, "reference_available": reference_available,
+                   "cpu_time": "process CPU time, one thread per run"},
+        "results": {
+            "xor_failures": count - len(solved),
+            "xor_evaluations": _summary([r["evaluations"] for r in solved]),
+            "xor_evaluations_whole_generations": _summary([r["evaluations_whole_generations"] for r in solved]),
+            "xor_generations": _summary([r["generations"] for r in solved]),
+            "xor_hidden_nodes": _summary([r["hidden_nodes"] for r in solved]),
+            "xor_enabled_connections": _summary([r["enabled_connections"] for r in solved]),
+            "xor_evaluations_reference_paper": {"mean": 4755.0, "sd": 2553.0},
+            "xor_failures_reference": (count - len(their_solved)) if theirs else None,
+            "xor_evaluations_reference": _summary([r["evaluations"] for r in their_solved]) if theirs else None,
+            "ms_per_generation": ms_ours,
+            "ms_per_generation_reference": ms_theirs,
+            "ms_per_generation_ratio": (ms_theirs / ms_ours) if ms_theirs else None,
+            "evaluation_share_of_generation": float(np.mean([r["evaluation_share"] for r in ours])),
+            **rates,
+        },
+    }
+
+
+def bench_neat_dpnv(quick: bool = False, workers: int = 2, seeds: int = 20) -> dict[str, Any]:
+    """Double pole without velocities: evaluations to a solution (long test + generalisation >= 200/625), wall time."""
+    from evonas.bench import _log, machine_info
+
+    count = 2 if quick else seeds
+    _log(f"double pole without velocities, {count} seeds, {workers} at a time ...")
+    started = time.perf_counter()
+    runs = _map(_dpnv_ours, list(range(1, count + 1)), workers)
+    wall = time.perf_counter() - started
+    for r in runs:
+        _log(f"  seed {r['seed']}: solved {r['solved']}, {r.get('evaluations')} evaluations, generalisation {r.get('generalisation')}, {r['cpu_seconds']:.1f} s CPU")
+    solved = [r for r in runs if r["solved"]]
+    return {
+        "benchmark": "neat-dpnv",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"task": "double-pole-novel", "population": 1000, "seeds": count, "generation_limit": 300, "parallel_seeds": workers},
+        "results": {
+            "failures": count - len(solved),
+            "evaluations": _summary([r["evaluations"] for r in solved]),
+            "evaluations_reference": {"mean": 33184.0, "sd": 21790.0},
+            "generalisation": _summary([r["generalisation"] for r in solved]),
+            "generalisation_reference": 286.0,
+            "cpu_seconds_to_solve": _summary([r["cpu_seconds"] for r in solved]),
+            "wall_seconds_all_seeds": wall,
+            "per_seed": runs,
+        },
+    }
+
+
+__all__ = ["bench_neat", "bench_neat_dpnv", "neat_python_xor", "neat_search", "throughput"]

@@ -220,9 +220,9 @@ def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int =
     with tempfile.TemporaryDirectory() as folder:
         config = _neat_python_config(Path(folder) / "config")
     reference = []
-    for key in range(reference_genomes):
-        genome = config.genome_type(key)
-        genome.configure_new(config.genome_config)
+    initial = neat.Population(config).population  # sets up neat-python's innovation tracker
+    for key in sorted(initial)[:reference_genomes]:
+        genome = initial[key]
         for _ in range(5):
             genome.mutate_add_node(config.genome_config)
         for _ in range(10):

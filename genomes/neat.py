@@ -92,8 +92,8 @@ class NeatGenome:
             "kind": self.kind, "inputs": self.inputs, "outputs": self.outputs, "bias": self.bias,
             "feed_forward": self.feed_forward, "hidden": list(self.hidden),
             "connections": [
-                [int(i), int(s), int(t), float(w), bool(e)]
-                for i, s, t, w, e in zip(self.innovation, self.source, self.target, self.weight, self.enabled)
+                list(gene)
+                for gene in zip(self.innovation.tolist(), self.source.tolist(), self.target.tolist(), self.weight.tolist(), self.enabled.tolist())
             ],
         }
 
@@ -143,7 +143,7 @@ class NeatGenome:
 
     def fingerprint(self) -> str:
         """Hash of what the network computes: enabled links with weights (innovation numbers and disabled genes do not count)."""
-        links = sorted((int(s), int(t), float(w)) for s, t, w, e in zip(self.source, self.target, self.weight, self.enabled) if e)
+        links = sorted((s, t, w) for s, t, w, e in zip(self.source.tolist(), self.target.tolist(), self.weight.tolist(), self.enabled.tolist()) if e)
         return canonical_hash([self.inputs, self.outputs, self.bias, links])
 
     def lower(self) -> ActivationIR:
@@ -152,7 +152,7 @@ class NeatGenome:
 
     def enabled_links(self) -> list[tuple[int, int, float]]:
         """The enabled connections as (source, target, weight)."""
-        return [(int(s), int(t), float(w)) for s, t, w, e in zip(self.source, self.target, self.weight, self.enabled) if e]
+        return [(s, t, w) for s, t, w, e in zip(self.source.tolist(), self.target.tolist(), self.weight.tolist(), self.enabled.tolist()) if e]
 
     def describe(self) -> str:
         """The network as text: its nodes and enabled connections."""
@@ -535,6 +535,10 @@ class NeatSpace:
     def crossover(self, fitter: NeatGenome, other: NeatGenome, rng: np.random.Generator, equal: bool = False) -> NeatGenome:
         """[EC02] 3.2: matching genes from either parent at random; disjoint and excess from the fitter parent
         (from both when ``equal``); a gene disabled in either parent is disabled with probability 0.75."""
+        if not equal:
+            fast = self._crossover_unequal(fitter, other, rng)
+            if fast is not None:
+                return fast
         index_a = {int(i): k for k, i in enumerate(fitter.innovation)}
         index_b = {int(i): k for k, i in enumerate(other.innovation)}
         innovations = sorted(set(index_a) | set(index_b)) if equal else sorted(index_a)
@@ -566,6 +570,21 @@ class NeatSpace:
             fitter.inputs, fitter.outputs, fitter.bias, fitter.feed_forward, hidden,
             [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
         )
+
+    def _crossover_unequal(self, fitter: NeatGenome, other: NeatGenome, rng: np.random.Generator) -> NeatGenome | None:
+        """The fitter parent's structure, matching genes' weights and flags from either parent, vectorised;
+        draws exactly what the general path draws. None when a matching number joins different nodes."""
+        _, ia, ib = np.intersect1d(fitter.innovation, other.innovation, assume_unique=True, return_indices=True)
+        if np.any(fitter.source[ia] != other.source[ib]) or np.any(fitter.target[ia] != other.target[ib]):
+            return None
+        draws = rng.random((len(fitter.innovation), 2))
+        weight = fitter.weight.copy()
+        from_other = draws[ia, 0] >= 0.5
+        weight[ia[from_other]] = other.weight[ib[from_other]]
+        either_disabled = ~fitter.enabled.copy()
+        either_disabled[ia] |= ~other.enabled[ib]
+        enabled = ~(either_disabled & (draws[:, 1] < self.disable_inherited))
+        return _replace(fitter, weight=weight, enabled=enabled)
 
     def distance(self, a: NeatGenome, b: NeatGenome) -> float:
         """Compatibility distance (Eq. 1): c1 E/N + c2 D/N + c3 W, disabled genes included."""

@@ -306,3 +306,20 @@ def test_compiled_lowering_and_speciation_match_the_genome_methods(seed: int, re
     reps = genomes[:3]
     slots = first_fit_species(population_ir(genomes[3:]), population_ir(reps), threshold, space.c1, space.c2, space.c3, space.normalize_below)
     assert slots.tolist() == python_first_fit(space, genomes[3:], reps, threshold)
+
+
+@settings(max_examples=30)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_vectorised_crossover_equals_the_gene_by_gene_rule(seed: int) -> None:
+    space = FEED_FORWARD
+    rng = np.random.default_rng(seed)
+    tracker = space.new_tracker()
+    a, b = space.initial(rng), space.initial(rng)
+    for _ in range(int(rng.integers(0, 15))):
+        a, _ = space.mutate(a, rng, tracker)
+        b, _ = space.mutate(b, rng, tracker)
+    fast = space.crossover(a, b, np.random.default_rng(seed))
+    slow_space = NeatSpace(**{**space.to_dict()})
+    object.__setattr__(slow_space, "_crossover_unequal", lambda *args: None)
+    slow = slow_space.crossover(a, b, np.random.default_rng(seed))
+    assert fast == slow

@@ -363,6 +363,7 @@ class NeatSpace:
     c3: float = 0.4
     normalize_below: int = 20  # N = 1 when both genomes have fewer genes than this
     exclusive_structural: bool = False  # [NEATC]: a child that got a new node or link gets no weight mutation
+    split_bias_links: bool = True  # False: add-node never splits a link from the bias node, as [NEATC]
     kind: ClassVar[str] = "neat"
 
     def __post_init__(self) -> None:
@@ -477,7 +478,8 @@ class NeatSpace:
 
     def add_node(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker) -> NeatGenome:
         """Split a random enabled link A->B into A->N (weight 1) and N->B (the old weight); A->B is disabled."""
-        candidates = np.flatnonzero(genome.enabled)
+        splittable = genome.enabled if self.split_bias_links or not genome.bias else genome.enabled & (genome.source != genome.inputs)
+        candidates = np.flatnonzero(splittable)
         if not len(candidates):
             return genome
         k = int(candidates[int(rng.integers(len(candidates)))])

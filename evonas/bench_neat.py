@@ -87,6 +87,9 @@ survival_threshold = 0.2
 """
 
 
+REPEATS = 3
+
+
 def _one_thread() -> None:
     os.environ["NUMBA_NUM_THREADS"] = "1"
 
@@ -211,9 +214,11 @@ def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int =
     threads = numba.get_num_threads()
     numba.set_num_threads(1)  # a per-core figure, like the reference's
     try:
-        started = time.process_time()
-        activate_rows(lower_population(population_ir(population)), inputs)
-        ours = genomes / (time.process_time() - started)
+        ours = 0.0
+        for _ in range(REPEATS):  # best of REPEATS, for both sides: the machine may be shared
+            started = time.process_time()
+            activate_rows(lower_population(population_ir(population)), inputs)
+            ours = max(ours, genomes / (time.process_time() - started))
     finally:
         numba.set_num_threads(threads)
     out: dict[str, Any] = {"genome_evals_per_s": ours, "rows": rows, "genomes": genomes,
@@ -236,12 +241,14 @@ def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int =
             genome.mutate_add_connection(config.genome_config)
         reference.append(genome)
     rows_list = [tuple(r) for r in inputs[:, :2].tolist()]
-    started = time.process_time()
-    for genome in reference:
-        net = neat.nn.FeedForwardNetwork.create(genome, config)
-        for row in rows_list:
-            net.activate(row)
-    theirs = reference_genomes / (time.process_time() - started)
+    theirs = 0.0
+    for _ in range(REPEATS):
+        started = time.process_time()
+        for genome in reference:
+            net = neat.nn.FeedForwardNetwork.create(genome, config)
+            for row in rows_list:
+                net.activate(row)
+        theirs = max(theirs, reference_genomes / (time.process_time() - started))
     return {**out, "genome_evals_per_s_reference": theirs, "genome_evals_per_s_ratio": ours / theirs}
 
 

@@ -67,7 +67,7 @@ def build_config(
 ) -> Any:
     """Resolve preset + flags into a validated ``RunConfig``."""
     from evonas.run import RunConfig
-    from evonas.tasks import DEFAULT_TASKS
+    from evonas.tasks import DEFAULT_TASKS, ImageClassification, task_class
 
     if genome not in SPACES:
         raise UserError(f"unknown genome {genome!r}; choose one of {', '.join(SPACES)}")
@@ -81,6 +81,9 @@ def build_config(
         _positive(name, value)
     settings = dict(PRESETS[genome][preset])
     task_name = task or DEFAULT_TASKS[genome]
+    kinds = getattr(task_class(task_name)[0], "genome_kinds", ())
+    if kinds and genome not in kinds:
+        raise UserError(f"task {task_name!r} scores {', '.join(kinds)} genomes, not {genome!r}; pick a matching --task")
     space = SPACES[genome]().to_dict()
     if genome in GENOME_TASK_PRESETS:
         task_presets = GENOME_TASK_PRESETS[genome]
@@ -103,7 +106,7 @@ def build_config(
     if train_images is not None:
         task_options["train_images"] = train_images
         task_options.pop("epochs", None)
-    if genome == "amoeba":
+    if task_class(task_name)[0] is ImageClassification:
         task_options["device"] = device
     keys = strategy_option_keys(strategy)
     strategy_options: dict[str, Any] = {k: v for k, v in (("population", population), ("sample", sample)) if k in keys}

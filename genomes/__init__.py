@@ -8,10 +8,11 @@ from .amoeba import AmoebaGenome, AmoebaSpace
 from .automl_zero import ProgramGenome, ProgramSpace
 from .base import Genome, InvalidGenome, Mutation, Space
 from .bitstring import BitGenome, BitSpace
+from .motifs import MotifGenome, MotifSpace
 from .neat import NeatGenome, NeatSpace
 
 #: Genome class of every family, for parsing lineage and checkpoint rows.
-GENOMES: dict[str, Any] = {AmoebaGenome.kind: AmoebaGenome, BitGenome.kind: BitGenome, ProgramGenome.kind: ProgramGenome, NeatGenome.kind: NeatGenome}
+GENOMES: dict[str, Any] = {AmoebaGenome.kind: AmoebaGenome, BitGenome.kind: BitGenome, ProgramGenome.kind: ProgramGenome, NeatGenome.kind: NeatGenome, MotifGenome.kind: MotifGenome}
 
 #: Space class of every genome family, by the name used on the command line and in lineage rows.
 SPACES: dict[str, Any] = {
@@ -19,6 +20,7 @@ SPACES: dict[str, Any] = {
     BitSpace.kind: BitSpace,
     ProgramSpace.kind: ProgramSpace,
     NeatSpace.kind: NeatSpace,
+    MotifSpace.kind: MotifSpace,
 }
 
-__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "Mutation", "NeatGenome", "NeatSpace", "ProgramGenome", "ProgramSpace", "Space"]
+__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "MotifGenome", "MotifSpace", "Mutation", "NeatGenome", "NeatSpace", "ProgramGenome", "ProgramSpace", "Space"]

@@ -104,3 +104,21 @@ class NeatPopulationIR:
     enabled: Any
     hidden_offset: Any
     hidden: Any
+
+
+@dataclass(frozen=True)
+class MotifGraph:
+    """One motif as its active edges ``(j, i, label)``; ``connected`` is False when the sink gets no input."""
+
+    nodes: int
+    edges: tuple[tuple[int, int, int], ...]
+    connected: bool
+
+
+@dataclass(frozen=True)
+class MotifIR:
+    """A hierarchical genotype lowered for the module builder: ``levels[k][m]`` is motif m + 1 of level k + 2;
+    an edge label at level 2 names ``primitives[label - 1]``, above it motif ``label`` of the level below."""
+
+    primitives: tuple[str, ...]
+    levels: tuple[tuple[MotifGraph, ...], ...]

@@ -190,8 +190,14 @@ class NASNet(nn.Module):
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(F.relu(prev), 1), 1))
 
 
-def build_module(ir: NetIR, macro: Macro) -> NASNet:
-    """Build the network a NetIR describes at the given macro scale."""
+def build_module(ir: Any, macro: Macro) -> nn.Module:
+    """Build the network an IR describes at the given macro scale: NASNet cells (NetIR) or hierarchical motifs (MotifIR)."""
+    from evonas.genomes.ir import MotifIR
+
+    if isinstance(ir, MotifIR):
+        from .motifnet import HierarchicalNet
+
+        return HierarchicalNet(ir, macro)
     return NASNet(ir, macro)
 
 

@@ -170,15 +170,18 @@ def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None
         (["evolve", "--population", "0"], ["--population must be a positive integer"]),
         (["evolve", "--population", "5", "--sample", "9"], ["--sample 9 is larger than --population 5"]),
         (["evolve", "--strategy", "bayes"], ["unknown strategy"]),
-        (["evolve", "--genome", "bitstring", "--task", "fashion-mnist"], ["scores amoeba genomes"]),
+        (["evolve", "--genome", "bitstring", "--task", "fashion-mnist"], ["scores amoeba, motifs genomes"]),
         (["evolve", "--workers", "many"], ["'many' is not a valid integer"]),
         (["resume", "no/such/run"], ["does not exist"]),
         (["lineage", "no/such/run"], ["does not exist"]),
         (["bench", "nothing"], ["unknown benchmark"]),
-        (["evolve", "--genome", "neat", "--task", "fashion-mnist"], ["neat has presets for xor"]),
+        (["evolve", "--genome", "neat", "--task", "fashion-mnist"], ["not 'neat'; pick a matching --task"]),
         (["evolve", "--genome", "neat", "--task", "xor", "-o", "sample=3"], ["applies to the aging strategy"]),
         (["evolve", "--genome", "neat", "--task", "xor", "-o", "threshold=-1"], ["invalid neat settings"]),
         (["evolve", "--genome", "bitstring", "--strategy", "neat"], ["needs a genome family with innovation numbers"]),
+        (["evolve", "--genome", "motifs", "--task", "xor"], ["scores neat genomes"]),
+        (["evolve", "--genome", "motifs", "-o", "fraction=2"], ["invalid tournament settings"]),
+        (["evolve", "--genome", "motifs", "-o", "disconnected=maybe"], ["invalid motifs space option"]),
     ],
 )
 def test_bad_input_gives_one_line_error(args: list[str], fragments: list[str], tmp_path: Path) -> None:
@@ -391,3 +394,16 @@ def test_compact_lineage_genomes_are_rebuilt_exactly_by_replay(tmp_path: Path, g
     last = max(wanted)
     shown = run_cli("lineage", str(compact), "--genome", str(last), "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout) == json.loads(stored[last])
+
+
+def test_sigkill_then_resume_gives_the_same_lineage_motifs(tmp_path: Path) -> None:
+    """Hierarchical motifs under tournament selection: killed mid-run, resumed, same lineage as uninterrupted."""
+    args = ["--genome", "motifs", "--preset", "smoke", "--train-images", "64", "-q", "--cycles", "12", "--seed", "6", "--workers", "1"]
+    reference = tmp_path / "reference"
+    assert run_cli("evolve", *args, "--out", str(reference)).returncode == 0
+    killed = kill_and_resume(tmp_path, args, 4.0, 7.0, seed=3)
+    rows = lineage_rows(killed)
+    assert rows == lineage_rows(reference)
+    config = json.loads((killed / "config.json").read_text())
+    assert config["strategy"] == "tournament" and config["strategy_options"]["fraction"] == 0.05
+    assert all(json.loads(r["genome"])["kind"] == "motifs" for r in rows)

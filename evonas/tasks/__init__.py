@@ -31,7 +31,7 @@ TASKS: dict[str, tuple[type[Task], dict[str, Any]]] = {
 }
 
 #: The task ``evolve`` uses when ``--task`` is not given, per genome kind.
-DEFAULT_TASKS: dict[str, str] = {"amoeba": "fashion-mnist", "bitstring": "onemax", "automl-zero": "linear-regression", "neat": "xor"}
+DEFAULT_TASKS: dict[str, str] = {"amoeba": "fashion-mnist", "bitstring": "onemax", "automl-zero": "linear-regression", "neat": "xor", "motifs": "fashion-mnist"}
 
 _CACHE: dict[str, Task] = {}
 

@@ -23,7 +23,7 @@ class ImageClassification(Task):
     """
 
     name = "image"
-    genome_kinds = ("amoeba",)
+    genome_kinds = ("amoeba", "motifs")
 
     def __init__(
         self,

@@ -105,14 +105,14 @@ def proxy_throughput(quick: bool) -> dict[str, Any]:
     }
 
 
-def search_throughput(quick: bool, workers: int) -> dict[str, Any]:
+def search_throughput(quick: bool, workers: int, genome: str = "amoeba") -> dict[str, Any]:
     """Architectures/hour of a real default-preset search (proxy training + validation) on ``workers`` processes."""
     from evonas.cli import build_config
     from evonas.executors import make_executor
     from evonas.run import Run
 
     cycles = 8 if quick else 24
-    config = build_config("amoeba", None, "aging", None, None, cycles, max(4, workers), 0, "cpu", None, None, None, None, None, "cpu")
+    config = build_config(genome, None, None, None, None, cycles, max(4, workers), 0, "cpu", None, None, None, None, None, "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.create(Path(tmp) / "run", config)
         executor = make_executor(config.task, config.task_options, config.seed, workers)
@@ -168,9 +168,10 @@ def bench_amoeba(quick: bool = False, workers: int = 2) -> dict[str, Any]:
 
 
 def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, cycles: int | None = None,
-                         population: int | None = None, sample: int | None = None, train_images: int | None = None) -> dict[str, Any]:
-    """Aging evolution vs random search at equal budget on the default task: best validation accuracy and that
-    model's test accuracy, mean and sd over seeds. Slow: 2 x ``seeds`` default-preset searches (``--quick``: smoke)."""
+                         population: int | None = None, sample: int | None = None, train_images: int | None = None,
+                         genome: str = "amoeba", strategies: tuple[str, ...] = ("aging", "random")) -> dict[str, Any]:
+    """Strategies at equal budget on the default task (aging vs random for amoeba): best validation accuracy and
+    that model's test accuracy, mean and sd over seeds. Slow: ``seeds`` default-preset searches per strategy (``--quick``: smoke)."""
     from evonas.cli import build_config
     from evonas.executors import make_executor
     from evonas.run import Run
@@ -178,10 +179,10 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, 
 
     preset = "smoke" if quick else "cpu"
     results: dict[str, Any] = {}
-    for strategy in ("aging", "random"):
+    for strategy in strategies:
         val, test = [], []
         for seed in range(seeds):
-            config = build_config("amoeba", None, strategy, population, sample, cycles, None, seed, preset, None, None, train_images, None, None, "cpu")
+            config = build_config(genome, None, strategy, population, sample, cycles, None, seed, preset, None, None, train_images, None, None, "cpu")
             with tempfile.TemporaryDirectory() as tmp:
                 run = Run.create(Path(tmp) / "run", config)
                 executor = make_executor(config.task, config.task_options, config.seed, min(workers, config.batch))
@@ -201,10 +202,10 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, 
         results[f"{strategy}_val_accuracy_per_seed"] = val
         results[f"{strategy}_test_accuracy_per_seed"] = test
     return {
-        "benchmark": "search-quality",
+        "benchmark": "search-quality" if genome == "amoeba" else f"{genome}-search-quality",
         "evonas": __version__,
         "machine": machine_info(),
-        "config": {"preset": preset, "seeds": seeds, "workers": workers, "cycles": cycles, "population": population,
+        "config": {"genome": genome, "strategies": list(strategies), "preset": preset, "seeds": seeds, "workers": workers, "cycles": cycles, "population": population,
                    "sample": sample, "train_images": train_images},
         "results": results,
     }
@@ -386,8 +387,29 @@ def bench_automl_zero_demo(quick: bool = False, workers: int = 2, seeds: int = 1
 
 from evonas.bench_neat import bench_neat, bench_neat_dpnv  # noqa: E402 - the NEAT benchmarks reuse this module's helpers
 
+
+def bench_motifs(quick: bool = False, workers: int = 2) -> dict[str, Any]:
+    """Hierarchical motifs: architectures/hour of a default-preset tournament search on ``workers`` processes."""
+    _log(f"default-preset motifs search on {workers} worker(s) ...")
+    return {
+        "benchmark": "motifs",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"preset": "cpu", "quick": quick, "workers": workers, "strategy": "tournament"},
+        "results": search_throughput(quick, workers, genome="motifs"),
+    }
+
+
+def bench_motifs_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, cycles: int = 40, population: int = 10,
+                                train_images: int = 1024) -> dict[str, Any]:
+    """Tournament vs aging vs random search over hierarchical motifs at equal budget (reduced by default: 40
+    evaluations, an initial population of 10, 1,024 training images per candidate)."""
+    return bench_search_quality(quick, workers, seeds, cycles, population, 3, train_images, genome="motifs",
+                                strategies=("tournament", "aging", "random"))
+
 #: Benchmarks by name.
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
     "automl-zero-demo": bench_automl_zero_demo, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
+    "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality,
 }

@@ -323,7 +323,7 @@ def test_automl_zero_protocol_scores_candidates_on_select_and_final_tasks(tmp_pa
     assert [h["experiment"] for h in state["history"]] == [1, 2]
     assert (out / "experiment-0002" / "lineage").is_dir()
     one_line_error(run_cli("lineage", str(out)), "experiment protocol")
-    one_line_error(run_cli("evolve", "--genome", "automl-zero", "--task", "onemax", cwd=tmp_path), "automl-zero has presets for")
+    one_line_error(run_cli("evolve", "--genome", "automl-zero", "--task", "onemax", cwd=tmp_path), "not 'automl-zero'; pick a matching --task")
 
 
 def test_resume_refuses_a_damaged_lineage_without_touching_any_file(finished_run: Path) -> None:

@@ -179,10 +179,15 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, 
 
     preset = "smoke" if quick else "cpu"
     results: dict[str, Any] = {}
+    from evonas.cli import strategy_option_keys
+
     for strategy in strategies:
         val, test = [], []
+        keys = strategy_option_keys(strategy)  # random search has no population or sample: only the budget is shared
+        own_population = population if "population" in keys else None
+        own_sample = sample if "sample" in keys else None
         for seed in range(seeds):
-            config = build_config(genome, None, strategy, population, sample, cycles, None, seed, preset, None, None, train_images, None, None, "cpu")
+            config = build_config(genome, None, strategy, own_population, own_sample, cycles, None, seed, preset, None, None, train_images, None, None, "cpu")
             with tempfile.TemporaryDirectory() as tmp:
                 run = Run.create(Path(tmp) / "run", config)
                 executor = make_executor(config.task, config.task_options, config.seed, min(workers, config.batch))

@@ -94,6 +94,9 @@ def build_config(
         preset_options = settings.pop("task_options")
         settings = {**{k: v for k, v in spec.items() if k != "space"}, **settings}
         settings["task_options"] = {**spec["task_options"], **preset_options}
+    for flag, value in (("population", population), ("sample", sample)):
+        if value is not None and flag not in strategy_option_keys(strategy):
+            raise UserError(f"--{flag} does not apply to the {strategy} strategy; drop it or pick a strategy that has it")
     population = population or settings["population"]
     sample = sample or min(settings.get("sample", 10), population)
     if strategy == "aging" and sample > population:

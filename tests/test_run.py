@@ -180,6 +180,7 @@ def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None
         (["evolve", "--genome", "neat", "--task", "xor", "-o", "threshold=-1"], ["invalid neat settings"]),
         (["evolve", "--genome", "bitstring", "--strategy", "neat"], ["needs a genome family with innovation numbers"]),
         (["evolve", "--genome", "motifs", "--task", "xor"], ["scores neat genomes"]),
+        (["evolve", "--genome", "neat", "--sample", "5"], ["--sample does not apply to the neat strategy"]),
         (["evolve", "--genome", "motifs", "-o", "fraction=2"], ["invalid tournament settings"]),
         (["evolve", "--genome", "motifs", "-o", "disconnected=maybe"], ["invalid motifs space option"]),
     ],

@@ -231,14 +231,14 @@ class Run:
                 self._recording = True
                 strategy.tell(results, candidates)
                 self.record(candidates, results)
-                self._recording = False
-                if self._stop_requested:
-                    raise KeyboardInterrupt
                 if self.solved_id is None:
                     for c, r in zip(candidates, results):
                         if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
                             self.solved, self.solved_id, self.solved_fitness = c, c.id, r.fitness
                             break
+                self._recording = False
+                if self._stop_requested:
+                    raise KeyboardInterrupt
                 best = strategy.best.fitness if strategy.best else None
                 progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
                 now = time.perf_counter()
@@ -248,8 +248,8 @@ class Run:
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            self._recording = False  # the final checkpoint stays interruptible: its files are written atomically
-            # A second Ctrl-C while the final checkpoint is written must not tear it: files are written atomically.
+            # The final checkpoint stays interruptible: a second Ctrl-C cannot tear it, its files are written atomically.
+            self._recording = False
             self.checkpoint(started)
             best = strategy.best.fitness if strategy.best else None
             progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))

@@ -357,11 +357,13 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
     if ancestry_id is None:
         failed = sum(1 for s in table.column("status").to_pylist() if s != "ok")
         click.echo(f"{table.num_rows} evaluations, {failed} failed; best {len(rows)}:")
-    click.echo(f"{'id':>8} {'parent':>8} {'fitness':>9}  mutation")
+    click.echo(f"{'id':>8} {'parent(s)':>15} {'fitness':>9}  mutation")
     for r in rows:
         fitness = "failed" if r["fitness"] is None else f"{r['fitness']:.4f}"
         parent = "-" if r["parent_id"] is None else str(r["parent_id"])
-        click.echo(f"{r['id']:>8} {parent:>8} {fitness:>9}  {r['mutation'] or '(initial)'}")
+        if r.get("second_parent_id") is not None:  # a crossover child names both parents
+            parent += f"+{r['second_parent_id']}"
+        click.echo(f"{r['id']:>8} {parent:>15} {fitness:>9}  {r['mutation'] or '(initial)'}")
 
 
 @cli.command()

@@ -387,7 +387,7 @@ def read_run_lineage(run_dir: Path) -> tuple[pa.Table, list[Path]]:
 
 def best_rows(table: pa.Table, top: int) -> list[dict[str, Any]]:
     """The ``top`` rows by fitness (failures excluded), best first, ties by id."""
-    rows = [r for r in table.select(["id", "parent_id", "fitness", "mutation", "status", "fingerprint"]).to_pylist() if r["fitness"] is not None]
+    rows = [r for r in table.select(["id", "parent_id", "second_parent_id", "fitness", "mutation", "status", "fingerprint"]).to_pylist() if r["fitness"] is not None]
     rows.sort(key=lambda r: (-r["fitness"], r["id"]))
     return rows[:top]
 

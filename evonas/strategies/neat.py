@@ -200,7 +200,7 @@ class NeatReproduction(Strategy):
         kind = "crossover"
         if rng.random() < self.mutate_after_crossover:
             child, mutation = self._mutate(child, rng)
-            kind = f"crossover+{mutation.kind}"
+            kind = "crossover" if mutation.kind == "clone" else f"crossover+{mutation.kind}"
         return Candidate(ident, fitter.id, other.id, ident, child, Mutation(kind))
 
     # -- state -------------------------------------------------------------------------------------

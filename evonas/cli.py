@@ -245,7 +245,34 @@ def _summarise(run: Any, quiet: bool) -> None:
     (run.run_dir / "best.json").write_text(json.dumps(summary, indent=2))
 
 
+def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
+    """``--config FILE.toml``: its keys become this command's defaults, so flags given on the line override them."""
+    if path is None:
+        return None
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"cannot read config file {path} ({exc}); fix the TOML or drop --config") from None
+    known = {p.name for p in ctx.command.params if p.name not in ("config",)}
+    unknown = sorted(k.replace("-", "_") for k in data if k.replace("-", "_") not in known | {"options"})
+    if unknown:
+        raise UserError(f"unknown key(s) {', '.join(unknown)} in {path}; use evolve's option names (e.g. population, cycles) and an [options] table")
+    defaults = {k.replace("-", "_"): v for k, v in data.items() if k != "options"}
+    if "options" in data:
+        if not isinstance(data["options"], dict):
+            raise UserError(f"'options' in {path} must be a table of KEY = VALUE settings (what -o KEY=VALUE sets)")
+        # kept apart from the defaults: -o on the line adds to (and per key overrides) the file's settings
+        ctx.meta["config_options"] = tuple(f"{k}={json.dumps(v)}" for k, v in data["options"].items())
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return path
+
+
 @cli.command()
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, is_eager=True,
+              expose_value=False, callback=load_config_file,
+              help="TOML file with evolve's options as keys (and an [options] table for -o settings); flags on the line override it.")
 @click.option("--genome", default="amoeba", show_default=True, help=f"Genome family to search: {', '.join(SPACES)}.")
 @click.option("--task", default=None, help="Task name (default per genome; amoeba: fashion-mnist, the embedded subset) or package.module:factory.")
 @click.option("--strategy", default=None, help=f"Search strategy: {', '.join(STRATEGIES)} (default: neat for the neat genome, else aging).")
@@ -286,6 +313,7 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
         raise UserError("--experiments must be 0 (until solved) or a positive count")
     if device not in ("auto", "cpu", "cuda"):
         raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    options = click.get_current_context().meta.get("config_options", ()) + tuple(options)
     config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
                           train_images, max_seconds, checkpoint_every, device, parse_options(options), lineage_mode)
     if until_solved is not None:

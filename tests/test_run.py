@@ -408,3 +408,18 @@ def test_sigkill_then_resume_gives_the_same_lineage_motifs(tmp_path: Path) -> No
     config = json.loads((killed / "config.json").read_text())
     assert config["strategy"] == "tournament" and config["strategy_options"]["fraction"] == 0.05
     assert all(json.loads(r["genome"])["kind"] == "motifs" for r in rows)
+
+
+def test_config_file_sets_evolve_options_and_flags_override_it(tmp_path: Path) -> None:
+    config = tmp_path / "search.toml"
+    config.write_text('genome = "neat"\ntask = "xor"\ncycles = 450\nseed = 3\nuntil-solved = false\n[options]\nthreshold = 2.5\nprob_add_node = 0.05\n')
+    out = tmp_path / "run"
+    result = run_cli("evolve", "--config", str(config), "--seed", "4", "-o", "prob_add_node=0.1", "-q", "--workers", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["genome"], saved["cycles"], saved["seed"], saved["until_solved"]) == ("neat", 450, 4, False)
+    assert saved["strategy_options"]["threshold"] == 2.5 and saved["space"]["prob_add_node"] == 0.1
+    (tmp_path / "bad.toml").write_text("popsize = 3\n")
+    one_line_error(run_cli("evolve", "--config", str(tmp_path / "bad.toml")), "unknown key(s) popsize")
+    (tmp_path / "broken.toml").write_text("x = [\n")
+    one_line_error(run_cli("evolve", "--config", str(tmp_path / "broken.toml")), "cannot read config file")

@@ -127,15 +127,9 @@ PRESETS["neat"] = {
 GENOME_TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {"automl-zero": PROGRAM_TASKS, "neat": NEAT_TASKS}
 
 # Hierarchical motifs ([HIER] §3.1 network: stem, N cells per stage, 3 stages; ../shared/specs/hierarchical.md).
+# smoke and cpu are amoeba's budgets on [HIER]'s three-stage network.
 PRESETS["motifs"] = {
-    "smoke": {
-        "population": 4, "sample": 2, "cycles": 8, "batch": 2, "checkpoint_every": 1,
-        "task_options": {"filters": 4, "cells_per_stack": 1, "stacks": 3, "train_images": 128, "batch_size": 32, "val_images": 200},
-    },
-    "cpu": {
-        "population": 20, "sample": 5, "cycles": 120, "batch": 4, "checkpoint_every": 1,
-        "task_options": {"filters": 8, "cells_per_stack": 1, "stacks": 3, "train_images": 2048, "batch_size": 64},
-    },
+    **{name: {**PRESETS["amoeba"][name], "task_options": {**PRESETS["amoeba"][name]["task_options"], "stacks": 3}} for name in ("smoke", "cpu")},
     # [HIER]: 200 initial genotypes, 7,000 evolution steps, c0 = 16, N = 1, 5,000 steps of batch 256.
     "paper": {
         "population": 200, "sample": 10, "cycles": 7200, "batch": 4, "checkpoint_every": 1,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from evonas.genomes import Genome, Mutation, Space
+from evonas.genomes import Mutation, Space
 from evonas.rng import MUTATE
 
 from .base import Candidate, Member, Result, Strategy
@@ -278,4 +278,4 @@ def _none_to_minus_inf(value: float | None) -> float:
     return -math.inf if value is None else float(value)
 
 
-__all__ = ["Genome", "NeatReproduction", "Species"]
+__all__ = ["NeatReproduction", "Species"]

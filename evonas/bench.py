@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from evonas import __version__
+from evonas.bench_scheduling import bench_scheduling
 
 
 def _log(message: str) -> None:
@@ -416,5 +417,5 @@ def bench_motifs_search_quality(quick: bool = False, workers: int = 2, seeds: in
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
     "automl-zero-demo": bench_automl_zero_demo, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
-    "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality,
+    "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality, "scheduling": bench_scheduling,
 }

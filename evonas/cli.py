@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,19 +140,70 @@ def build_config(
     )
 
 
-def _search(run: Any, workers: int, quiet: bool) -> None:
+@dataclass(frozen=True)
+class Execution:
+    """How this invocation runs evaluations; none of it is part of the run's identity (a resume may change it)."""
+
+    workers: int = 1
+    executor: str = "auto"
+    address: str | None = None
+    eval_timeout: float | None = None
+    retries: int = 1
+    asynchronous: bool = False
+    gpus_per_eval: float = 0.0
+
+
+def execution_options(fn: Any) -> Any:
+    """The options shared by ``evolve`` and ``resume`` that choose how evaluations run."""
+    options = [
+        click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Evaluations at once (processes, Ray tasks, or numba threads for bulk tasks); never changes the lineage."),
+        click.option("--executor", default="auto", show_default=True, help="auto (in-process for 1 worker or bulk tasks, else pool), local, pool (spawned processes) or ray."),
+        click.option("--address", default=None, help="Ray cluster address for --executor ray (default: start a local Ray instance)."),
+        click.option("--eval-timeout", type=float, default=None, help="Stop an evaluation after this many seconds and log it as 'timeout' (runs evaluations in worker processes)."),
+        click.option("--retries", type=int, default=1, show_default=True, help="Times a candidate is run again when its worker process dies (killed, out of memory)."),
+        click.option("--async", "asynchronous", is_flag=True, help="Tell each result as it arrives and ask a new child at once (no idle workers; the lineage then depends on timing)."),
+        click.option("--gpus-per-eval", type=float, default=0.0, show_default=True, help="GPUs each Ray task asks for (--executor ray)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def check_execution(config: Any, execution: Execution) -> None:
+    """Refuse scheduling settings that cannot work for this run, before any folder is made or evaluation starts."""
+    from evonas.executors import check_executor_settings
+
+    _positive("--workers", execution.workers)
+    task = check_executor_settings(config.task, config.task_options, execution.executor, execution.address,
+                                   execution.eval_timeout, execution.retries)
+    if not execution.asynchronous:
+        return
+    if not STRATEGIES[config.strategy].supports_async:
+        raise UserError(f"the {config.strategy} strategy folds whole generations in order; drop --async")
+    if getattr(task, "in_process", False):
+        raise UserError(f"--async needs evaluations in worker processes, but {config.task!r} is scored in bulk in this process; drop --async")
+    if config.lineage == "compact":
+        raise UserError("--async needs full lineage (compact rows are rebuilt by replaying results in the order they were told); "
+                        "start the run with --lineage full")
+
+
+def _search(run: Any, execution: Execution, quiet: bool) -> None:
     """Run one search to its budget with a progress display; Ctrl-C checkpoints and exits 130."""
     from evonas.executors import make_executor
     from evonas.tasks import make_task
 
     config = run.config
-    if workers > config.batch and not getattr(make_task(config.task, config.task_options), "in_process", False):
+    check_execution(config, execution)
+    workers = execution.workers
+    if not execution.asynchronous and workers > config.batch and not getattr(make_task(config.task, config.task_options), "in_process", False):
         click.echo(f"note: only {config.batch} evaluations run at once (--batch); {workers - config.batch} worker(s) will idle", err=True)
         workers = config.batch
-    executor = make_executor(config.task, config.task_options, config.seed, workers)
+    executor = make_executor(config.task, config.task_options, config.seed, workers, executor=execution.executor,
+                             address=execution.address, eval_timeout=execution.eval_timeout, retries=execution.retries,
+                             gpus_per_eval=execution.gpus_per_eval)
     progress = Progress(config.cycles, run.strategy.told, enabled=not quiet)
     try:
-        run.execute(executor, progress)
+        run.execute(executor, progress, asynchronous=execution.asynchronous)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: checkpoint written; continue with 'evonas resume {run.run_dir}'", err=True)
         sys.exit(130)
@@ -159,19 +211,19 @@ def _search(run: Any, workers: int, quiet: bool) -> None:
         executor.close()
 
 
-def _execute(run: Any, workers: int, quiet: bool) -> None:
-    _search(run, workers, quiet)
+def _execute(run: Any, execution: Execution, quiet: bool) -> None:
+    _search(run, execution, quiet)
     _summarise(run, quiet)
 
 
-def _run_protocol(folder: Path, state: dict[str, Any], workers: int, quiet: bool) -> None:
+def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, quiet: bool) -> None:
     from evonas import protocol
     from evonas.genomes import GENOMES
 
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
-    state = protocol.run(folder, state, lambda run: _search(run, workers, quiet), echo)
+    state = protocol.run(folder, state, lambda run: _search(run, execution, quiet), echo)
     best, final = state["best"], state["final"]
     genome = GENOMES[best["genome"]["kind"]].from_dict(best["genome"])
     click.echo(f"run folder: {folder}")
@@ -280,7 +332,6 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 @click.option("--sample", type=int, default=None, help="Tournament sample size S, at most P (preset default).")
 @click.option("--cycles", type=int, default=None, help="Total evaluations C, counting the initial population (preset default).")
 @click.option("--batch", type=int, default=None, help="Children proposed per round; the most workers that can be busy. Changes the lineage; --workers does not.")
-@click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Evaluation processes (1 = in-process).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed: same seed and config give the same lineage.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder (default runs/<genome>-<strategy>-s<seed>-<time>).")
 @click.option("--preset", default="cpu", show_default=True, help="smoke (seconds), cpu (~10 min on 2 cores) or paper ([RE] settings).")
@@ -299,13 +350,17 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 @click.option("--until-solved/--no-until-solved", default=None,
               help="Stop at the first individual that meets the task's success criterion (default: on for the NEAT tasks).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@execution_options
 def evolve(genome: str, task: str | None, strategy: str | None, population: int | None, sample: int | None, cycles: int | None,
-           batch: int | None, workers: int, seed: int, out: Path | None, preset: str, data_dir: Path | None,
+           batch: int | None, seed: int, out: Path | None, preset: str, data_dir: Path | None,
            filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
-           device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, until_solved: bool | None, quiet: bool) -> None:
+           device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, until_solved: bool | None, quiet: bool,
+           **execution_flags: Any) -> None:
     """Run an evolutionary search and print the best individual."""
     from evonas.run import Run, check_task
 
+    execution = Execution(**execution_flags)
+    workers = execution.workers
     _positive("--workers", workers)
     if lineage_mode not in (None, "full", "compact"):
         raise UserError(f"unknown --lineage {lineage_mode!r}; choose full or compact")
@@ -319,6 +374,7 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     if until_solved is not None:
         config.until_solved = until_solved
     check_task(config)  # before any folder is made (the protocol path creates one before its first run)
+    check_execution(config, execution)
     strategy = config.strategy
     out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     if config.protocol is not None and experiments != 1:
@@ -327,34 +383,35 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
         state = protocol.start(out, config, max(0, experiments))
         if not quiet:
             click.echo(f"evolving {genome} on {config.task}: experiments until selection fitness > {config.protocol['threshold']}, folder {out}", err=True)
-        _run_protocol(out, state, workers, quiet)
+        _run_protocol(out, state, execution, quiet)
         return
     run = Run.create(out, config)
     if not quiet:
-        click.echo(f"evolving {genome} on {config.task} with {strategy}: {config.cycles} evaluations, {min(workers, config.batch)} worker(s), run folder {out}", err=True)
-    _execute(run, workers, quiet)
+        click.echo(f"evolving {genome} on {config.task} with {strategy}: {config.cycles} evaluations, {workers if execution.asynchronous else min(workers, config.batch)} worker(s){', asynchronous' if execution.asynchronous else ''}, run folder {out}", err=True)
+    _execute(run, execution, quiet)
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--cycles", type=int, default=None, help="New total evaluation budget (default: the run's own).")
-@click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Evaluation processes (does not change the lineage).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def resume(run_dir: Path, cycles: int | None, workers: int, quiet: bool) -> None:
-    """Continue a stopped or finished run from its checkpoint."""
+@execution_options
+def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: Any) -> None:
+    """Continue a stopped or finished run from its checkpoint, with the same or another executor."""
     from evonas.run import Run
 
-    _positive("--workers", workers)
+    execution = Execution(**execution_flags)
+    _positive("--workers", execution.workers)
     _positive("--cycles", cycles)
     from evonas import protocol
 
     if protocol.is_protocol_folder(run_dir):
-        _run_protocol(run_dir, protocol.load(run_dir), workers, quiet)
+        _run_protocol(run_dir, protocol.load(run_dir), execution, quiet)
         return
     run = Run.open(run_dir, cycles)
     if not quiet:
         click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)
-    _execute(run, workers, quiet)
+    _execute(run, execution, quiet)
 
 
 @cli.command()

@@ -16,8 +16,8 @@ import pyarrow as pa
 
 from evonas import __version__
 from evonas.errors import UserError
-from evonas.executors import InProcessExecutor, PoolExecutor, evaluation_seed
-from evonas.genomes import SPACES, InvalidGenome
+from evonas.executors import Executor, evaluation_seed
+from evonas.genomes import SPACES, InvalidGenome, Mutation
 from evonas.genomes.base import canonical_hash
 from evonas.progress import Progress
 from evonas.store import (
@@ -133,6 +133,7 @@ class Run:
         self.solved_id: int | None = None
         self.solved_fitness = math.nan
         self.lineage_schema = LINEAGE_SCHEMA.with_metadata(_metadata(self.config_hash))
+        self.pending: list[Candidate] = []  # asked and not yet told (asynchronous mode); kept in the checkpoint
 
     # -- creation and resume ----------------------------------------------------------------------
     @classmethod
@@ -173,11 +174,17 @@ class Run:
         except (InvalidGenome, KeyError, ValueError, TypeError) as exc:
             raise UserError(f"checkpoint in {run_dir} is corrupted ({exc}); restore it from a backup or start a new run") from None
         strategy.budget = config.cycles
-        next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()])
+        try:
+            pending = [candidate_from_dict(item, space) for item in checkpoint.state.get("pending", [])]
+        except (InvalidGenome, KeyError, ValueError, TypeError) as exc:
+            raise UserError(f"checkpoint in {run_dir} is corrupted ({exc}); restore it from a backup or start a new run") from None
+        next_id = int(checkpoint.state.get("next_id", told))
+        next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()], next_id, {c.id for c in pending})
         if cycles is not None:  # written only once the checkpoint and the lineage have been accepted
             atomic_write_bytes(run_dir / CONFIG_FILE, config.to_json().encode())
         run = cls(run_dir, config, strategy, next_part, float(checkpoint.counters.get("elapsed_seconds", 0.0)), int(checkpoint.counters.get("failed", 0)))
         run.task_state = checkpoint.state.get("task")
+        run.pending = pending
         logged = checkpoint.counters.get("best_logged")
         run.best_logged = -math.inf if logged is None else float(logged)
         solved = checkpoint.counters.get("solved_id")
@@ -185,17 +192,22 @@ class Run:
         return run
 
     # -- the loop ---------------------------------------------------------------------------------
-    def execute(self, executor: InProcessExecutor | PoolExecutor, progress: Progress | None = None) -> Member | None:
-        """Run until the budget (or ``max_seconds``) is spent or Ctrl-C; always leaves a checkpoint."""
-        strategy, config = self.strategy, self.config
+    def execute(self, executor: Executor, progress: Progress | None = None, asynchronous: bool = False) -> Member | None:
+        """Run until the budget (or ``max_seconds``) is spent or Ctrl-C; always leaves a checkpoint.
+
+        Reproducible mode (the default) asks a batch, waits for all of it and folds results in submission
+        order. ``asynchronous`` keeps every worker busy: each finished result is told at once and a new child
+        asked in its place; in-flight candidates go into the checkpoint and are evaluated again on resume.
+        """
+        strategy = self.strategy
         self.executor = executor
         task = getattr(executor, "task", None)
         if self.task_state is not None and task is not None and hasattr(task, "load_state_dict"):
             task.load_state_dict(self.task_state)
             self.task_state = None
         started = time.perf_counter()
-        last_checkpoint = (strategy.told, started)
-        progress = progress or Progress(config.cycles, strategy.told, enabled=False)
+        self._last_checkpoint = (strategy.told, started)
+        self._progress = progress or Progress(self.config.cycles, strategy.told, enabled=False)
         interrupted = False
         # Ctrl-C / SIGTERM stop an evaluation at once, but never split tell from its lineage rows: while the
         # told batch is being recorded the stop is only noted, and taken right after.
@@ -214,37 +226,10 @@ class Run:
                 if signal.getsignal(signum) is default:
                     handlers[signum] = signal.signal(signum, on_signal)
         try:
-            while not strategy.done and not (config.until_solved and self.solved_id is not None):
-                if config.max_seconds is not None and self.elapsed_before + time.perf_counter() - started >= config.max_seconds:
-                    break
-                if config.max_train_steps is not None and getattr(task, "train_steps", 0) >= config.max_train_steps:
-                    break
-                rng_before = strategy.rng.bit_generator.state
-                candidates = strategy.ask(config.batch)
-                if not candidates:
-                    break
-                try:
-                    results = executor.evaluate(candidates)
-                except BaseException:
-                    strategy.rewind(rng_before)  # the checkpoint must describe the state right after the last tell
-                    raise
-                self._recording = True
-                strategy.tell(results, candidates)
-                self.record(candidates, results)
-                if self.solved_id is None:
-                    for c, r in zip(candidates, results):
-                        if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
-                            self.solved, self.solved_id, self.solved_fitness = c, c.id, r.fitness
-                            break
-                self._recording = False
-                if self._stop_requested:
-                    raise KeyboardInterrupt
-                best = strategy.best.fitness if strategy.best else None
-                progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
-                now = time.perf_counter()
-                if strategy.told - last_checkpoint[0] >= config.checkpoint_every or now - last_checkpoint[1] >= config.checkpoint_seconds:
-                    self.checkpoint(started)
-                    last_checkpoint = (strategy.told, now)
+            if asynchronous:
+                self._loop_async(executor, started)
+            else:
+                self._loop_batches(executor, started)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -252,13 +237,84 @@ class Run:
             self._recording = False
             self.checkpoint(started)
             best = strategy.best.fitness if strategy.best else None
-            progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
-            progress.close()
+            self._progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
+            self._progress.close()
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
         if interrupted:
             raise KeyboardInterrupt
         return strategy.best
+
+    def _should_stop(self, started: float) -> bool:
+        config = self.config
+        if config.until_solved and self.solved_id is not None:
+            return True
+        if config.max_seconds is not None and self.elapsed_before + time.perf_counter() - started >= config.max_seconds:
+            return True
+        task = getattr(self.executor, "task", None)
+        return config.max_train_steps is not None and getattr(task, "train_steps", 0) >= config.max_train_steps
+
+    def _loop_batches(self, executor: Executor, started: float) -> None:
+        strategy = self.strategy
+        if self.pending:  # left in flight by an asynchronous run: told first, as one batch
+            pending = list(self.pending)
+            self._absorb(pending, executor.evaluate(pending), started)
+        while not strategy.done and not self._should_stop(started):
+            rng_before = strategy.rng.bit_generator.state
+            candidates = strategy.ask(self.config.batch)
+            if not candidates:
+                break
+            try:
+                results = executor.evaluate(candidates)
+            except BaseException:
+                strategy.rewind(rng_before)  # the checkpoint must describe the state right after the last tell
+                raise
+            self._absorb(candidates, results, started)
+
+    def _loop_async(self, executor: Executor, started: float) -> None:
+        strategy = self.strategy
+        for candidate in self.pending:
+            executor.submit(candidate)
+        while True:
+            if not self._should_stop(started):
+                while executor.in_flight < executor.workers:
+                    asked = strategy.ask(1)
+                    if not asked:
+                        break
+                    self.pending.append(asked[0])
+                    executor.submit(asked[0])
+            if not self.pending:
+                break
+            finished = executor.collect()
+            if not finished:
+                raise RuntimeError("executor lost in-flight candidates")  # a bug, not a user error
+            self._absorb([c for c, _ in finished], [r for _, r in finished], started)
+            if self._should_stop(started) and self.pending:
+                break  # the rest stay pending in the checkpoint and run again on resume
+
+    def _absorb(self, candidates: list[Candidate], results: list[Result], started: float) -> None:
+        """Tell results, log them, note a solution, update the display and checkpoint when due."""
+        strategy = self.strategy
+        self._recording = True
+        strategy.tell(results, candidates)
+        self.pending = [c for c in self.pending if c.id not in {x.id for x in candidates}]
+        self.record(candidates, results)
+        if self.solved_id is None:
+            for c, r in zip(candidates, results):
+                if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
+                    self.solved, self.solved_id, self.solved_fitness = c, c.id, r.fitness
+                    break
+        self._recording = False
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        best = strategy.best.fitness if strategy.best else None
+        task = getattr(self.executor, "task", None)
+        self._progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
+        now = time.perf_counter()
+        told_at, time_at = self._last_checkpoint
+        if strategy.told - told_at >= self.config.checkpoint_every or now - time_at >= self.config.checkpoint_seconds:
+            self.checkpoint(started)
+            self._last_checkpoint = (strategy.told, now)
 
     def _budget_fraction(self, task: Any) -> float | None:
         """Share of the train-step budget spent, when that budget (not the evaluation count) ends the run."""
@@ -318,11 +374,32 @@ class Run:
         task_state = task.state_dict() if task is not None and hasattr(task, "state_dict") else self.task_state
         if task_state is not None:
             state["task"] = task_state
+        if self.pending:
+            state["pending"] = [candidate_to_dict(c) for c in self.pending]
         write_checkpoint(self.run_dir / CHECKPOINT_FILE, Checkpoint(state, counters, rows, self.config_hash), __version__)
 
     def seed_of(self, ident: int) -> int:
         """Evaluation seed of an individual of this run."""
         return evaluation_seed(self.config.seed, ident)
+
+
+def candidate_to_dict(candidate: Candidate) -> dict[str, Any]:
+    """JSON form of an in-flight candidate (for the checkpoint of an asynchronous run)."""
+    mutation = candidate.mutation
+    return {
+        "id": candidate.id, "parent_id": candidate.parent_id, "second_parent_id": candidate.second_parent_id,
+        "birth": candidate.birth, "genome": candidate.genome.to_dict(),
+        "mutation": None if mutation is None else [mutation.kind, mutation.detail],
+    }
+
+
+def candidate_from_dict(data: dict[str, Any], space: Any) -> Candidate:
+    """Inverse of ``candidate_to_dict``."""
+    mutation = data["mutation"]
+    return Candidate(
+        int(data["id"]), data["parent_id"], data["second_parent_id"], int(data["birth"]), space.genome_from_dict(data["genome"]),
+        None if mutation is None else Mutation(str(mutation[0]), str(mutation[1])),
+    )
 
 
 def _progress_fields(strategy: Strategy) -> dict[str, Any] | None:
@@ -345,11 +422,14 @@ def load_config(run_dir: Path) -> RunConfig:
         raise UserError(f"{path} is not a valid run config ({exc}); restore it or start a new run") from None
 
 
-def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int]) -> int:
-    """Make ``lineage/`` hold exactly the rows with id < ``told``; newer rows are moved to ``set-aside/``.
+def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: int | None = None, pending: set[int] | None = None) -> int:
+    """Make ``lineage/`` hold exactly the rows the checkpoint has told: ids below ``next_id`` (default ``told``)
+    that were not in flight (``pending``); newer rows are moved to ``set-aside/``.
 
     Returns the next part number. Refuses a checkpoint whose individuals the lineage lacks.
     """
+    next_id = told if next_id is None else next_id
+    pending = pending or set()
     lineage_dir = run_dir / LINEAGE_DIR
     kept = 0
     ids_seen: set[int] = set()
@@ -359,7 +439,7 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int]) -> int:
         last_index = max(last_index, int(path.stem.split("-")[1]))
         table, complete = read_part(path)
         ids = table.column("id").to_pylist()
-        covered = [i for i, ident in enumerate(ids) if ident < told]
+        covered = [i for i, ident in enumerate(ids) if ident < next_id and ident not in pending]
         kept += len(covered)
         ids_seen.update(ids[i] for i in covered)
         if not (complete and len(covered) == len(ids)):

@@ -59,6 +59,8 @@ class Strategy(ABC):
     """Ask/tell search strategy with a JSON-safe state; ``budget`` counts every evaluation, initial ones included."""
 
     name: ClassVar[str]
+    #: Whether results may be told in any order, one at a time (``--async``).
+    supports_async: ClassVar[bool] = True
 
     def __init__(self, space: Space, seed: int, budget: int) -> None:
         self.space = space
@@ -124,7 +126,10 @@ class Strategy(ABC):
     def load_state_dict(self, state: dict[str, Any], members: dict[int, Member]) -> None:
         """Restore from ``state_dict`` output and the members stored beside it in the checkpoint."""
         self.rng = restore_generator(state["rng"])
-        self.next_id = self.told = int(state["told"])  # the in-flight tail is re-asked on resume
+        self.told = int(state["told"])
+        # Reproducible mode checkpoints with nothing in flight (next_id == told); an asynchronous run's in-flight
+        # candidates are kept by the run and evaluated again on resume, so asking goes on after them.
+        self.next_id = int(state.get("next_id", self.told))
         self.best = None if state["best"] is None else members[int(state["best"])]
         if self.tracker is not None:
             self.tracker = type(self.tracker).from_state(state["tracker"])

@@ -33,6 +33,8 @@ class Species:
 class NeatReproduction(Strategy):
     """Generational NEAT: first-fit speciation, explicit fitness sharing, stagnation, elitism, crossover."""
 
+    supports_async = False  # the checkpoint splits a generation into a told prefix and an untold rest
+
     name = "neat"
 
     def __init__(

@@ -93,7 +93,7 @@ def bench_scheduling(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     for kind in kinds:
         _log(f"{kind} executor, {evaluations} trivial evaluations on {1 if kind == 'local' else workers} worker(s) ...")
         figures = executor_overhead(kind, 1 if kind == "local" else workers, evaluations)
-        results.update({f"{kind}_{k}": round(v, 4) for k, v in figures.items()})
+        results.update({f"{kind}_{k}": round(v, 1 if k == "evals_per_s" else 4) for k, v in figures.items()})
     cycles = 60 if quick else 300
     _log(f"aging evolution, {cycles} evaluations of 0.02-0.2 s on {workers} pool workers, reproducible vs --async ...")
     results.update({k: round(v, 3) for k, v in async_speedup(workers, cycles, 0.02, 10.0).items()})

@@ -452,6 +452,17 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
 
 
 @cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for the PNGs and report.html (default: FIRST_RUN/report).")
+def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Plot one or more runs (curves overlaid) and write a self-contained HTML page."""
+    from evonas.report import write_report
+
+    page = write_report(list(run_dirs), out)
+    click.echo(f"report: {page}")
+
+
+@cli.command()
 @click.argument("name", default="amoeba")
 @click.option("--quick", is_flag=True, help="Fewer repetitions (seconds instead of minutes).")
 @click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Workers for the architectures/hour figure.")

@@ -6,7 +6,7 @@ from typing import Any
 
 from .amoeba import AmoebaGenome, AmoebaSpace
 from .automl_zero import ProgramGenome, ProgramSpace
-from .base import Genome, InvalidGenome, Mutation, Space
+from .base import Diagram, Genome, InvalidGenome, Mutation, Space
 from .bitstring import BitGenome, BitSpace
 from .motifs import MotifGenome, MotifSpace
 from .neat import NeatGenome, NeatSpace
@@ -23,4 +23,4 @@ SPACES: dict[str, Any] = {
     MotifSpace.kind: MotifSpace,
 }
 
-__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Genome", "InvalidGenome", "MotifGenome", "MotifSpace", "Mutation", "NeatGenome", "NeatSpace", "ProgramGenome", "ProgramSpace", "Space"]
+__all__ = ["GENOMES", "SPACES", "AmoebaGenome", "AmoebaSpace", "BitGenome", "BitSpace", "Diagram", "Genome", "InvalidGenome", "MotifGenome", "MotifSpace", "Mutation", "NeatGenome", "NeatSpace", "ProgramGenome", "ProgramSpace", "Space"]

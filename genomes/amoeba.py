@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import InvalidGenome, Mutation, canonical_hash, expect
+from .base import Diagram, InvalidGenome, Mutation, canonical_hash, expect
 from .ir import CellIR, Edge, NetIR, Node
 
 NASNET_OPS: tuple[str, ...] = (
@@ -142,6 +142,10 @@ class AmoebaGenome:
         nodes = tuple(Node(tuple(Edge(i, self.ops[o]) for i, o in block), "add") for block in cell)
         return CellIR(n_inputs=2, nodes=nodes, outputs=unused_states(cell))
 
+    def diagrams(self) -> list[Diagram]:
+        """The two cells as graphs: hidden states joined by their ops, unused states into the concat."""
+        return [_cell_diagram(self, name) for name in CELL_NAMES]
+
     def describe(self) -> str:
         """Human-readable two-cell listing, as printed at the end of a run."""
         lines = []
@@ -154,6 +158,14 @@ class AmoebaGenome:
                 )
             lines.append(f"  output = concat({', '.join(state_name(s) for s in unused_states(cell))})")
         return "\n".join(lines)
+
+
+def _cell_diagram(genome: AmoebaGenome, name: str) -> Diagram:
+    cell = genome.cell(name)
+    nodes = tuple(state_name(i) for i in range(len(cell) + 2)) + ("concat",)
+    edges = [(i, b + 2, genome.ops[o]) for b, block in enumerate(cell) for i, o in block]
+    edges += [(s, len(nodes) - 1, "") for s in unused_states(cell)]
+    return Diagram(f"{name} cell", nodes, tuple(edges))
 
 
 def _kind_of(data: Any) -> Any:

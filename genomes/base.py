@@ -25,6 +25,15 @@ class Mutation:
         return f"{self.kind}: {self.detail}" if self.detail else self.kind
 
 
+@dataclass(frozen=True)
+class Diagram:
+    """A graph drawing of (part of) a genome for reports: named nodes and labelled edges (source, target, label)."""
+
+    title: str
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[int, int, str], ...]
+
+
 @runtime_checkable
 class Genome(Protocol):
     """An immutable genotype with an exact JSON form, a validator, a fingerprint and a lowering."""

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import InvalidGenome, Mutation, canonical_hash, expect
+from .base import Diagram, InvalidGenome, Mutation, canonical_hash, expect
 from .ir import MotifGraph, MotifIR
 
 PRIMITIVES: tuple[str, ...] = ("conv_1x1", "dw_conv_3x3", "sep_conv_3x3", "max_pool_3x3", "avg_pool_3x3", "identity")
@@ -134,6 +134,16 @@ class MotifGenome:
             for level, n in zip(self.levels, self.nodes)
         )
         return MotifIR(self.primitives, graphs)
+
+    def diagrams(self) -> list[Diagram]:
+        """Every used motif as a graph of its active edges, the cell first."""
+        out = []
+        for k, m in reversed(self.used_motifs()):
+            name = "cell" if k == len(self.levels) - 1 else f"level-{k + 2} motif {m + 1}"
+            below = (lambda label: self.primitives[label - 1]) if k == 0 else (lambda label, k=k: f"motif {k + 1}.{label}")
+            nodes = tuple(str(i) for i in range(self.nodes[k]))
+            out.append(Diagram(name, nodes, tuple((j, i, below(label)) for j, i, label in active_edges(self.levels[k][m], self.nodes[k]))))
+        return out
 
     def describe(self) -> str:
         """The used motifs, level by level, as edge lists."""

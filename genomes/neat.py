@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import InvalidGenome, Mutation, canonical_hash, expect
+from .base import Diagram, InvalidGenome, Mutation, canonical_hash, expect
 from .ir import ActivationIR, NeatPopulationIR
 
 STEEPNESS = 4.9  # [EC02] 4.1: phi(x) = 1 / (1 + exp(-4.9 x))
@@ -167,6 +167,13 @@ class NeatGenome:
         for s, t, w in self.enabled_links():
             lines.append(f"  {_node_name(self, s)} -> {_node_name(self, t)}  weight {w:+.6f}")
         return "\n".join(lines)
+
+    def diagrams(self) -> list[Diagram]:
+        """The enabled network as a graph with weights on the links."""
+        used = sorted({n for s, t, _ in self.enabled_links() for n in (s, t)} | set(range(self.first_hidden)))
+        index = {n: i for i, n in enumerate(used)}
+        edges = tuple((index[s], index[t], f"{w:+.2f}") for s, t, w in self.enabled_links())
+        return [Diagram("network", tuple(_node_name(self, n) for n in used), edges)]
 
     def to_dot(self) -> str:
         """A Graphviz drawing of the enabled network (inputs at the top, outputs at the bottom)."""

@@ -463,6 +463,32 @@ def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--id", "ident", type=int, default=None, help="The individual to export (default: the best, as with --best).")
+@click.option("--best", is_flag=True, help="Export the best individual (the default).")
+@click.option("--format", "fmt", default=None, help="torch (cells, motifs), python or dot (NEAT), python (AutoML-Zero); default: the first of these.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file (default: RUN/export/KIND_ID.EXT).")
+@click.option("--train", is_flag=True, help="torch: retrain from scratch at the size given by --epochs, --filters and --cells instead of as in the run.")
+@click.option("--epochs", type=float, default=None, help="With --train: passes over the training split.")
+@click.option("--filters", type=int, default=None, help="With --train: F, filters of the first stack.")
+@click.option("--cells", type=int, default=None, help="With --train: N, cells per stack.")
+def export(run_dir: Path, ident: int | None, best: bool, fmt: str | None, out: Path | None, train: bool,
+           epochs: float | None, filters: int | None, cells: int | None) -> None:
+    """Export one individual: a torch.export network, or standalone Python (NEAT, AutoML-Zero), or a dot graph."""
+    from evonas.export import export_individual
+
+    if best and ident is not None:
+        raise UserError("give --id ID or --best, not both")
+    sizes = {k: v for k, v in (("epochs", epochs), ("filters", filters), ("cells_per_stack", cells)) if v is not None}
+    if sizes and not train:
+        raise UserError("--epochs, --filters and --cells set the size of a retrained network; add --train")
+    if train and not sizes:
+        raise UserError("--train needs at least one of --epochs, --filters, --cells (otherwise the export already matches the run)")
+    path = export_individual(run_dir, ident, fmt, out, sizes, lambda line: click.echo(line, err=True))
+    click.echo(f"exported: {path}")
+
+
+@cli.command()
 @click.argument("name", default="amoeba")
 @click.option("--quick", is_flag=True, help="Fewer repetitions (seconds instead of minutes).")
 @click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Workers for the architectures/hour figure.")

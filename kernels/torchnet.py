@@ -235,6 +235,8 @@ class ImageSplits:
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
+    mean: tuple[float, ...] = ()  # per channel, of the raw [0, 1] training images (what a user must subtract)
+    std: tuple[float, ...] = ()
 
 
 def splits_from_arrays(arrays: dict[str, np.ndarray], num_classes: int) -> ImageSplits:
@@ -259,6 +261,8 @@ def splits_from_arrays(arrays: dict[str, np.ndarray], num_classes: int) -> Image
         norm(arrays["test_x"]),
         torch.from_numpy(arrays["test_y"].astype(np.int64)),
         num_classes,
+        tuple(float(v) for v in mean.flatten()),
+        tuple(float(v) for v in std.flatten()),
     )
 
 
@@ -312,16 +316,16 @@ def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int, de
         m.momentum = momentum
 
 
-def train_proxy(
-    ir: NetIR,
+def train_model(
+    ir: Any,
     macro: Macro,
     data: ImageSplits,
     budget: ProxyBudget,
     seed: int,
     device: torch.device | None = None,
-    with_test: bool = False,
-) -> dict[str, float]:
-    """Train a fresh network for the fixed budget and return validation accuracy and timing metrics.
+) -> tuple[nn.Module, dict[str, float]]:
+    """Train a fresh network for the fixed budget (batch-norm statistics recalibrated); returns it with its
+    training metrics. ``train_loss`` is NaN when the loss diverged (the network is then returned as it was at that step).
 
     Deterministic for a given ``seed`` on a given device and thread count: it seeds weight init and the
     shuffle order, and nothing else is random.
@@ -367,10 +371,26 @@ def train_proxy(
         "train_images_per_s": images / train_seconds if train_seconds > 0 else math.nan,
         "params": float(count_parameters(model)),
     }
-    if not finite:
+    if finite:
+        recalibrate_batchnorm(model, data.train_x[order[: budget.recalibration_images]], budget.eval_batch_size, device, budget.channels_last)
+    return model, metrics
+
+
+def train_proxy(
+    ir: NetIR,
+    macro: Macro,
+    data: ImageSplits,
+    budget: ProxyBudget,
+    seed: int,
+    device: torch.device | None = None,
+    with_test: bool = False,
+) -> dict[str, float]:
+    """Train a fresh network for the fixed budget and return validation accuracy and timing metrics (see ``train_model``)."""
+    device = device or pick_device()
+    model, metrics = train_model(ir, macro, data, budget, seed, device)
+    if not math.isfinite(metrics["train_loss"]):
         metrics["val_accuracy"] = math.nan
         return metrics
-    recalibrate_batchnorm(model, data.train_x[order[: budget.recalibration_images]], budget.eval_batch_size, device, budget.channels_last)
     metrics["val_accuracy"] = evaluate_accuracy(model, data.val_x, data.val_y, budget.eval_batch_size, device, budget.channels_last)
     if with_test:
         metrics["test_accuracy"] = evaluate_accuracy(model, data.test_x, data.test_y, budget.eval_batch_size, device, budget.channels_last)

@@ -99,6 +99,14 @@ class ImageClassification(Task):
             torchnet.pick_device(self.device_name), with_test=with_test,
         )
 
+    def trained_model(self, genome: Genome, seed: int) -> tuple[Any, dict[str, float]]:
+        """The network exactly as an evaluation with ``seed`` trains it (for export), with its training metrics."""
+        from evonas.kernels import torchnet
+
+        torchnet.configure_worker_threads()
+        data = self.splits()
+        return torchnet.train_model(genome.lower(), self.macro, data, self.budget(len(data.train_x)), seed, torchnet.pick_device(self.device_name))
+
     def evaluate(self, genome: Genome, seed: int) -> tuple[float, dict[str, float]]:
         """Proxy-train and return validation accuracy."""
         metrics = self._train(genome, seed, with_test=False)

@@ -86,15 +86,19 @@ def build_config(
     if kinds and genome not in kinds:
         raise UserError(f"task {task_name!r} scores {', '.join(kinds)} genomes, not {genome!r}; pick a matching --task")
     space = SPACES[genome]().to_dict()
+    # A task (a plug-in one included) may carry per-genome settings: the space layout it needs, budgets, options.
+    spec = (getattr(task_class(task_name)[0], "genome_presets", None) or {}).get(genome)
     if genome in GENOME_TASK_PRESETS:
         task_presets = GENOME_TASK_PRESETS[genome]
-        if task_name not in task_presets:
-            raise UserError(f"{genome} has presets for {', '.join(task_presets)}, not {task_name!r}; pick one of them")
-        spec = task_presets[task_name]
-        space.update(spec["space"])
+        spec = task_presets.get(task_name, spec)
+        if spec is None:
+            raise UserError(f"{genome} has presets for {', '.join(task_presets)}, not {task_name!r}; pick one of them, "
+                            f"or give the task class a genome_presets entry for {genome!r} (see the README, 'Your own tasks')")
+    if spec is not None:
+        space.update(spec.get("space", {}))
         preset_options = settings.pop("task_options")
-        settings = {**{k: v for k, v in spec.items() if k != "space"}, **settings}
-        settings["task_options"] = {**spec["task_options"], **preset_options}
+        settings = {**{k: v for k, v in spec.items() if k not in ("space", "task_options")}, **settings}
+        settings["task_options"] = {**spec.get("task_options", {}), **preset_options}
     for flag, value in (("population", population), ("sample", sample)):
         if value is not None and flag not in strategy_option_keys(strategy):
             raise UserError(f"--{flag} does not apply to the {strategy} strategy; drop it or pick a strategy that has it")
@@ -151,6 +155,7 @@ class Execution:
     retries: int = 1
     asynchronous: bool = False
     gpus_per_eval: float = 0.0
+    verbose: bool = False
 
 
 def execution_options(fn: Any) -> Any:
@@ -163,6 +168,7 @@ def execution_options(fn: Any) -> Any:
         click.option("--retries", type=int, default=1, show_default=True, help="Times a candidate is run again when its worker process dies (killed, out of memory)."),
         click.option("--async", "asynchronous", is_flag=True, help="Tell each result as it arrives and ask a new child at once (no idle workers; the lineage then depends on timing)."),
         click.option("--gpus-per-eval", type=float, default=0.0, show_default=True, help="GPUs each Ray task asks for (--executor ray)."),
+        click.option("-v", "--verbose", is_flag=True, help="Also print a line for each failed evaluation and each new best."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -202,6 +208,7 @@ def _search(run: Any, execution: Execution, quiet: bool) -> None:
                              address=execution.address, eval_timeout=execution.eval_timeout, retries=execution.retries,
                              gpus_per_eval=execution.gpus_per_eval)
     progress = Progress(config.cycles, run.strategy.told, enabled=not quiet)
+    run.verbose = execution.verbose
     try:
         run.execute(executor, progress, asynchronous=execution.asynchronous)
     except KeyboardInterrupt:
@@ -362,6 +369,8 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     execution = Execution(**execution_flags)
     workers = execution.workers
     _positive("--workers", workers)
+    if execution.verbose and quiet:
+        raise UserError("-v and -q contradict each other; drop one")
     if lineage_mode not in (None, "full", "compact"):
         raise UserError(f"unknown --lineage {lineage_mode!r}; choose full or compact")
     if experiments < 0:
@@ -402,6 +411,8 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: An
 
     execution = Execution(**execution_flags)
     _positive("--workers", execution.workers)
+    if execution.verbose and quiet:
+        raise UserError("-v and -q contradict each other; drop one")
     _positive("--cycles", cycles)
     from evonas import protocol
 

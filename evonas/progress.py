@@ -59,6 +59,15 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def event(self, line: str) -> None:
+        """Print one event line (``-v``: failures and new bests) without breaking the live line."""
+        if not self.enabled:
+            return
+        self.stream.write(("\r\x1b[K" if self.live else "") + line + "\n")
+        self.stream.flush()
+        if self.live:
+            self.last_shown = -math.inf  # redraw the live line at the next update
+
     def close(self) -> None:
         """End the live line."""
         if self.enabled and self.live:

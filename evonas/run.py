@@ -134,6 +134,7 @@ class Run:
         self.solved_fitness = math.nan
         self.lineage_schema = LINEAGE_SCHEMA.with_metadata(_metadata(self.config_hash))
         self.pending: list[Candidate] = []  # asked and not yet told (asynchronous mode); kept in the checkpoint
+        self.verbose = False  # -v: report each failure and each new best through the progress display
 
     # -- creation and resume ----------------------------------------------------------------------
     @classmethod
@@ -336,6 +337,12 @@ class Run:
             new_best = r.ok and r.fitness > self.best_logged
             if new_best:
                 self.best_logged = r.fitness
+            if self.verbose:
+                if not r.ok:
+                    self._progress.event(f"id {c.id}: {r.status}: {r.error}")
+                elif new_best:
+                    origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
+                    self._progress.event(f"id {c.id}: new best {r.fitness:.6g} ({origin})")
             full = not compact or c.parent_id is None or new_best
             col["id"].append(c.id)
             col["parent_id"].append(c.parent_id)

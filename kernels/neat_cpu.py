@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -151,6 +152,14 @@ def activate_rows(nets: PackedNets, inputs: np.ndarray) -> np.ndarray:
     out = np.zeros((len(nets), inputs.shape[0], nets.n_outputs))
     _activate_rows(nets.order_offset, nets.order, nets.begin, nets.end, nets.source, nets.weight, nets.n_nodes, nets.n_inputs, nets.n_outputs, inputs, out)
     return out
+
+
+def activate_genomes(genomes: list[Any], rows: np.ndarray) -> np.ndarray:
+    """Outputs ``[genome, row, output]`` of NEAT genomes on input rows (bias value included where the genome has
+    a bias), one pass from a zero state per row: the helper for user tasks that score NEAT networks."""
+    from evonas.genomes.neat import population_ir
+
+    return activate_rows(lower_population(population_ir(list(genomes))), rows)
 
 
 # -- cart-pole physics ([NEATC] CartPole::step and rk4) ------------------------------------------------

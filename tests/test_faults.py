@@ -184,3 +184,15 @@ def test_scheduling_flags_that_cannot_work_are_refused_with_one_line(tmp_path: P
         assert not (tmp_path / f"r{i}").exists(), flags
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and fragment in lines[0], (flags, result.stderr)
+
+
+def test_verbose_prints_each_failure_and_each_new_best_as_it_happens(tmp_path: Path) -> None:
+    """-v: one line per failed evaluation (with its error) and per new best; -q with -v is refused."""
+    result = run_cli("evolve", *[a for a in BITS if a != "-q"], "--cycles", "60", "--workers", "1", "-v", "-o", "fail_rate=0.1",
+                     "--out", str(tmp_path / "v"))
+    assert result.returncode == 0, result.stderr
+    failures = [line for line in result.stderr.splitlines() if ": failed: RuntimeError: injected fault" in line]
+    assert len(failures) == sum(r["status"] == "failed" for r in rows(tmp_path / "v")) > 0
+    assert "id 0: new best" in result.stderr
+    clash = run_cli("evolve", *BITS, "-v", "--out", str(tmp_path / "clash"))
+    assert clash.returncode != 0 and "-v and -q" in clash.stderr and not (tmp_path / "clash").exists()

@@ -20,6 +20,7 @@ from test_automl_zero import random_program, small_tasks
 from test_neat import FEED_FORWARD, RECURRENT
 
 from evonas.export import neat_python
+from evonas.genomes import GENOMES
 from evonas.genomes.automl_zero import to_batch
 from evonas.genomes.neat import population_ir
 from evonas.kernels.neat_cpu import activate_rows, lower_population
@@ -95,10 +96,13 @@ def test_exported_automl_zero_program_gives_the_kernel_predictions(tmp_path_fact
         assert np.isnan(kernel[len(got):]).all() or len(got) == len(kernel)
 
 
-@pytest.fixture(scope="module")
-def cell_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("export") / "amoeba"
-    result = run_cli("evolve", "--genome", "amoeba", "--preset", "smoke", "--train-images", "64", "--workers", "1", "--seed", "2", "-q", "--out", str(out))
+@pytest.fixture(scope="module", params=["amoeba", "motifs"])
+def cell_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    kind = request.param
+    out = tmp_path_factory.mktemp("export") / kind
+    cycles = ["--cycles", "4"] if kind == "motifs" else []
+    result = run_cli("evolve", "--genome", kind, "--preset", "smoke", "--train-images", "64", "--workers", "1", "--seed", "2", "-q",
+                     *cycles, "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
 
@@ -128,7 +132,7 @@ def test_exported_cell_network_loads_with_torch_alone_and_gives_the_run_logits(c
     assert spec["val_accuracy"] == pytest.approx(best["fitness"], abs=1e-12)
     config = load_config(cell_run)
     task = make_task(config.task, config.task_options, fresh=True)
-    genome = __import__("evonas.genomes", fromlist=["AmoebaGenome"]).AmoebaGenome.from_dict(best["genome"])
+    genome = GENOMES[config.genome].from_dict(best["genome"])
     model, _ = task.trained_model(genome, evaluation_seed(config.seed, best["id"]))
     model = model.to(memory_format=torch.contiguous_format).eval()
     x = task.splits().test_x[:32].contiguous()

@@ -148,11 +148,37 @@ def torch_export(config: RunConfig, genome: Any, seed: int, out: Path, overrides
     return spec
 
 
+def export_protocol_best(folder: Path, ident: int | None, fmt: str | None, out: Path | None) -> Path:
+    """Export the candidate an AutoML-Zero protocol kept (its best by selection fitness) as Python."""
+    from evonas import protocol
+    from evonas.genomes import GENOMES
+    from evonas.program_export import program_python
+
+    state = protocol.load(folder)
+    best = state.get("best")
+    if best is None:
+        raise UserError(f"{folder} holds an experiment protocol with no finished experiment yet; export from one of its experiment-NNNN folders")
+    if ident is not None:
+        raise UserError(f"{folder} is a protocol folder, which exports the candidate it kept; for another id, export from its experiment-NNNN folder")
+    if fmt not in (None, "python"):
+        raise UserError(f"automl-zero individuals export as python, not {fmt!r}")
+    genome = GENOMES[best["genome"]["kind"]].from_dict(best["genome"])
+    title = (f"the candidate of {folder} (experiment {best['experiment']}, id {best['candidate_id']}, "
+             f"selection fitness {best['select_fitness']:.6g})")
+    out = out or folder / "export" / f"automl_zero_experiment{best['experiment']}_{best['candidate_id']}.py"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(program_python(genome, title))
+    return out
+
+
 def export_individual(run_dir: Path, ident: int | None, fmt: str | None, out: Path | None, overrides: dict[str, Any], echo: Any) -> Path:
     """Export one individual of a run; returns the file written."""
+    from evonas import protocol
     from evonas.executors import evaluation_seed
     from evonas.replay import replay_genomes
 
+    if protocol.is_protocol_folder(run_dir):
+        return export_protocol_best(run_dir, ident, fmt, out)
     config = load_config(run_dir)
     kind = config.genome
     formats = FORMATS.get(kind, ())

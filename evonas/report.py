@@ -355,15 +355,30 @@ def _facts(run: RunData) -> list[tuple[str, str]]:
     ]
 
 
+def best_experiment(folder: Path) -> Path:
+    """The experiment folder of an AutoML-Zero protocol that holds its best candidate so far."""
+    from evonas import protocol
+
+    state = protocol.load(folder)
+    if not state.get("best"):
+        raise UserError(f"{folder} holds an experiment protocol with no finished experiment yet; report on one of its experiment-NNNN folders")
+    return folder / f"experiment-{int(state['best']['experiment']):04d}"
+
+
 def write_report(paths: list[Path], out: Path | None = None) -> Path:
-    """Write the PNGs and ``report.html`` for one or more runs (curves overlaid); returns the HTML path."""
+    """Write the PNGs and ``report.html`` for one or more runs (curves overlaid); returns the HTML path.
+
+    A protocol folder stands for its best experiment."""
+    from evonas import protocol
+
     if not paths:
         raise UserError("give at least one run folder")
+    out = out or paths[0] / "report"
+    paths = [best_experiment(p) if protocol.is_protocol_folder(p) else p for p in paths]
     labels = [p.name for p in paths]
     if len(set(labels)) < len(labels):
         labels = [str(p) for p in paths]
     runs = [load_run(p, label) for p, label in zip(paths, labels)]
-    out = out or paths[0] / "report"
     out.mkdir(parents=True, exist_ok=True)
     sections = []
     curves = plot_curves(runs, out / "fitness.png")

@@ -185,3 +185,22 @@ def test_exported_xor_winner_solves_xor_as_a_plain_python_function(tmp_path: Pat
         for b in (0.0, 1.0):
             (output,) = module.activate([a, b, 1.0])
             assert (output > 0.5) == (a != b)
+
+
+def test_a_protocol_folder_reports_and_exports_the_candidate_it_kept(tmp_path: Path) -> None:
+    """The AutoML-Zero demo makes a protocol folder: report shows its best experiment, export writes its kept candidate."""
+    out = tmp_path / "demo"
+    result = run_cli("evolve", "--genome", "automl-zero", "--preset", "smoke", "--experiments", "2", "-q", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    state = json.loads((out / "protocol.json").read_text())
+    assert run_cli("report", str(out)).returncode == 0
+    assert (out / "report" / "report.html").exists()
+    result = run_cli("export", str(out))
+    assert result.returncode == 0, result.stderr
+    path = Path(result.stdout.strip().split("exported: ")[1])
+    module = load_source(path.read_text(), tmp_path, "kept")
+    assert f"experiment {state['best']['experiment']}" in module.__doc__
+    algorithm = module.Algorithm(seed=0, task=0)
+    for x in np.random.default_rng(0).standard_normal((5, module.F)):
+        algorithm.train_step(list(x), float(x.sum()))
+    assert isinstance(algorithm.predict([0.0] * module.F), float)

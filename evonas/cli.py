@@ -154,6 +154,7 @@ class Execution:
     eval_timeout: float | None = None
     retries: int = 1
     asynchronous: bool = False
+    cpus_per_eval: float = 1.0
     gpus_per_eval: float = 0.0
     verbose: bool = False
 
@@ -167,6 +168,7 @@ def execution_options(fn: Any) -> Any:
         click.option("--eval-timeout", type=float, default=None, help="Stop an evaluation after this many seconds and log it as 'timeout' (runs evaluations in worker processes)."),
         click.option("--retries", type=int, default=1, show_default=True, help="Times a candidate is run again when its worker process dies (killed, out of memory)."),
         click.option("--async", "asynchronous", is_flag=True, help="Tell each result as it arrives and ask a new child at once (no idle workers; the lineage then depends on timing)."),
+        click.option("--cpus-per-eval", type=float, default=1.0, show_default=True, help="CPUs each Ray task asks for (--executor ray)."),
         click.option("--gpus-per-eval", type=float, default=0.0, show_default=True, help="GPUs each Ray task asks for (--executor ray)."),
         click.option("-v", "--verbose", is_flag=True, help="Also print a line for each failed evaluation and each new best."),
     ]
@@ -181,7 +183,7 @@ def check_execution(config: Any, execution: Execution) -> None:
 
     _positive("--workers", execution.workers)
     task = check_executor_settings(config.task, config.task_options, execution.executor, execution.address,
-                                   execution.eval_timeout, execution.retries)
+                                   execution.eval_timeout, execution.retries, execution.cpus_per_eval, execution.gpus_per_eval)
     if not execution.asynchronous:
         return
     if not STRATEGIES[config.strategy].supports_async:
@@ -206,7 +208,7 @@ def _search(run: Any, execution: Execution, quiet: bool) -> None:
         workers = config.batch
     executor = make_executor(config.task, config.task_options, config.seed, workers, executor=execution.executor,
                              address=execution.address, eval_timeout=execution.eval_timeout, retries=execution.retries,
-                             gpus_per_eval=execution.gpus_per_eval)
+                             cpus_per_eval=execution.cpus_per_eval, gpus_per_eval=execution.gpus_per_eval)
     progress = Progress(config.cycles, run.strategy.told, enabled=not quiet)
     run.verbose = execution.verbose
     try:

@@ -369,7 +369,7 @@ EXECUTORS = ("auto", "local", "pool", "ray")
 
 def check_executor_settings(
     task_name: str, task_options: dict[str, Any], executor: str = "auto", address: str | None = None,
-    eval_timeout: float | None = None, retries: int = 1,
+    eval_timeout: float | None = None, retries: int = 1, cpus_per_eval: float = 1.0, gpus_per_eval: float = 0.0,
 ) -> Task:
     """Refuse executor settings that cannot work (with the fix in the message); returns the task."""
     if executor not in EXECUTORS:
@@ -378,6 +378,8 @@ def check_executor_settings(
         raise UserError(f"--eval-timeout must be a positive number of seconds, got {eval_timeout}")
     if retries < 0:
         raise UserError(f"--retries must be 0 or more, got {retries}")
+    if not (cpus_per_eval > 0 and gpus_per_eval >= 0):
+        raise UserError(f"--cpus-per-eval must be positive and --gpus-per-eval at least 0, got {cpus_per_eval} and {gpus_per_eval}")
     if address is not None and executor != "ray":
         raise UserError("--address is for --executor ray; drop it or add --executor ray")
     if executor == "local" and eval_timeout is not None:
@@ -392,7 +394,8 @@ def check_executor_settings(
 
 def make_executor(
     task_name: str, task_options: dict[str, Any], run_seed: int, workers: int, *, executor: str = "auto",
-    address: str | None = None, eval_timeout: float | None = None, retries: int = 1, gpus_per_eval: float = 0.0,
+    address: str | None = None, eval_timeout: float | None = None, retries: int = 1, cpus_per_eval: float = 1.0,
+    gpus_per_eval: float = 0.0,
 ) -> Executor:
     """The executor a run asked for.
 
@@ -400,7 +403,7 @@ def make_executor(
     of spawned processes otherwise (also for one worker when ``eval_timeout`` is set, since only a separate
     process can be stopped mid-evaluation); ``ray`` runs evaluations as Ray tasks.
     """
-    task = check_executor_settings(task_name, task_options, executor, address, eval_timeout, retries)
+    task = check_executor_settings(task_name, task_options, executor, address, eval_timeout, retries, cpus_per_eval, gpus_per_eval)
     if getattr(task, "in_process", False):
         import numba
 
@@ -410,7 +413,7 @@ def make_executor(
         from evonas.ray_executor import RayExecutor
 
         return RayExecutor(task_name, task_options, run_seed, workers, address=address, eval_timeout=eval_timeout,
-                           retries=retries, gpus_per_eval=gpus_per_eval)
+                           retries=retries, cpus_per_eval=cpus_per_eval, gpus_per_eval=gpus_per_eval)
     if executor == "local":
         return InProcessExecutor(task_name, task_options, run_seed)
     if executor == "auto" and workers <= 1 and eval_timeout is None:

@@ -177,6 +177,7 @@ def test_scheduling_flags_that_cannot_work_are_refused_with_one_line(tmp_path: P
         (["--genome", "bitstring", "--address", "10.0.0.1:6379"], "--address is for --executor ray"),
         (["--genome", "bitstring", "--retries", "-1"], "--retries must be 0 or more"),
         (["--genome", "bitstring", "--eval-timeout", "0"], "--eval-timeout must be a positive"),
+        (["--genome", "bitstring", "--cpus-per-eval", "0"], "--cpus-per-eval must be positive"),
     ]
     for i, (flags, fragment) in enumerate(cases):
         result = run_cli("evolve", *flags, "--cycles", "20", "-q", "--out", str(tmp_path / f"r{i}"))

@@ -54,6 +54,31 @@ class AgingEvolution(Strategy):
         child, mutation = self._mutate(parent.genome, self.keyed.at(MUTATE, ident))
         return Candidate(ident, parent.id, None, ident, child, mutation)
 
+    def _propose_many(self, idents: list[int]) -> list[Candidate]:
+        """The batch's tournaments in one draw: ``random((k, S))`` reads the generator exactly as k calls of
+        ``random(S)`` do, so the children are those of the one-by-one path, for less Python per child."""
+        if not (self.aging and self.replace) or not self.population:
+            return [self._propose(ident) for ident in idents]
+        out: list[Candidate | None] = [None] * len(idents)
+        tournament = [k for k, ident in enumerate(idents) if ident >= self.population_size]
+        for k, ident in enumerate(idents):
+            if ident < self.population_size:
+                out[k] = self._random_candidate(ident)
+        if tournament:
+            population = self.population
+            size = len(population)
+            fitness = np.fromiter((m.fitness for m in population), dtype=np.float64, count=size)
+            draws = (self.rng.random((len(tournament), self.sample_size)) * size).astype(np.int64)
+            sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
+            # argmax keeps the first drawn among ties; a row of failures only gives its first draw, as before
+            winners = draws[np.arange(len(tournament)), np.argmax(sampled, axis=1)].tolist()
+            for k, winner in zip(tournament, winners):
+                ident = idents[k]
+                parent = population[winner]
+                child, mutation = self._mutate(parent.genome, self.keyed.at(MUTATE, ident))
+                out[k] = Candidate(ident, parent.id, None, ident, child, mutation)
+        return out  # type: ignore[return-value]
+
     def _tournament(self) -> tuple[Member, list[int]]:
         size = len(self.population)
         if self.replace:

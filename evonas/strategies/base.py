@@ -79,13 +79,16 @@ class Strategy(ABC):
     # -- protocol -------------------------------------------------------------------------------
     def ask(self, n: int) -> list[Candidate]:
         """Up to ``n`` new candidates, never past the budget."""
-        out = []
         if self.tracker is not None and self.next_id == self.told:
             self._tracker_before = self.tracker.copy()
-        for _ in range(max(0, min(n, self.budget - self.next_id))):
-            out.append(self._propose(self.next_id))
-            self.next_id += 1
+        count = max(0, min(n, self.budget - self.next_id))
+        out = self._propose_many(list(range(self.next_id, self.next_id + count)))
+        self.next_id += count
         return out
+
+    def _propose_many(self, idents: list[int]) -> list[Candidate]:
+        """Candidates for consecutive ids, all from the current state (strategies may batch the work)."""
+        return [self._propose(ident) for ident in idents]
 
     def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
         """Fold results in, in submission order."""

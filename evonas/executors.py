@@ -10,6 +10,7 @@ import os
 import signal
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -55,7 +56,7 @@ def evaluation_seed(run_seed: int, ident: int) -> int:
     return derive_seed(run_seed, EVALUATE, ident)
 
 
-class Executor:
+class Executor(ABC):
     """Runs evaluations in the background: ``submit`` hands a candidate over, ``collect`` returns finished ones.
 
     ``evaluate`` is the reproducible path (a batch, results in submission order); ``collect`` in completion
@@ -66,18 +67,18 @@ class Executor:
     workers = 1
     name = "executor"
 
-    def submit(self, candidate: Candidate) -> None:  # pragma: no cover - overridden
+    @abstractmethod
+    def submit(self, candidate: Candidate) -> None:
         """Queue one candidate for evaluation."""
-        raise NotImplementedError
 
-    def collect(self) -> list[tuple[Candidate, Result]]:  # pragma: no cover - overridden
+    @abstractmethod
+    def collect(self) -> list[tuple[Candidate, Result]]:
         """Block until at least one queued evaluation finishes; [] when none is queued or running."""
-        raise NotImplementedError
 
     @property
-    def in_flight(self) -> int:  # pragma: no cover - overridden
+    @abstractmethod
+    def in_flight(self) -> int:
         """Candidates submitted and not yet collected."""
-        raise NotImplementedError
 
     def evaluate(self, candidates: list[Candidate]) -> list[Result]:
         """Results in submission order."""
@@ -91,6 +92,7 @@ class Executor:
             done.update((c.id, r) for c, r in finished)
         return [done[c.id] for c in candidates]
 
+    @abstractmethod
     def close(self) -> None:
         """Release workers at once (evaluations still running are abandoned)."""
 

@@ -298,7 +298,9 @@ class Run:
         strategy = self.strategy
         self._recording = True
         strategy.tell(results, candidates)
-        self.pending = [c for c in self.pending if c.id not in {x.id for x in candidates}]
+        if self.pending:
+            told = {c.id for c in candidates}
+            self.pending = [c for c in self.pending if c.id not in told]
         self.record(candidates, results)
         if self.solved_id is None:
             for c, r in zip(candidates, results):

@@ -326,11 +326,9 @@ class Run:
         return min(1.0, task.train_steps / self.config.max_train_steps)
 
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
-        """Buffer one lineage row per evaluated candidate."""
-        kind = self.strategy.space.kind
-        wall = now_us()
+        """Buffer one lineage row per evaluated candidate (column by column: this runs for every child)."""
         compact = self.config.lineage == "compact"
-        col = self.buffer.columns
+        full: list[bool] = []
         for c, r in zip(candidates, results):
             if not r.ok:
                 self.failed += 1
@@ -345,22 +343,24 @@ class Run:
                 elif new_best:
                     origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
                     self._progress.event(f"id {c.id}: new best {r.fitness:.6g} ({origin})")
-            full = not compact or c.parent_id is None or new_best
-            col["id"].append(c.id)
-            col["parent_id"].append(c.parent_id)
-            col["second_parent_id"].append(c.second_parent_id)
-            col["birth"].append(c.birth)
-            col["mutation"].append(None if c.mutation is None else str(c.mutation))
-            col["genome_kind"].append(kind)
-            col["genome"].append(genome_json(c.genome) if full else None)
-            col["fingerprint"].append(c.genome.fingerprint() if full else None)
-            col["fitness"].append(r.fitness if r.ok else None)
-            col["metrics"].append(list(r.metrics.items()))
-            col["status"].append(r.status)
-            col["error"].append(r.error or None)
-            col["eval_seconds"].append(r.eval_seconds)
-            col["worker"].append(r.worker)
-            col["wall_time"].append(wall)
+            full.append(not compact or c.parent_id is None or new_best)
+        col = self.buffer.columns
+        count = len(candidates)
+        col["id"].extend([c.id for c in candidates])
+        col["parent_id"].extend([c.parent_id for c in candidates])
+        col["second_parent_id"].extend([c.second_parent_id for c in candidates])
+        col["birth"].extend([c.birth for c in candidates])
+        col["mutation"].extend([None if c.mutation is None else str(c.mutation) for c in candidates])
+        col["genome_kind"].extend([self.strategy.space.kind] * count)
+        col["genome"].extend([genome_json(c.genome) if f else None for c, f in zip(candidates, full)])
+        col["fingerprint"].extend([c.genome.fingerprint() if f else None for c, f in zip(candidates, full)])
+        col["fitness"].extend([r.fitness if r.ok else None for r in results])
+        col["metrics"].extend([list(r.metrics.items()) for r in results])
+        col["status"].extend([r.status for r in results])
+        col["error"].extend([r.error or None for r in results])
+        col["eval_seconds"].extend([r.eval_seconds for r in results])
+        col["worker"].extend([r.worker for r in results])
+        col["wall_time"].extend([now_us()] * count)
 
     def checkpoint(self, started: float) -> None:
         """Flush buffered lineage as a new part file, then atomically write the checkpoint."""

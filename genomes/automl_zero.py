@@ -361,12 +361,31 @@ class ProgramSpace:
 
     def random_instruction(self, component: int, rng: np.random.Generator) -> Instruction:
         """An op uniform from the component's list with every argument freshly drawn."""
+        return self.random_instructions(component, 1, rng)[0]
+
+    def random_instructions(self, component: int, count: int, rng: np.random.Generator) -> list[Instruction]:
+        """``count`` random instructions, reading the generator exactly as ``count`` calls of ``random_instruction``.
+
+        Each instruction takes seven uniforms (op, in1, in2, out, three data values) and, for a data op, one
+        more for each of its three data uniforms that is exactly 0 (redrawn, p = 2^-53). The uniforms are drawn
+        in one call: one generator call costs about what one scalar draw does, and this runs for every
+        randomized instruction and component.
+        """
         allowed = self._allowed(component)
-        if not allowed:
-            return NOP
-        # One draw of seven uniforms per instruction (op, in1, in2, out, three data values): a single
-        # generator call costs about what one scalar draw does, and this runs for every randomized instruction.
-        u = rng.random(7).tolist()
+        if not allowed or count <= 0:
+            return [NOP] * max(count, 0)
+        drawn = rng.random(7 * count).tolist()
+        if 0.0 in drawn:  # a redraw shifts the later instructions: follow the stream value by value
+            stream = iter(drawn)
+
+            def take() -> float:
+                value = next(stream, None)
+                return rng.random() if value is None else value
+
+            return [self._instruction(allowed, [take() for _ in range(7)], take) for _ in range(count)]
+        return [self._instruction(allowed, drawn[7 * k : 7 * k + 7], None) for k in range(count)]
+
+    def _instruction(self, allowed: tuple[int, ...], u: list[float], take: Any) -> Instruction:
         op = allowed[int(u[0] * len(allowed))]
         kinds = op_inputs(op)
         counts = self._counts  # type: ignore[attr-defined]
@@ -380,7 +399,7 @@ class ProgramSpace:
         if op not in DATA_OPS:
             return (op, a, b, o, 0.0, 0.0, 0.0)
         # U(-1, 1) on the open interval: 2u - 1 with u in [0, 1); the one value u = 0 (p = 2^-53) is redrawn.
-        sym = [2.0 * x - 1.0 if x > 0.0 else _open_uniform(rng, -1.0, 1.0) for x in u[4:7]]
+        sym = [2.0 * x - 1.0 if x > 0.0 else _open_uniform_from(take, -1.0, 1.0) for x in u[4:7]]
         if op == 56:
             data = (sym[0], 0.0, 0.0)
         elif op == 57:
@@ -398,7 +417,7 @@ class ProgramSpace:
 
     def random(self, rng: np.random.Generator) -> ProgramGenome:
         """Random algorithm: every component at its initial size, every instruction drawn at random."""
-        return self._make([tuple(self.random_instruction(c, rng) for _ in range(self.init_sizes[c])) for c in range(3)])
+        return self._make([tuple(self.random_instructions(c, self.init_sizes[c], rng)) for c in range(3)])
 
     def initial(self, rng: np.random.Generator) -> ProgramGenome:
         """Random algorithms, or no_op-filled ones when ``initial_program == 'empty'``."""
@@ -424,7 +443,7 @@ class ProgramSpace:
         if kind == "randomize_algorithm":
             for c in range(3):
                 if self._allowed(c):
-                    components[c] = [self.random_instruction(c, rng) for _ in components[c]]
+                    components[c] = self.random_instructions(c, len(components[c]), rng)
             return self._make([tuple(c) for c in components]), Mutation(kind)
         mutable = [c for c in range(3) if self._allowed(c)]
         if not mutable:
@@ -446,7 +465,7 @@ class ProgramSpace:
                 component[k] = self.random_instruction(c, rng)
                 detail = f"{where}[{k}]"
         elif kind == "randomize_component":
-            components[c] = [self.random_instruction(c, rng) for _ in component]
+            components[c] = self.random_instructions(c, len(component), rng)
         elif kind == "insert":
             if len(component) >= self.max_sizes[c]:
                 detail = f"{where} full (refused)"
@@ -518,8 +537,9 @@ class ProgramSpace:
         return value * math.exp(rng.standard_normal())
 
 
-def _open_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    u = rng.random()
+def _open_uniform_from(take: Any, low: float, high: float) -> float:
+    """U(low, high) on the open interval from a source of [0, 1) uniforms (zeros are redrawn)."""
+    u = take()
     while u == 0.0:
-        u = rng.random()
+        u = take()
     return low + (high - low) * u

@@ -304,3 +304,60 @@ def test_truncated_fec_hashing_merges_nearly_equal_errors() -> None:
     exact = fec_keys(batch, tasks)
     truncated = fec_keys(batch, tasks, truncated=True)
     assert exact[0] != exact[1] and truncated[0] == truncated[1]
+
+
+class _ScriptedUniforms:
+    """A generator stand-in serving [0, 1) uniforms from one fixed sequence, zeros included where asked."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+        self.position = 0
+
+    def random(self, size: int | None = None) -> float | np.ndarray:
+        if size is None:
+            self.position += 1
+            return self.values[self.position - 1]
+        self.position += size
+        return np.array(self.values[self.position - size : self.position])
+
+
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 12), zeros=st.lists(st.integers(0, 300), max_size=6))
+def test_batched_random_instructions_read_the_stream_like_one_by_one_calls(seed: int, count: int, zeros: list[int]) -> None:
+    """Drawing a component's uniforms in one call gives the instructions (and leaves the stream where) one
+    call per instruction would, also when a data uniform is exactly 0 and must be redrawn."""
+    values = np.random.default_rng(seed).random(3 * 7 * count + 40).tolist()
+    for z in zeros:
+        values[z % len(values)] = 0.0
+    values += [0.5] * 20  # redraws past the end never run dry
+    batched, single = _ScriptedUniforms(values), _ScriptedUniforms(values)
+    for c in range(3):
+        many = WIDE.random_instructions(c, count, batched)
+        one_by_one = [sequential_random_instruction(WIDE, c, single) for _ in range(count)]
+        assert many == one_by_one
+        assert batched.position == single.position
+
+
+def sequential_random_instruction(space: ProgramSpace, component: int, rng: _ScriptedUniforms) -> tuple:
+    """The plain rule, one instruction at a time: seven uniforms, then a redraw for each data uniform that is 0."""
+    from evonas.genomes.program_ir import DATA_OPS, UNIFORM_OPS, op_inputs, op_output
+
+    allowed = [OP_ID[name] for name in (space.setup_ops, space.predict_ops, space.learn_ops)[component]]
+    u = list(rng.random(7))
+    op = allowed[int(u[0] * len(allowed))]
+    counts = {"s": space.scalars, "v": space.vectors, "m": space.matrices}
+    kinds, kind = op_inputs(op), op_output(op)
+    a = int(u[1] * counts[kinds[0]]) if kinds else 0
+    b = int(u[2] * counts[kinds[1]]) if len(kinds) > 1 else 0
+    low = 1 if kind in ("s", "v") else 0
+    o = low + int(u[3] * (counts[kind] - low)) if kind else 0
+    if op not in DATA_OPS:
+        return (op, a, b, o, 0.0, 0.0, 0.0)
+    sym = []
+    for x in u[4:7]:
+        while x == 0.0:
+            x = rng.random()
+        sym.append(2.0 * x - 1.0)
+    data = {56: (sym[0], 0.0, 0.0), 57: (u[4], sym[1], 0.0), 58: (u[4], u[5], sym[2])}.get(op)
+    if data is None:
+        data = (sym[0], sym[1], 0.0) if op in UNIFORM_OPS else (sym[0], u[5], 0.0)
+    return (op, a, b, o, *data)

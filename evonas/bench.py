@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from evonas import __version__
-from evonas.bench_scheduling import bench_scheduling
 
 
 def _log(message: str) -> None:
@@ -392,6 +391,7 @@ def bench_automl_zero_demo(quick: bool = False, workers: int = 2, seeds: int = 1
 
 
 from evonas.bench_neat import bench_neat, bench_neat_dpnv  # noqa: E402 - the NEAT benchmarks reuse this module's helpers
+from evonas.bench_scheduling import bench_scheduling  # noqa: E402 - likewise
 
 
 def bench_motifs(quick: bool = False, workers: int = 2) -> dict[str, Any]:

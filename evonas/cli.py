@@ -177,11 +177,19 @@ def execution_options(fn: Any) -> Any:
     return fn
 
 
+def execution_from(flags: dict[str, Any], quiet: bool) -> Execution:
+    """The ``execution_options`` flags of ``evolve`` or ``resume``, checked on their own."""
+    execution = Execution(**flags)
+    _positive("--workers", execution.workers)
+    if execution.verbose and quiet:
+        raise UserError("-v and -q contradict each other; drop one")
+    return execution
+
+
 def check_execution(config: Any, execution: Execution) -> None:
     """Refuse scheduling settings that cannot work for this run, before any folder is made or evaluation starts."""
     from evonas.executors import check_executor_settings
 
-    _positive("--workers", execution.workers)
     task = check_executor_settings(config.task, config.task_options, execution.executor, execution.address,
                                    execution.eval_timeout, execution.retries, execution.cpus_per_eval, execution.gpus_per_eval)
     if not execution.asynchronous:
@@ -201,7 +209,6 @@ def _search(run: Any, execution: Execution, quiet: bool) -> None:
     from evonas.tasks import make_task
 
     config = run.config
-    check_execution(config, execution)
     workers = execution.workers
     if not execution.asynchronous and workers > config.batch and not getattr(make_task(config.task, config.task_options), "in_process", False):
         click.echo(f"note: only {config.batch} evaluations run at once (--batch); {workers - config.batch} worker(s) will idle", err=True)
@@ -368,11 +375,8 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     """Run an evolutionary search and print the best individual."""
     from evonas.run import Run, check_task
 
-    execution = Execution(**execution_flags)
+    execution = execution_from(execution_flags, quiet)
     workers = execution.workers
-    _positive("--workers", workers)
-    if execution.verbose and quiet:
-        raise UserError("-v and -q contradict each other; drop one")
     if lineage_mode not in (None, "full", "compact"):
         raise UserError(f"unknown --lineage {lineage_mode!r}; choose full or compact")
     if experiments < 0:
@@ -409,18 +413,17 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
 @execution_options
 def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: Any) -> None:
     """Continue a stopped or finished run from its checkpoint, with the same or another executor."""
-    from evonas.run import Run
-
-    execution = Execution(**execution_flags)
-    _positive("--workers", execution.workers)
-    if execution.verbose and quiet:
-        raise UserError("-v and -q contradict each other; drop one")
-    _positive("--cycles", cycles)
     from evonas import protocol
+    from evonas.run import Run, RunConfig, load_config
 
+    execution = execution_from(execution_flags, quiet)
+    _positive("--cycles", cycles)
     if protocol.is_protocol_folder(run_dir):
-        _run_protocol(run_dir, protocol.load(run_dir), execution, quiet)
+        state = protocol.load(run_dir)
+        check_execution(RunConfig(**state["config"]), execution)
+        _run_protocol(run_dir, state, execution, quiet)
         return
+    check_execution(load_config(run_dir), execution)  # before Run.open, which may set rows aside
     run = Run.open(run_dir, cycles)
     if not quiet:
         click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)

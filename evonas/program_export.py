@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evonas.genomes.program_ir import GAUSSIAN_OPS, OP_NAMES, UNIFORM_OPS
+from evonas.genomes.program_ir import GAUSSIAN_OPS, OP_NAMES, UNIFORM_OPS, op_inputs, op_output
+from evonas.kernels.program_cpu import fraction_index  # the kernel's own rule for a const-set op's position
 
 # Op id -> Python expression for the value written; {a}/{b} are the operands' memory slots.
 _EXPRESSIONS: dict[int, str] = {
@@ -288,27 +289,16 @@ class Algorithm:
 '''
 
 
-def _fraction_index(fraction: float, f: int) -> int:
-    """floor(F * fraction) clamped to 0..F-1, as the kernel reads a const-set op's position."""
-    if not fraction > 0.0:
-        return 0
-    if fraction >= 1.0:
-        return f - 1
-    return min(int(fraction * f), f - 1)
-
-
 def instruction_line(instruction: tuple[Any, ...], f: int) -> str:
     """One instruction as a Python statement over the memory lists ``s``, ``v``, ``m`` and the stream ``rng``."""
-    from evonas.genomes.program_ir import op_inputs, op_output
-
     op, a, b, o, d0, d1, d2 = instruction
     out = f"{op_output(op)}[{o}]"
     if op == 56:
         return f"{out} = {float(d0)!r}"
     if op == 57:
-        return f"{out}[{_fraction_index(d0, f)}] = {float(d1)!r}"
+        return f"{out}[{fraction_index(d0, f)}] = {float(d1)!r}"
     if op == 58:
-        return f"{out}[{_fraction_index(d0, f)}][{_fraction_index(d1, f)}] = {float(d2)!r}"
+        return f"{out}[{fraction_index(d0, f)}][{fraction_index(d1, f)}] = {float(d2)!r}"
     if op in UNIFORM_OPS:
         lo, hi = min(d0, d1), max(d0, d1)
         draw = f"{float(lo)!r} + {float(hi - lo)!r} * rng.uniform()"

@@ -68,13 +68,28 @@ def _figure(width: float = 8.0, height: float = 4.5) -> Any:
     return plt.figure(figsize=(width, height), dpi=100)
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, tight: bool = True) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    if tight:  # a figure holding only text has no axes to lay out
+        fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def genome_text(genome: Any) -> str:
+    """The genome as the run prints it (its code for AutoML-Zero), or its JSON where a family has no text form."""
+    return genome.describe() if hasattr(genome, "describe") else json.dumps(genome.to_dict(), indent=1)
+
+
+def _finish_fitness_axes(ax: Any, xlabel: str, title: str) -> None:
+    """Labels, grid and legend shared by the plots of fitness against some x."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fitness")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
 
 
 def running_best(fitness: np.ndarray) -> np.ndarray:
@@ -130,11 +145,7 @@ def plot_population(run: RunData, path: Path) -> Path:
     if (~ok).any():
         floor = np.nanmin(fitness) if ok.any() else 0.0
         ax.scatter(ages[~ok], np.full((~ok).sum(), floor), marker="x", color="C3", label="failed member")
-    ax.set_xlabel("age (evaluations since it was told)")
-    ax.set_ylabel("fitness")
-    ax.set_title(f"{run.label}: population at the checkpoint ({len(members)} members)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _finish_fitness_axes(ax, "age (evaluations since it was told)", f"{run.label}: population at the checkpoint ({len(members)} members)")
     return _save(fig, path)
 
 
@@ -216,11 +227,7 @@ def plot_ancestry(run: RunData, path: Path) -> Path:
         ax.plot([parent, child], [y[parent], y[child]], color="0.6", linewidth=0.8, zorder=1)
     ax.scatter(nodes, [y[n] for n in nodes], s=14, color="C0", zorder=2)
     ax.scatter([ident], [y[ident]], s=60, color="C3", zorder=3, label=f"best: id {ident}")
-    ax.set_xlabel("id (birth order)")
-    ax.set_ylabel("fitness")
-    ax.set_title(f"{run.label}: ancestry of the best individual ({len(nodes)} individuals)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _finish_fitness_axes(ax, "id (birth order)", f"{run.label}: ancestry of the best individual ({len(nodes)} individuals)")
     return _save(fig, path)
 
 
@@ -304,16 +311,13 @@ def plot_genome(genome: Any, title: str, path: Path) -> Path:
             draw_diagram(fig.add_subplot(math.ceil(len(diagrams) / 2), min(len(diagrams), 2), k + 1), diagram)
         fig.suptitle(title, fontsize=10)
         return _save(fig, path)
-    text = genome.describe() if hasattr(genome, "describe") else json.dumps(genome.to_dict(), indent=1)
+    text = genome_text(genome)
     lines = text.splitlines() or [""]
-    fig = _figure(max(6.0, 0.075 * max(len(line) for line in lines)), max(2.0, 0.2 * len(lines) + 0.8))
-    fig.text(0.02, 0.98, text, family="monospace", fontsize=8, va="top", ha="left")
+    height = max(2.0, 0.2 * len(lines) + 1.0)
+    fig = _figure(max(6.0, 0.075 * max(len(line) for line in lines)), height)
     fig.suptitle(title, fontsize=10)
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    fig.text(0.02, 1.0 - 0.6 / height, text, family="monospace", fontsize=8, va="top", ha="left")  # below the title
+    return _save(fig, path, tight=False)
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -394,8 +398,7 @@ def write_report(paths: list[Path], out: Path | None = None) -> Path:
         if best is not None:
             ident, genome = best
             parts.append(_img(plot_genome(genome, f"{run.label}: best individual, id {ident}", out / f"{prefix}best-genome.png"), "the best genome"))
-            text = genome.describe() if hasattr(genome, "describe") else json.dumps(genome.to_dict())
-            parts.append(f"<pre>{html.escape(text)}</pre>")
+            parts.append(f"<pre>{html.escape(genome_text(genome))}</pre>")
         sections.append("\n".join(parts))
     title = "evonas report: " + ", ".join(r.label for r in runs)
     page = f"""<!DOCTYPE html>

@@ -85,7 +85,7 @@ def lane_seed(seed: np.uint64, task: int) -> np.uint64:
 
 
 @njit(cache=True)
-def _fraction_index(fraction: float, f: int) -> int:
+def fraction_index(fraction: float, f: int) -> int:
     """floor(F * fraction), clamped to 0..F-1 whatever the float (NaN, negative, huge)."""
     if not fraction > 0.0:
         return 0
@@ -412,13 +412,13 @@ def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 -
             for t in range(n_lanes):
                 s[d, t] = value
         elif o == 57:
-            i = _fraction_index(data[k, 0], f)
+            i = fraction_index(data[k, 0], f)
             value = data[k, 1]
             for t in range(n_lanes):
                 v[d, i, t] = value
         elif o == 58:
-            i = _fraction_index(data[k, 0], f)
-            j = _fraction_index(data[k, 1], f)
+            i = fraction_index(data[k, 0], f)
+            j = fraction_index(data[k, 1], f)
             value = data[k, 2]
             for t in range(n_lanes):
                 m[d, i, j, t] = value

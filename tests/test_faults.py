@@ -30,6 +30,23 @@ def start(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen([*EVONAS, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
+def start_running(args: list[str], out: Path, settle: float) -> subprocess.Popen:
+    """Start ``evonas ARGS`` and return once its run folder exists and it has run ``settle`` seconds more."""
+    proc = start(args)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "lineage").exists():
+        time.sleep(0.05)
+    time.sleep(settle)
+    assert proc.poll() is None, "the run finished before it could be interrupted; lengthen it"
+    return proc
+
+
+def kill_driver(proc: subprocess.Popen) -> None:
+    """SIGKILL a run and its workers (its whole process group)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def wait_for_pid(folder: Path, timeout: float = 60.0) -> int:
     """The pid of a process that is running an evaluation right now (it left a marker file)."""
     deadline = time.monotonic() + timeout
@@ -120,14 +137,7 @@ def test_async_mode_tells_in_completion_order_and_survives_a_driver_kill(tmp_pat
     out = tmp_path / "async"
     args = ["evolve", *BITS, "--cycles", "400", "--workers", "2", "--async", "--checkpoint-every", "1",
             "-o", "sleep=0.01", "-o", "sleep_spread=10", "--out", str(out)]
-    proc = start(args)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (out / "lineage").exists():
-        time.sleep(0.05)
-    time.sleep(3.0)
-    assert proc.poll() is None, "the run finished before it could be killed; lengthen it"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_driver(start_running(args, out, 3.0))
     run = Run.open(out)
     told_before = run.strategy.told
     assert 0 < told_before < 400
@@ -148,11 +158,7 @@ def test_ctrl_c_checkpoints_and_resume_gives_the_uninterrupted_lineage(tmp_path:
     assert run_cli("evolve", *args, "--out", str(reference)).returncode == 0
     for presses in (1, 2):
         out = tmp_path / f"interrupted-{presses}"
-        proc = start(["evolve", *args, "--out", str(out)])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (out / "lineage").exists():
-            time.sleep(0.05)
-        time.sleep(2.0)
+        proc = start_running(["evolve", *args, "--out", str(out)], out, 2.0)
         for _ in range(presses):
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
             time.sleep(0.05)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 from cli_helpers import run_cli
-from test_faults import BITS, rows, start, wait_for_pid
+from test_faults import BITS, kill_driver, rows, start, start_running, wait_for_pid
 
 SAME = ["id", "parent_id", "birth", "mutation", "genome", "fitness", "status", "metrics"]
 
@@ -22,14 +21,7 @@ def test_ray_gives_the_in_process_lineage_and_resumes_a_killed_pool_run(tmp_path
     result = run_cli("evolve", *args, "--workers", "2", "--executor", "ray", "--out", str(on_ray))
     assert result.returncode == 0, result.stderr
     assert rows(on_ray, SAME) == rows(reference, SAME)
-    proc = start(["evolve", *args, "--workers", "2", "--executor", "pool", "--out", str(switched)])
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (switched / "lineage").exists():
-        time.sleep(0.05)
-    time.sleep(3.0)
-    assert proc.poll() is None, "the run finished before it could be killed; lengthen it"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_driver(start_running(["evolve", *args, "--workers", "2", "--executor", "pool", "--out", str(switched)], switched, 3.0))
     result = run_cli("resume", str(switched), "-q", "--workers", "2", "--executor", "ray")
     assert result.returncode == 0, result.stderr
     assert rows(switched, SAME) == rows(reference, SAME)

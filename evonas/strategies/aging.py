@@ -51,6 +51,9 @@ class AgingEvolution(Strategy):
         parent, sample = self._tournament()
         if not self.aging:
             self._samples[ident] = sample
+        return self._child(ident, parent)
+
+    def _child(self, ident: int, parent: Member) -> Candidate:
         child, mutation = self._mutate(parent.genome, self.keyed.at(MUTATE, ident))
         return Candidate(ident, parent.id, None, ident, child, mutation)
 
@@ -59,25 +62,16 @@ class AgingEvolution(Strategy):
         ``random(S)`` do, so the children are those of the one-by-one path, for less Python per child."""
         if not (self.aging and self.replace) or not self.population:
             return [self._propose(ident) for ident in idents]
-        out: list[Candidate | None] = [None] * len(idents)
-        tournament = [k for k, ident in enumerate(idents) if ident >= self.population_size]
-        for k, ident in enumerate(idents):
-            if ident < self.population_size:
-                out[k] = self._random_candidate(ident)
-        if tournament:
-            population = self.population
-            size = len(population)
-            fitness = np.fromiter((m.fitness for m in population), dtype=np.float64, count=size)
-            draws = (self.rng.random((len(tournament), self.sample_size)) * size).astype(np.int64)
-            sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
-            # argmax keeps the first drawn among ties; a row of failures only gives its first draw, as before
-            winners = draws[np.arange(len(tournament)), np.argmax(sampled, axis=1)].tolist()
-            for k, winner in zip(tournament, winners):
-                ident = idents[k]
-                parent = population[winner]
-                child, mutation = self._mutate(parent.genome, self.keyed.at(MUTATE, ident))
-                out[k] = Candidate(ident, parent.id, None, ident, child, mutation)
-        return out  # type: ignore[return-value]
+        population = self.population
+        size = len(population)
+        mutated = sum(ident >= self.population_size for ident in idents)
+        fitness = np.fromiter((m.fitness for m in population), dtype=np.float64, count=size)
+        draws = (self.rng.random((mutated, self.sample_size)) * size).astype(np.int64)
+        sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
+        # argmax keeps the first drawn among ties; a row of failures only gives its first draw, as before
+        winners = iter(draws[np.arange(mutated), np.argmax(sampled, axis=1)].tolist())
+        return [self._random_candidate(ident) if ident < self.population_size else self._child(ident, population[next(winners)])
+                for ident in idents]
 
     def _tournament(self) -> tuple[Member, list[int]]:
         size = len(self.population)

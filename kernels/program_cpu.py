@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit, prange
@@ -56,6 +57,27 @@ class TaskArrays:
         """Feature size F."""
         return int(self.x_train.shape[2])
 
+    @cached_property
+    def lanes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's lane-major copies, built once: training examples in visiting order (E*N, F, T) with
+        labels (E*N, T), and the validation set (Nv, F, T) with labels (Nv, T)."""
+        t, n, f = self.x_train.shape
+        if self.x_valid.shape[0] != t or self.x_valid.shape[2] != f:
+            raise ValueError("train and validation sets differ in task count or feature size")
+        order = np.asarray(self.order)
+        if order.ndim != 3 or order.shape[0] != t or order.shape[2] != n or (order.size and (order.min() < 0 or order.max() >= n)):
+            raise ValueError("training order out of range")
+        lane = np.arange(t)[:, None, None]
+        xs = self.x_train[lane, order]  # (T, E, N, F)
+        ys = self.y_train[lane, order]  # (T, E, N)
+        epochs = order.shape[1]
+        return (
+            np.ascontiguousarray(xs.reshape(t, epochs * n, f).transpose(1, 2, 0), dtype=np.float64),
+            np.ascontiguousarray(ys.reshape(t, epochs * n).T, dtype=np.float64),
+            np.ascontiguousarray(self.x_valid.transpose(1, 2, 0), dtype=np.float64),
+            np.ascontiguousarray(self.y_valid.T, dtype=np.float64),
+        )
+
 
 @njit(cache=True)
 def _mix(z: np.uint64) -> np.uint64:
@@ -94,16 +116,18 @@ def fraction_index(fraction: float, f: int) -> int:
     return min(int(fraction * f), f - 1)
 
 
-@njit(cache=True, error_model="numpy")
-def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
+# Inlined into the one call site in _run_program: a call per component run costs more than most components
+# (it passes a dozen array structs), and a single site keeps compile time that of one copy.
+@njit(cache=True, error_model="numpy", inline="always")
+def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
     n_lanes = s.shape[1]
     f = v.shape[1]
     lane_acc = tmpm[0, 0]  # per-lane accumulators: reductions keep the lane loop innermost (contiguous)
     for k in range(n):
-        o = op[k]
-        a = in1[k]
-        b = in2[k]
-        d = out[k]
+        o = op[c, k]
+        a = in1[c, k]
+        b = in2[c, k]
+        d = out[c, k]
         if o == 0:
             continue
         elif o == 1:
@@ -408,59 +432,109 @@ def _exec(op, in1, in2, out, data, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 -
                         acc += dev * dev
                 s[d, t] = math.sqrt(acc / (f * f))
         elif o == 56:
-            value = data[k, 0]
+            value = data[c, k, 0]
             for t in range(n_lanes):
                 s[d, t] = value
         elif o == 57:
-            i = fraction_index(data[k, 0], f)
-            value = data[k, 1]
+            i = fraction_index(data[c, k, 0], f)
+            value = data[c, k, 1]
             for t in range(n_lanes):
                 v[d, i, t] = value
         elif o == 58:
-            i = fraction_index(data[k, 0], f)
-            j = fraction_index(data[k, 1], f)
-            value = data[k, 2]
+            i = fraction_index(data[c, k, 0], f)
+            j = fraction_index(data[c, k, 1], f)
+            value = data[c, k, 2]
             for t in range(n_lanes):
                 m[d, i, j, t] = value
         elif o == 59:
-            lo = min(data[k, 0], data[k, 1])
-            hi = max(data[k, 0], data[k, 1])
+            lo = min(data[c, k, 0], data[c, k, 1])
+            hi = max(data[c, k, 0], data[c, k, 1])
             for t in range(n_lanes):
                 s[d, t] = lo + (hi - lo) * _uniform(rng, t)
         elif o == 60:
-            lo = min(data[k, 0], data[k, 1])
-            hi = max(data[k, 0], data[k, 1])
+            lo = min(data[c, k, 0], data[c, k, 1])
+            hi = max(data[c, k, 0], data[c, k, 1])
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = lo + (hi - lo) * _uniform(rng, t)
         elif o == 61:
-            lo = min(data[k, 0], data[k, 1])
-            hi = max(data[k, 0], data[k, 1])
+            lo = min(data[c, k, 0], data[c, k, 1])
+            hi = max(data[c, k, 0], data[c, k, 1])
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = lo + (hi - lo) * _uniform(rng, t)
         elif o == 62:
             for t in range(n_lanes):
-                s[d, t] = data[k, 0] + data[k, 1] * _gaussian(rng, t)
+                s[d, t] = data[c, k, 0] + data[c, k, 1] * _gaussian(rng, t)
         elif o == 63:
             for i in range(f):
                 for t in range(n_lanes):
-                    v[d, i, t] = data[k, 0] + data[k, 1] * _gaussian(rng, t)
+                    v[d, i, t] = data[c, k, 0] + data[c, k, 1] * _gaussian(rng, t)
         elif o == 64:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
-                        m[d, i, j, t] = data[k, 0] + data[k, 1] * _gaussian(rng, t)
+                        m[d, i, j, t] = data[c, k, 0] + data[c, k, 1] * _gaussian(rng, t)
+
+
+@njit(cache=True)
+def _writes_features(op, out, n, out_kind):
+    """Whether a component can overwrite v0 (only then must the features be loaded again before Learn)."""
+    for k in range(n):
+        if out_kind[op[k]] == 1 and out[k] == 0:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _load_features(v, x, row):
+    """v0 <- x[row] for every lane: one contiguous (F, T) block, because the step data is lane-major."""
+    f = v.shape[1]
+    n_lanes = v.shape[2]
+    for i in range(f):
+        for t in range(n_lanes):
+            v[0, i, t] = x[row, i, t]
+
+
+SETUP, TRAIN_PREDICT, LEARN, VALIDATE = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classification, n_alive):
+    """Fold one epoch's validation into each live task's best fitness (a failed validation ends the task at 0);
+    returns the number of tasks still live."""
+    for t in range(alive.shape[0]):
+        if not alive[t]:
+            continue
+        if classification:
+            fit = 1.0 - wrong[t] / n_full
+        elif failed[t]:
+            fit = 0.0
+        else:
+            rms = math.sqrt(sq[t] / n_full)
+            fit = 1.0 - (2.0 / math.pi) * math.atan(rms) if math.isfinite(rms) else 0.0
+        if failed[t]:
+            alive[t] = False
+            n_alive -= 1
+            task_fitness[t] = 0.0
+            continue
+        if fit > best[t]:
+            best[t] = fit
+    return n_alive
 
 
 @njit(cache=True, error_model="numpy")
-def _run_program(op, in1, in2, out, data, length, x_train, y_train, x_valid, y_valid, order, n_train, n_valid,
-                 classification, max_abs_error, scalars, vectors, matrices, seed, task_fitness, errors, record):
-    """Evaluate one program on all tasks in lockstep; fills ``task_fitness`` (T,), returns training steps run."""
-    n_lanes = x_train.shape[0]
-    f = x_train.shape[2]
-    epochs = order.shape[1]
+def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
+                 max_abs_error, scalars, vectors, matrices, seed, out_kind, task_fitness, errors, record):
+    """Evaluate one program on all tasks in lockstep; fills ``task_fitness`` (T,), returns training steps run.
+
+    ``xs`` (E*N, F, T) and ``ys`` (E*N, T) hold the training examples in visiting order, epoch after epoch;
+    ``xv`` (Nv, F, T) and ``yv`` (Nv, T) the validation set. Dead lanes keep computing (their memory is theirs
+    alone) so that the per-step checks stay branch-free; only live lanes count and score.
+    """
+    n_lanes = xs.shape[2]
+    f = xs.shape[1]
     s = np.zeros((scalars, n_lanes))
     v = np.zeros((vectors, f, n_lanes))
     m = np.zeros((max(matrices, 1), f, f, n_lanes))
@@ -471,86 +545,110 @@ def _run_program(op, in1, in2, out, data, length, x_train, y_train, x_valid, y_v
         rng[t] = lane_seed(seed, t)
     alive = np.ones(n_lanes, dtype=np.bool_)
     best = np.zeros(n_lanes)
+    err = np.zeros(n_lanes)
+    sq = np.zeros(n_lanes)
+    wrong = np.zeros(n_lanes)
+    failed = np.zeros(n_lanes, dtype=np.bool_)
     for t in range(n_lanes):
         task_fitness[t] = 0.0
     n_alive = n_lanes
     steps = 0
-    _exec(op[0], in1[0], in2[0], out[0], data[0], length[0], s, v, m, rng, tmpv, tmpm)
-    for epoch in range(epochs):
-        for step in range(n_train):
+    reload = _writes_features(op[1], out[1], length[1], out_kind)
+    # One loop over phases around a single _exec site: Setup, then per training example Predict and Learn,
+    # then per validation example Predict, epoch after epoch.
+    phase, epoch, step, row = SETUP, 0, 0, 0
+    while True:
+        if phase == TRAIN_PREDICT:
+            row = epoch * n_per_epoch + step
+            _load_features(v, xs, row)
             for t in range(n_lanes):
-                row = order[t, epoch, step]
-                for i in range(f):
-                    v[0, i, t] = x_train[t, row, i]
                 s[0, t] = 0.0
-            _exec(op[1], in1[1], in2[1], out[1], data[1], length[1], s, v, m, rng, tmpv, tmpm)
+            component = 1
+        elif phase == LEARN:
+            if reload:
+                _load_features(v, xs, row)
             for t in range(n_lanes):
-                if classification:
+                s[0, t] = ys[row, t]
+            component = 2
+        elif phase == VALIDATE:
+            _load_features(v, xv, step)
+            for t in range(n_lanes):
+                s[0, t] = 0.0
+            component = 1
+        else:
+            component = 0
+        n = length[component]
+        if n > 0:
+            _exec(op, in1, in2, out, data, component, n, s, v, m, rng, tmpv, tmpm)
+        if phase == SETUP:
+            if epochs == 0:
+                break
+            phase, step = TRAIN_PREDICT, 0
+        elif phase == TRAIN_PREDICT:
+            if classification:
+                for t in range(n_lanes):
                     s[1, t] = 1.0 / (1.0 + math.exp(-s[1, t]))
-                if alive[t]:
-                    err = abs(y_train[t, order[t, epoch, step]] - s[1, t])
-                    if record and epoch == 0:
-                        errors[t, step] = err
-                    steps += 1
-                    if not (err <= max_abs_error):  # NaN or too large: stop this task
+            bad = False
+            for t in range(n_lanes):
+                e = abs(ys[row, t] - s[1, t])
+                err[t] = e
+                bad |= alive[t] and not (e <= max_abs_error)  # NaN or too large: this task stops
+            if record and epoch == 0:
+                for t in range(n_lanes):
+                    if alive[t]:
+                        errors[t, step] = err[t]
+            steps += n_alive
+            if bad:
+                for t in range(n_lanes):
+                    if alive[t] and not (err[t] <= max_abs_error):
                         alive[t] = False
                         n_alive -= 1
                         task_fitness[t] = best[t] if epoch > 0 else 0.0
-            if n_alive == 0:
-                return steps
-            for t in range(n_lanes):
-                row = order[t, epoch, step]
-                for i in range(f):
-                    v[0, i, t] = x_train[t, row, i]
-                s[0, t] = y_train[t, row]
-            _exec(op[2], in1[2], in2[2], out[2], data[2], length[2], s, v, m, rng, tmpv, tmpm)
-        # Validation: Predict only, in dataset order, label hidden.
-        sq = np.zeros(n_lanes)
-        wrong = np.zeros(n_lanes)
-        failed = np.zeros(n_lanes, dtype=np.bool_)
-        for step in range(n_valid):
-            for t in range(n_lanes):
-                for i in range(f):
-                    v[0, i, t] = x_valid[t, step, i]
-                s[0, t] = 0.0
-            _exec(op[1], in1[1], in2[1], out[1], data[1], length[1], s, v, m, rng, tmpv, tmpm)
-            for t in range(n_lanes):
-                if not alive[t]:
-                    continue
-                y = y_valid[t, step]
-                if classification:
-                    p = 1.0 / (1.0 + math.exp(-s[1, t]))
-                    miss = 0.0 if (y > 0.5) == (p > 0.5) else 1.0  # a NaN logit reads as class 0
-                    wrong[t] += miss
-                    if record and epoch == 0:
-                        errors[t, n_train + step] = miss
-                else:
-                    e = y - s[1, t]
-                    if record and epoch == 0:
-                        errors[t, n_train + step] = abs(e)
-                    if not (abs(e) <= max_abs_error):
-                        failed[t] = True
-                    sq[t] += e * e
-        n_full = y_valid.shape[1]
-        for t in range(n_lanes):
-            if not alive[t]:
-                continue
+                if n_alive == 0:
+                    return steps
+            phase = LEARN
+        elif phase == LEARN:
+            phase, step = TRAIN_PREDICT, step + 1
+        else:
             if classification:
-                fit = 1.0 - wrong[t] / n_full
-            elif failed[t]:
-                fit = 0.0
+                for t in range(n_lanes):
+                    p = 1.0 / (1.0 + math.exp(-s[1, t]))
+                    miss = 0.0 if (yv[step, t] > 0.5) == (p > 0.5) else 1.0  # a NaN logit reads as class 0
+                    wrong[t] += miss
+                    err[t] = miss
             else:
-                rms = math.sqrt(sq[t] / n_full)
-                fit = 1.0 - (2.0 / math.pi) * math.atan(rms) if math.isfinite(rms) else 0.0
-            if failed[t]:
-                alive[t] = False
-                n_alive -= 1
-                task_fitness[t] = 0.0
-                continue
-            if fit > best[t]:
-                best[t] = fit
-        if n_alive == 0:
-            return steps
+                for t in range(n_lanes):
+                    e = yv[step, t] - s[1, t]
+                    err[t] = abs(e)
+                    failed[t] |= not (abs(e) <= max_abs_error)
+                    sq[t] += e * e
+            if record and epoch == 0:
+                for t in range(n_lanes):
+                    if alive[t]:
+                        errors[t, n_train + step] = err[t]
+            step += 1
+        # Phase boundaries, in a loop because a phase of zero examples ends as soon as it starts.
+        done = False
+        while True:
+            if phase == TRAIN_PREDICT and step >= n_train:
+                for t in range(n_lanes):
+                    sq[t] = 0.0
+                    wrong[t] = 0.0
+                    failed[t] = False
+                phase, step = VALIDATE, 0
+            elif phase == VALIDATE and step >= n_valid:
+                n_alive = _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classification, n_alive)
+                if n_alive == 0:
+                    return steps
+                epoch += 1
+                if epoch >= epochs:
+                    done = True
+                    break
+                phase, step = TRAIN_PREDICT, 0
+            else:
+                break
+        if done:
+            break
     for t in range(n_lanes):
         if alive[t]:
             task_fitness[t] = best[t]
@@ -558,12 +656,12 @@ def _run_program(op, in1, in2, out, data, length, x_train, y_train, x_valid, y_v
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _evaluate_batch(op, in1, in2, out, data, length, x_train, y_train, x_valid, y_valid, order, n_train, n_valid,
-                    classification, max_abs_error, scalars, vectors, matrices, seeds, task_fitness, steps, errors, record):
+def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
+                    max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record):
     for p in prange(op.shape[0]):
         steps[p] = _run_program(
-            op[p], in1[p], in2[p], out[p], data[p], length[p], x_train, y_train, x_valid, y_valid, order, n_train,
-            n_valid, classification, max_abs_error, scalars, vectors, matrices, seeds[p], task_fitness[p], errors[p], record,
+            op[p], in1[p], in2[p], out[p], data[p], length[p], xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
+            classification, max_abs_error, scalars, vectors, matrices, seeds[p], out_kind, task_fitness[p], errors[p], record,
         )
 
 
@@ -582,21 +680,16 @@ def run_programs(
     batch.check()
     n_train = tasks.x_train.shape[1] if n_train is None else min(n_train, tasks.x_train.shape[1])
     n_valid = tasks.x_valid.shape[1] if n_valid is None else min(n_valid, tasks.x_valid.shape[1])
-    order = tasks.order if epochs is None else tasks.order[:, :epochs]
-    if tasks.x_valid.shape[2] != tasks.x_train.shape[2]:
-        raise ValueError("train and validation feature sizes differ")
-    if order.shape[0] != tasks.count or order.shape[2] != tasks.x_train.shape[1] or order.min() < 0 or order.max() >= tasks.x_train.shape[1]:
-        raise ValueError("training order out of range")
+    epochs = tasks.order.shape[1] if epochs is None else min(epochs, tasks.order.shape[1])
+    xs, ys, xv, yv = tasks.lanes
     b, t = len(batch), tasks.count
     task_fitness = np.zeros((b, t))
     steps = np.zeros(b, dtype=np.int64)
     errors = np.full((b, t, n_train + n_valid) if record_errors else (b, t, 1), np.nan)
     _evaluate_batch(
-        batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length,
-        tasks.x_train, tasks.y_train, tasks.x_valid[:, :n_valid] if record_errors else tasks.x_valid,
-        tasks.y_valid[:, :n_valid] if record_errors else tasks.y_valid,
-        order, n_train, n_valid, tasks.classification, max_abs_error,
-        batch.scalars, batch.vectors, batch.matrices, np.asarray(seeds, dtype=np.uint64), task_fitness, steps, errors, record_errors,
+        batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, xs, ys, xv, yv, epochs, tasks.x_train.shape[1], n_train, n_valid,
+        tasks.y_valid.shape[1], tasks.classification, max_abs_error, batch.scalars, batch.vectors, batch.matrices,
+        np.asarray(seeds, dtype=np.uint64), OUT_KIND, task_fitness, steps, errors, record_errors,
     )
     return task_fitness, steps, errors
 

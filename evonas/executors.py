@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+import numpy as np
+
 from evonas.errors import UserError
 from evonas.genomes import GENOMES, Genome
-from evonas.rng import EVALUATE, derive_seed
+from evonas.rng import EVALUATE, derive_seed, derive_seeds
 from evonas.strategies import Candidate, Result
 from evonas.tasks import Task, make_task
 
@@ -332,7 +334,7 @@ class InProcessExecutor(Executor):
 
     def evaluate(self, candidates: list[Candidate]) -> list[Result]:
         """Results in submission order; tasks with ``evaluate_batch`` score the whole batch in one call."""
-        seeds = [evaluation_seed(self.run_seed, c.id) for c in candidates]
+        seeds = derive_seeds(self.run_seed, EVALUATE, np.array([c.id for c in candidates], dtype=np.int64)).tolist()
         batch = getattr(self.task, "evaluate_batch", None)
         if batch is not None and candidates:
             started = time.perf_counter()

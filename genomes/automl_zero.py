@@ -39,22 +39,69 @@ MUTATION_TYPES: tuple[str, ...] = (
 NOP: Instruction = (0, 0, 0, 0, 0.0, 0.0, 0.0)
 
 
-@dataclass(frozen=True, slots=True)
 class ProgramGenome:
-    """An AutoML-Zero algorithm: three components plus the memory sizes it runs with."""
+    """An AutoML-Zero algorithm: three components plus the memory sizes it runs with.
 
-    setup: Component
-    predict: Component
-    learn: Component
-    scalars: int = 4
-    vectors: int = 3
-    matrices: int = 1
-    features: int = 4
+    Immutable. A genome made by batched mutation starts as a row of the batch's arrays and builds its
+    instruction tuples only when asked for them (most children are scored and dropped without that).
+    """
+
+    __slots__ = ("_components", "_packed", "scalars", "vectors", "matrices", "features")
     kind: ClassVar[str] = "automl-zero"
+
+    def __init__(self, setup: Component, predict: Component, learn: Component, scalars: int = 4, vectors: int = 3,
+                 matrices: int = 1, features: int = 4) -> None:
+        self._components: tuple[Component, Component, Component] | None = (tuple(setup), tuple(predict), tuple(learn))
+        self._packed: tuple[ProgramBatch, int] | None = None
+        self.scalars, self.vectors, self.matrices, self.features = scalars, vectors, matrices, features
+
+    @classmethod
+    def packed(cls, batch: ProgramBatch, row: int, features: int) -> ProgramGenome:
+        """The genome held in row ``row`` of a batch (no copy until its instructions are read)."""
+        genome = cls.__new__(cls)
+        genome._components = None
+        genome._packed = (batch, row)
+        genome.scalars, genome.vectors, genome.matrices, genome.features = batch.scalars, batch.vectors, batch.matrices, features
+        return genome
+
+    @property
+    def setup(self) -> Component:
+        """Setup instructions."""
+        return self.components()[0]
+
+    @property
+    def predict(self) -> Component:
+        """Predict instructions."""
+        return self.components()[1]
+
+    @property
+    def learn(self) -> Component:
+        """Learn instructions."""
+        return self.components()[2]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProgramGenome):
+            return NotImplemented
+        return self._memory() == other._memory() and self.components() == other.components()
+
+    def __hash__(self) -> int:
+        return hash((self._memory(), self.components()))
+
+    def __repr__(self) -> str:
+        return f"ProgramGenome(setup={self.setup!r}, predict={self.predict!r}, learn={self.learn!r}, memory={self._memory()})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ProgramGenome, (*self.components(), *self._memory()))
+
+    def _memory(self) -> tuple[int, int, int, int]:
+        return (self.scalars, self.vectors, self.matrices, self.features)
 
     def components(self) -> tuple[Component, Component, Component]:
         """(setup, predict, learn)."""
-        return (self.setup, self.predict, self.learn)
+        if self._components is None:
+            assert self._packed is not None
+            self._components = _unpack(*self._packed)
+        return self._components  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: memory sizes and, per component, ``[op_name, in1, in2, out, d0, d1, d2]`` rows."""
@@ -236,11 +283,73 @@ def format_instruction(instruction: Instruction) -> str:
     return _TEMPLATES[name].format(o=out, a=names[0] if names else "", b=names[1] if len(names) > 1 else "")
 
 
+def _unpack(batch: ProgramBatch, row: int) -> tuple[Component, Component, Component]:
+    """Row ``row`` of a batch as instruction tuples."""
+    out = []
+    for c in range(3):
+        n = int(batch.length[row, c])
+        data = batch.data[row, c, :n].tolist()
+        out.append(tuple(
+            (o, a, b, d, *x)
+            for o, a, b, d, x in zip(batch.op[row, c, :n].tolist(), batch.in1[row, c, :n].tolist(), batch.in2[row, c, :n].tolist(),
+                                     batch.out[row, c, :n].tolist(), data)
+        ))
+    return out[0], out[1], out[2]
+
+
+def gather(genomes: list[ProgramGenome], width: int = 0) -> ProgramBatch | None:
+    """The genomes as one batch by indexing the batches they are rows of (None unless every one is such a
+    row), padded to at least ``width`` instructions per component."""
+    if not genomes:
+        return None
+    groups: dict[int, tuple[ProgramBatch, list[int], list[int]]] = {}
+    for i, g in enumerate(genomes):
+        packed = g._packed
+        if packed is None:
+            return None
+        batch, row = packed
+        entry = groups.get(id(batch))
+        if entry is None:
+            entry = groups[id(batch)] = (batch, [], [])
+        entry[1].append(i)
+        entry[2].append(row)
+    sources = [b for b, _, _ in groups.values()]
+    first = sources[0]
+    width = max(width, *(b.op.shape[2] for b in sources))
+    checked = all(b.__dict__.get("_checked") for b in sources)
+    if len(groups) == 1 and first.op.shape[2] == width:
+        rows = groups[id(first)][2]
+        if len(rows) == len(first) and rows == list(range(len(first))):
+            return first  # the whole batch, in order: nothing to copy
+        take = np.array(rows, dtype=np.int64)
+        out = ProgramBatch(first.op[take], first.in1[take], first.in2[take], first.out[take], first.data[take], first.length[take],
+                           first.scalars, first.vectors, first.matrices)
+        return out.mark_checked() if checked else out
+    from evonas.kernels.program_mutate import copy_rows
+
+    shape = (len(genomes), 3, width)
+    out = ProgramBatch(np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32),
+                       np.zeros((*shape, 3)), np.zeros(shape[:2], np.int32), first.scalars, first.vectors, first.matrices)
+    for batch, where, rows in groups.values():
+        if (batch.scalars, batch.vectors, batch.matrices) != (first.scalars, first.vectors, first.matrices):
+            raise ValueError("all programs of a batch must share memory sizes")
+        copy_rows(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, np.array(rows, dtype=np.int64),
+                  out.op, out.in1, out.in2, out.out, out.data, out.length, np.array(where, dtype=np.int64))
+    return out.mark_checked() if checked else out
+
+
 def to_batch(genomes: list[ProgramGenome], eliminate_dead: bool = True) -> ProgramBatch:
     """Pack genomes (same memory sizes) into padded arrays for the kernels."""
     if not genomes:
         raise ValueError("empty batch")
     first = genomes[0]
+    gathered = gather(genomes)
+    if gathered is not None:
+        if eliminate_dead:
+            from evonas.kernels.program_cpu import prune_batch
+
+            return prune_batch(gathered)
+        return gathered
     programs = [g.pruned() if eliminate_dead else g for g in genomes]
     memory = (first.scalars, first.vectors, first.matrices, first.features)
     lengths = [[len(c) for c in (p.setup, p.predict, p.learn)] for p in programs]
@@ -325,6 +434,29 @@ class ProgramSpace:
         object.__setattr__(self, "_mutation_names", names)
         object.__setattr__(self, "_mutation_cumulative", tuple(float(w) for w in weights))
         object.__setattr__(self, "_counts", {"s": self.scalars, "v": self.vectors, "m": self.matrices})
+        object.__setattr__(self, "_tables", self._mutation_tables())
+        object.__setattr__(self, "_mutation_texts", {})
+
+    def _mutation_tables(self) -> tuple[Any, ...]:
+        """The compiled mutation's arguments that depend only on the space."""
+        kind = {"s": 0, "v": 1, "m": 2}
+        allowed_ids = self._allowed_ids  # type: ignore[attr-defined]
+        allowed = np.zeros((3, max(1, max(len(a) for a in allowed_ids))), dtype=np.int64)
+        for c, ids in enumerate(allowed_ids):
+            allowed[c, : len(ids)] = ids
+        in_kind = np.full((N_OPS, 2), -1, dtype=np.int64)
+        out_kind = np.full(N_OPS, -1, dtype=np.int64)
+        for o in range(N_OPS):
+            for position, k in enumerate(op_inputs(o)):
+                in_kind[o, position] = kind[k]
+            out = op_output(o)
+            out_kind[o] = -1 if out is None else kind[out]
+        type_ids = np.array([MUTATION_TYPES.index(n) for n in self._mutation_names], dtype=np.int64)  # type: ignore[attr-defined]
+        return (
+            allowed, np.array([len(a) for a in allowed_ids], dtype=np.int64), np.array([self.scalars, self.vectors, self.matrices], dtype=np.int64),
+            in_kind, out_kind, np.array(self.min_sizes, dtype=np.int64), np.array(self.max_sizes, dtype=np.int64), float(self.mutate_prob),
+            np.array(self._mutation_cumulative, dtype=np.float64), type_ids, self.constant_step == "paper",  # type: ignore[attr-defined]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe config."""
@@ -427,114 +559,93 @@ class ProgramSpace:
 
     # -- mutation -----------------------------------------------------------------------------------
     def mutate(self, genome: ProgramGenome, rng: np.random.Generator) -> tuple[ProgramGenome, Mutation]:  # type: ignore[override]
-        """With probability ``mutate_prob`` one weighted mutation, otherwise an exact copy; the parent is unchanged."""
-        if rng.random() >= self.mutate_prob:
-            return genome, Mutation("identity", "copy")
-        names, cumulative = self._mutation_names, self._mutation_cumulative  # type: ignore[attr-defined]
-        u = rng.random() * cumulative[-1]
-        kind = names[-1]
-        for name, edge in zip(names, cumulative):
-            if u < edge:
-                kind = name
-                break
-        if kind == "identity":
-            return genome, Mutation("identity")
-        components = [list(c) for c in genome.components()]
-        if kind == "randomize_algorithm":
-            for c in range(3):
-                if self._allowed(c):
-                    components[c] = self.random_instructions(c, len(components[c]), rng)
-            return self._make([tuple(c) for c in components]), Mutation(kind)
-        mutable = [c for c in range(3) if self._allowed(c)]
-        if not mutable:
-            return genome, Mutation(kind, "no mutable component")
-        c = mutable[int(rng.random() * len(mutable))]
-        component = components[c]
-        where = COMPONENTS[c]
-        detail = where
-        if kind == "alter_param":
-            if component:
-                k = int(rng.random() * len(component))
-                component[k], what = self._alter(component[k], rng)
-                detail = f"{where}[{k}] {what}"
-            else:
-                detail = f"{where} empty"
-        elif kind == "randomize_instruction":
-            if component:
-                k = int(rng.random() * len(component))
-                component[k] = self.random_instruction(c, rng)
-                detail = f"{where}[{k}]"
-        elif kind == "randomize_component":
-            components[c] = self.random_instructions(c, len(component), rng)
-        elif kind == "insert":
-            if len(component) >= self.max_sizes[c]:
-                detail = f"{where} full (refused)"
-            else:
-                k = int(rng.random() * (len(component) + 1))
-                component.insert(k, self.random_instruction(c, rng))
-                detail = f"{where}[{k}]"
-        elif kind == "remove":
-            if len(component) <= self.min_sizes[c]:
-                detail = f"{where} at minimum (refused)"
-            else:
-                k = int(rng.random() * len(component))
-                del component[k]
-                detail = f"{where}[{k}]"
-        elif kind == "trade":
-            k = int(rng.random() * (len(component) + 1))
-            component.insert(k, self.random_instruction(c, rng))
-            j = int(rng.random() * len(component))
-            del component[j]
-            detail = f"{where} +{k} -{j}"
-        return self._make([tuple(x) for x in components]), Mutation(kind, detail)
+        """With probability ``mutate_prob`` one weighted mutation, otherwise an exact copy; the parent is unchanged.
+        The child's own stream is seeded by one draw from ``rng``."""
+        return self.mutate_seeded(genome, int(rng.integers(0, 2**63)))
 
-    def _alter(self, instruction: Instruction, rng: np.random.Generator) -> tuple[Instruction, str]:
-        op, a, b, o, d0, d1, d2 = instruction
-        if op == 0:
-            return instruction, "no_op unchanged"
-        kinds = op_inputs(op)
-        out_kind = op_output(op)
-        assert out_kind is not None
-        if op in DATA_OPS:
-            if rng.random() < 0.5:
-                return (op, a, b, self._address(out_kind, rng, True), d0, d1, d2), "out"
-            if op == 56:
-                return (op, a, b, o, self._step(d0, rng, True), d1, d2), "constant"
-            if op == 57:
-                if rng.random() < 0.5:
-                    return (op, a, b, o, rng.random(), d1, d2), "index"
-                return (op, a, b, o, d0, self._step(d1, rng, True), d2), "value"
-            if op == 58:
-                r = rng.random()
-                if r < 1 / 3:
-                    return (op, a, b, o, rng.random(), d1, d2), "row"
-                if r < 2 / 3:
-                    return (op, a, b, o, d0, rng.random(), d2), "column"
-                return (op, a, b, o, d0, d1, self._step(d2, rng, True)), "value"
-            if op in GAUSSIAN_OPS:
-                if rng.random() < 0.5:
-                    return (op, a, b, o, self._step(d0, rng, True), d1, d2), "mean"
-                return (op, a, b, o, d0, self._step(d1, rng, False), d2), "stddev"
-            # uniform: change one bound, then store (min, max)
-            if rng.random() < 0.5:
-                d0 = self._step(d0, rng, True)
-            else:
-                d1 = self._step(d1, rng, True)
-            return (op, a, b, o, min(d0, d1), max(d0, d1), d2), "bounds"
-        slots = len(kinds) + 1
-        pick = int(rng.random() * slots)
-        if pick < len(kinds):
-            value = self._address(kinds[pick], rng, False)
-            return ((op, value, b, o, d0, d1, d2) if pick == 0 else (op, a, value, o, d0, d1, d2)), f"in{pick + 1}"
-        return (op, a, b, self._address(out_kind, rng, True), d0, d1, d2), "out"
+    def mutate_seeded(self, genome: ProgramGenome, seed: int) -> tuple[ProgramGenome, Mutation]:
+        """The child of ``genome`` whose random stream starts at ``seed`` (what the search calls per child)."""
+        return self.mutate_many([genome], np.array([seed], dtype=np.uint64))[0]
 
-    def _step(self, value: float, rng: np.random.Generator, flip: bool) -> float:
-        """[C]'s log-scale-or-flip (or log-scale), or [P]'s x U[0.5, 2] with a 0.1 flip."""
-        if flip and rng.random() < 0.1:
-            return -value
-        if self.constant_step == "paper":
-            return value * (0.5 + 1.5 * rng.random())
-        return value * math.exp(rng.standard_normal())
+    def mutate_many(self, parents: list[ProgramGenome], seeds: np.ndarray) -> list[tuple[ProgramGenome, Mutation]]:
+        """``mutate_seeded`` of every (parent, seed) pair in one compiled call; children are rows of one batch."""
+        from evonas.kernels.program_mutate import mutate_programs
+
+        width = self._width
+        for g in parents:
+            if g._memory() != (self.scalars, self.vectors, self.matrices, self.features):
+                raise InvalidGenome("genome memory sizes differ from the space's")
+            if g._packed is None:
+                width = max(width, max(len(c) for c in g.components()) + 1)
+        if not parents:
+            return []
+        batch = gather(parents, width)
+        if batch is None:
+            batch = to_batch_width(parents, width)
+        count = len(parents)
+        shape = (count, 3, batch.op.shape[2])
+        child = ProgramBatch(np.empty(shape, np.int32), np.empty(shape, np.int32), np.empty(shape, np.int32), np.empty(shape, np.int32),
+                             np.empty((*shape, 3)), np.empty(shape[:2], np.int32), self.scalars, self.vectors, self.matrices)
+        batch.check()  # children copy their parents' addresses, so a child batch is valid when its parents are
+        codes = np.empty((count, 4), dtype=np.int64)
+        t = self._tables  # type: ignore[attr-defined]
+        mutate_programs(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, np.arange(count, dtype=np.int64),
+                        np.asarray(seeds, dtype=np.uint64), *t, child.op, child.in1, child.in2, child.out, child.data, child.length, codes)
+        child.mark_checked()
+        mutations = self._mutation_texts
+        out = []
+        for i, key in enumerate(map(tuple, codes.tolist())):
+            mutation = mutations.get(key)
+            if mutation is None:
+                mutation = mutations[key] = describe_mutation(key)
+            out.append((ProgramGenome.packed(child, i, self.features), mutation))  # copies too: one batch to evaluate
+        return out
+
+    @property
+    def _width(self) -> int:
+        """Padded component width of mutation batches: one past the largest size, so trade always fits."""
+        return max(max(self.max_sizes), max(self.init_sizes)) + 1
+
+
+_COPY = 8
+_NO_COMPONENT = 9
+_REFUSED = -2
+_ALTER_FIELDS = ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev", "bounds", "in1", "in2")
+
+
+def describe_mutation(codes: tuple[int, int, int, int]) -> Mutation:
+    """The lineage's Mutation for the compiled mutation's codes (type, component, position, other)."""
+    kind, c, k, other = codes
+    if kind == _COPY:
+        return Mutation("identity", "copy")
+    if kind == _NO_COMPONENT:
+        return Mutation(MUTATION_TYPES[c], "no mutable component")
+    name = MUTATION_TYPES[kind]
+    if name in ("identity", "randomize_algorithm"):
+        return Mutation(name)
+    where = COMPONENTS[c]
+    if name == "alter_param":
+        return Mutation(name, f"{where}[{k}] {_ALTER_FIELDS[other]}" if k >= 0 else f"{where} empty")
+    if name == "randomize_instruction":
+        return Mutation(name, f"{where}[{k}]" if k >= 0 else where)
+    if name == "randomize_component":
+        return Mutation(name, where)
+    if name == "insert":
+        return Mutation(name, f"{where} full (refused)" if k == _REFUSED else f"{where}[{k}]")
+    if name == "remove":
+        return Mutation(name, f"{where} at minimum (refused)" if k == _REFUSED else f"{where}[{k}]")
+    return Mutation(name, f"{where} +{k} -{other}")
+
+
+def to_batch_width(genomes: list[ProgramGenome], width: int) -> ProgramBatch:
+    """``to_batch`` without dead-code elimination, padded to ``width`` instructions per component."""
+    batch = to_batch(genomes, eliminate_dead=False)
+    extra = width - batch.op.shape[2]
+    if extra <= 0:
+        return batch
+    pad = ((0, 0), (0, 0), (0, extra))
+    return ProgramBatch(np.pad(batch.op, pad), np.pad(batch.in1, pad), np.pad(batch.in2, pad), np.pad(batch.out, pad),
+                        np.pad(batch.data, (*pad, (0, 0))), batch.length, batch.scalars, batch.vectors, batch.matrices)
 
 
 def _open_uniform_from(take: Any, low: float, high: float) -> float:

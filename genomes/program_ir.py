@@ -124,7 +124,18 @@ class ProgramBatch:
         return int(self.op.shape[0])
 
     def check(self) -> None:
-        """Bounds-check every address against its kind's address count (done once, never in the kernel)."""
+        """Bounds-check every address against its kind's address count (done once per batch, never in the kernel)."""
+        if self.__dict__.get("_checked"):
+            return
+        self._check()
+        self.__dict__["_checked"] = True  # batches are never written after they are made
+
+    def mark_checked(self) -> ProgramBatch:
+        """Record that this batch is valid by construction (made from checked batches by compiled code)."""
+        self.__dict__["_checked"] = True
+        return self
+
+    def _check(self) -> None:
         if self.op.ndim != 3 or self.op.shape[1] != 3:
             raise ValueError("program arrays must have shape (batch, 3, length)")
         for arr in (self.in1, self.in2, self.out):

@@ -835,4 +835,4 @@ def prune_batch(batch: ProgramBatch) -> ProgramBatch:
     length = np.zeros_like(batch.length)
     _prune(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, batch.scalars, batch.vectors, batch.matrices,
            IN_KIND, OUT_KIND, PARTIAL, RANDOM, *arrays, length)
-    return ProgramBatch(*arrays, length, batch.scalars, batch.vectors, batch.matrices)
+    return ProgramBatch(*arrays, length, batch.scalars, batch.vectors, batch.matrices).mark_checked()

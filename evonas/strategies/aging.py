@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from evonas.genomes import Space
-from evonas.rng import MUTATE
 
 from .base import Candidate, Member, Result, Strategy, rank_value
 
@@ -37,6 +36,10 @@ class AgingEvolution(Strategy):
         self.aging = aging
         self.population: deque[Member] = deque()
         self._samples: dict[int, list[int]] = {}  # non-aging only: each in-flight child's tournament
+        # Population fitness in age order for batched tournaments: the last array plus the values folded in
+        # since (FIFO: appends at the end, removals at the front); None when it must be rebuilt.
+        self._fitness: np.ndarray | None = None
+        self._fitness_new: list[float] = []
 
     def options(self) -> dict[str, Any]:
         """P, S, sampling with replacement, and the failure rule."""
@@ -54,7 +57,7 @@ class AgingEvolution(Strategy):
         return self._child(ident, parent)
 
     def _child(self, ident: int, parent: Member) -> Candidate:
-        child, mutation = self._mutate(parent.genome, self.keyed.at(MUTATE, ident))
+        [(child, mutation)] = self._mutate_children([parent.genome], [ident])
         return Candidate(ident, parent.id, None, ident, child, mutation)
 
     def _propose_many(self, idents: list[int]) -> list[Candidate]:
@@ -65,13 +68,33 @@ class AgingEvolution(Strategy):
         population = self.population
         size = len(population)
         mutated = sum(ident >= self.population_size for ident in idents)
-        fitness = np.fromiter((m.fitness for m in population), dtype=np.float64, count=size)
+        fitness = self._population_fitness()
         draws = (self.rng.random((mutated, self.sample_size)) * size).astype(np.int64)
         sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
         # argmax keeps the first drawn among ties; a row of failures only gives its first draw, as before
-        winners = iter(draws[np.arange(mutated), np.argmax(sampled, axis=1)].tolist())
-        return [self._random_candidate(ident) if ident < self.population_size else self._child(ident, population[next(winners)])
-                for ident in idents]
+        parents = [population[i] for i in draws[np.arange(mutated), np.argmax(sampled, axis=1)].tolist()]
+        child_ids = [ident for ident in idents if ident >= self.population_size]
+        children = iter(zip(child_ids, parents, self._mutate_children([p.genome for p in parents], child_ids)))
+        out = []
+        for ident in idents:
+            if ident < self.population_size:
+                out.append(self._random_candidate(ident))
+                continue
+            _, parent, (child, mutation) = next(children)
+            out.append(Candidate(ident, parent.id, None, ident, child, mutation))
+        return out
+
+    def _population_fitness(self) -> np.ndarray:
+        """Fitness of the population in age order (oldest first)."""
+        size = len(self.population)
+        if self._fitness is None:
+            fitness = np.fromiter((m.fitness for m in self.population), dtype=np.float64, count=size)
+        elif self._fitness_new:
+            fitness = np.concatenate((self._fitness, np.array(self._fitness_new)))[-size:] if size else np.empty(0)
+        else:
+            fitness = self._fitness[len(self._fitness) - size :]
+        self._fitness, self._fitness_new = fitness, []
+        return fitness
 
     def _tournament(self) -> tuple[Member, list[int]]:
         size = len(self.population)
@@ -97,6 +120,7 @@ class AgingEvolution(Strategy):
         if not result.ok and self.on_failure == "ignore":
             return
         self.population.append(Member(candidate.id, result.fitness, candidate.genome))
+        self._fitness_new.append(result.fitness)
         if len(self.population) <= self.population_size:
             return
         if self.aging or not sample:
@@ -111,6 +135,7 @@ class AgingEvolution(Strategy):
             return
         worst = min(candidates, key=lambda m: rank_value(m.fitness))
         self.population.remove(worst)
+        self._fitness = None  # not a FIFO step: rebuild the fitness array
 
     def rewind(self, rng_state: dict[str, Any]) -> None:
         """Forget children asked since the last tell (see ``Strategy.rewind``)."""
@@ -125,6 +150,7 @@ class AgingEvolution(Strategy):
         """Restore the population from member ids."""
         super().load_state_dict(state, members)
         self.population = deque(members[int(i)] for i in state["population"])
+        self._fitness, self._fitness_new = None, []
 
     def members(self) -> list[Member]:
         """Population plus best in history."""

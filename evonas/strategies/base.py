@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from evonas.genomes import Genome, Mutation, Space
-from evonas.rng import INIT, KeyedRng, generator_state, new_generator, restore_generator
+import numpy as np
+
+from evonas.rng import INIT, MUTATE, KeyedRng, derive_seeds, generator_state, new_generator, restore_generator
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,17 @@ class Strategy(ABC):
     def members(self) -> list[Member]:
         """Every individual the state refers to (for the checkpoint table)."""
         return [self.best] if self.best is not None else []
+
+    def _mutate_children(self, parents: list[Genome], idents: list[int]) -> list[tuple[Genome, Mutation]]:
+        """Children of ``parents`` (one per id), each from its own stream keyed by (run seed, id).
+
+        Families with compiled batch mutation (``mutate_many``) take 64-bit stream seeds and do the whole
+        batch in one call; the others get a keyed generator per child.
+        """
+        many = getattr(self.space, "mutate_many", None)
+        if many is not None and self.tracker is None:
+            return many(parents, derive_seeds(self.seed, MUTATE, np.array(idents, dtype=np.int64)))  # type: ignore[no-any-return]
+        return [self._mutate(genome, self.keyed.at(MUTATE, ident)) for genome, ident in zip(parents, idents)]
 
     def _mutate(self, genome: Genome, rng: Any) -> tuple[Genome, Mutation]:
         """Mutate through the space, passing the innovation tracker to families that use one."""

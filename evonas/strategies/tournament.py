@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from evonas.genomes import Space
-from evonas.rng import MUTATE
 
 from .base import Candidate, Member, Result, Strategy
 
@@ -45,7 +44,7 @@ class Tournament(Strategy):
         for i in draws[1:]:  # strict '>' keeps the first drawn among ties; NaN (a failure) never wins
             if self.population[i].fitness > parent.fitness or math.isnan(parent.fitness):
                 parent = self.population[i]
-        child, mutation = self._mutate(parent.genome, self.keyed.at(MUTATE, ident))
+        [(child, mutation)] = self._mutate_children([parent.genome], [ident])
         return Candidate(ident, parent.id, None, ident, child, mutation)
 
     def _fold(self, candidate: Candidate, result: Result) -> None:

@@ -330,8 +330,9 @@ def bench_automl_zero(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     }
 
 
-def _solve_demo(seed: int) -> dict[str, Any]:
-    """One demo protocol run on one core until an algorithm passes selection; wall time and counts."""
+def _solve_demo(seed: int, parallel: int = 1) -> dict[str, Any]:
+    """One demo protocol run until an algorithm passes selection, on one core or with ``parallel`` experiments
+    at once (one process each); wall time and counts."""
     import numba
 
     from evonas import protocol
@@ -352,7 +353,7 @@ def _solve_demo(seed: int) -> dict[str, Any]:
             finally:
                 executor.close()
 
-        state = protocol.run(folder, state, execute, lambda line: None)
+        state = protocol.run(folder, state, execute, lambda line: None, parallel=parallel)
         seconds = time.perf_counter() - started
     return {
         "seed": seed, "seconds": round(seconds, 1), "experiments": len(state["history"]),
@@ -390,6 +391,30 @@ def bench_automl_zero_demo(quick: bool = False, workers: int = 2, seeds: int = 1
     }
 
 
+def bench_automl_zero_demo_parallel(quick: bool = False, workers: int = 2, seeds: int = 10) -> dict[str, Any]:
+    """Time to rediscover linear regression with ``workers`` experiments at once (``--workers`` of the demo
+    command), seeds one after another; compare with ``automl-zero-demo`` (one core per seed)."""
+    count = 2 if quick else seeds
+    runs = []
+    for seed in range(1, count + 1):
+        result = _solve_demo(seed, parallel=workers)
+        _log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
+        runs.append(result)
+    return {
+        "benchmark": "automl-zero-demo-parallel",
+        "evonas": __version__,
+        "machine": machine_info(),
+        "config": {"seeds": count, "parallel_experiments": workers, "threads_per_experiment": 1},
+        "results": {
+            "seconds_to_solve": [r["seconds"] for r in runs],
+            "seconds_to_solve_median": float(np.median([r["seconds"] for r in runs])),
+            "solved": sum(r["solved"] for r in runs),
+            "experiments": [r["experiments"] for r in runs],
+            "final_fitness": [r["final_fitness"] for r in runs],
+        },
+    }
+
+
 from evonas.bench_neat import bench_neat, bench_neat_dpnv  # noqa: E402 - the NEAT benchmarks reuse this module's helpers
 from evonas.bench_scheduling import bench_scheduling  # noqa: E402 - likewise
 
@@ -416,6 +441,6 @@ def bench_motifs_search_quality(quick: bool = False, workers: int = 2, seeds: in
 #: Benchmarks by name.
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
-    "automl-zero-demo": bench_automl_zero_demo, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
+    "automl-zero-demo": bench_automl_zero_demo, "automl-zero-demo-parallel": bench_automl_zero_demo_parallel, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
     "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality, "scheduling": bench_scheduling,
 }

@@ -65,42 +65,139 @@ def load(folder: Path) -> dict[str, Any]:
         raise UserError(f"{folder / PROTOCOL_FILE} is damaged ({exc}); restore it or start a new run") from None
 
 
-def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any) -> dict[str, Any]:
-    """Run experiments until one passes selection (or ``max_experiments``), then the final evaluation.
+def _outcome(run_: Run, index: int, seconds: float) -> dict[str, Any]:
+    """What the protocol keeps of a finished experiment: its candidate (the fittest of the final population,
+    first in age order among equals, as [C]) and its counts."""
+    population = list(getattr(run_.strategy, "population", [])) or ([run_.strategy.best] if run_.strategy.best else [])
+    scored = [m for m in population if m.fitness == m.fitness]
+    if not scored:
+        raise UserError(f"experiment {index} produced no scored individual; see {run_.run_dir}/lineage")
+    candidate = max(scored, key=lambda m: m.fitness)
+    return {
+        "experiment": index, "candidate_id": candidate.id, "search_fitness": candidate.fitness,
+        "individuals": run_.strategy.told, "seconds": round(seconds, 3),
+        "train_steps": getattr(run_.executor.task, "train_steps", None) if run_.executor is not None else None,
+        "genome": json.loads(genome_json(candidate.genome)), "eval_seed": run_.seed_of(candidate.id),
+    }
 
-    ``execute(run)`` runs one experiment's search to its budget; ``echo`` prints a line.
-    """
-    config = RunConfig(**state["config"])
+
+def _open_experiment(folder: Path, config: RunConfig, index: int) -> Run:
+    exp_dir = folder / f"experiment-{index:04d}"
+    return Run.open(exp_dir) if (exp_dir / "config.json").exists() else Run.create(exp_dir, experiment_config(config, index))
+
+
+def _fold(folder: Path, state: dict[str, Any], config: RunConfig, outcome: dict[str, Any], space: Any, echo: Any) -> None:
+    """Score an experiment's candidate on its selection tasks, keep the best, and decide whether to stop."""
     protocol = config.protocol or {}
     threshold = float(protocol.get("threshold", 0.9999))
+    index = outcome["experiment"]
+    genome = space.genome_from_dict(outcome["genome"])
+    select = _score(config, genome, protocol["select"], derive_seed(config.seed, PURPOSE_SELECT_TASKS, index), outcome["eval_seed"])
+    record = {k: outcome[k] for k in ("experiment", "candidate_id", "search_fitness")}
+    record.update(select_fitness=select, **{k: outcome[k] for k in ("individuals", "seconds", "train_steps")})
+    state["history"].append(record)
+    echo(f"experiment {index}: search fitness {outcome['search_fitness']:.6f}, select fitness {select:.6f}, {outcome['individuals']} individuals")
+    if state["best"] is None or select >= state["best"]["select_fitness"]:
+        state["best"] = {**record, "genome": outcome["genome"]}
+    state["experiment"] = index + 1
+    solved = state["best"]["select_fitness"] > threshold
+    if solved or (state["max_experiments"] and index >= state["max_experiments"]):
+        best = space.genome_from_dict(state["best"]["genome"])
+        state["final"] = {"solved": solved, "final_fitness": _score(config, best, protocol["final"], FINAL_TASK_SEED, FINAL_TASK_SEED)}
+    _save(folder, state)
+
+
+def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: int = 1) -> dict[str, Any]:
+    """Run experiments until one passes selection (or ``max_experiments``), then the final evaluation.
+
+    ``execute(run)`` runs one experiment's search to its budget; ``echo`` prints a line. With ``parallel`` > 1
+    that many experiments run at once, one process each (see ``_run_parallel``); the outcome is the same.
+    """
+    config = RunConfig(**state["config"])
+    if parallel > 1 and state["final"] is None:
+        return _run_parallel(folder, state, config, parallel, echo)
     while state["final"] is None:
         index = state["experiment"]
-        exp_dir = folder / f"experiment-{index:04d}"
         started = time.perf_counter()
-        run_ = Run.open(exp_dir) if (exp_dir / "config.json").exists() else Run.create(exp_dir, experiment_config(config, index))
+        run_ = _open_experiment(folder, config, index)
         execute(run_)
-        population = list(getattr(run_.strategy, "population", [])) or ([run_.strategy.best] if run_.strategy.best else [])
-        scored = [m for m in population if m.fitness == m.fitness]
-        if not scored:
-            raise UserError(f"experiment {index} produced no scored individual; see {exp_dir}/lineage")
-        candidate = max(scored, key=lambda m: m.fitness)  # first of the maxima in age order, as [C]
-        select = _score(config, candidate.genome, protocol["select"], derive_seed(config.seed, PURPOSE_SELECT_TASKS, index), run_.seed_of(candidate.id))
-        record = {
-            "experiment": index, "candidate_id": candidate.id, "search_fitness": candidate.fitness, "select_fitness": select,
-            "individuals": run_.strategy.told, "seconds": round(time.perf_counter() - started, 3),
-            "train_steps": getattr(run_.executor.task, "train_steps", None) if run_.executor is not None else None,
-        }
-        state["history"].append(record)
-        echo(f"experiment {index}: search fitness {candidate.fitness:.6f}, select fitness {select:.6f}, {run_.strategy.told} individuals")
-        if state["best"] is None or select >= state["best"]["select_fitness"]:
-            state["best"] = {**record, "genome": json.loads(genome_json(candidate.genome))}
-        state["experiment"] = index + 1
-        solved = state["best"]["select_fitness"] > threshold
-        if solved or (state["max_experiments"] and index >= state["max_experiments"]):
-            genome = run_.strategy.space.genome_from_dict(state["best"]["genome"])
-            state["final"] = {
-                "solved": solved,
-                "final_fitness": _score(config, genome, protocol["final"], FINAL_TASK_SEED, FINAL_TASK_SEED),
-            }
-        _save(folder, state)
+        _fold(folder, state, config, _outcome(run_, index, time.perf_counter() - started), run_.strategy.space, echo)
+    return state
+
+
+def _experiment_process(folder: str, config_json: str, index: int, send: Any) -> None:
+    """One experiment in its own process (numba on one thread); sends back ("ok", outcome) or an error."""
+    import numba
+
+    from evonas.executors import make_executor
+
+    numba.set_num_threads(1)
+    try:
+        started = time.perf_counter()
+        run_ = _open_experiment(Path(folder), RunConfig.from_json(config_json), index)
+        executor = make_executor(run_.config.task, run_.config.task_options, run_.config.seed, 1)
+        try:
+            run_.execute(executor)
+        finally:
+            executor.close()
+        send.send(("ok", _outcome(run_, index, time.perf_counter() - started)))
+    except KeyboardInterrupt:  # SIGINT or SIGTERM: the experiment has checkpointed
+        send.send(("stopped", None))
+    except UserError as exc:
+        send.send(("error", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - reported in the parent, with the experiment's name
+        send.send(("error", f"experiment {index} failed: {type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parallel: int, echo: Any) -> dict[str, Any]:
+    """Experiments ``k .. k+parallel-1`` run at once in spawned processes and are folded strictly in index order,
+    so the kept candidate, the history and the stopping point are those of the one-at-a-time protocol.
+
+    An experiment started beyond the one that ends the protocol is stopped (SIGTERM: it checkpoints) and left in
+    its folder, listed under ``abandoned``; none of its results count.
+    """
+    import multiprocessing
+
+    from evonas.genomes import SPACES
+
+    space = SPACES[config.genome].from_dict(config.space)
+    context = multiprocessing.get_context("spawn")
+    running: dict[int, tuple[Any, Any]] = {}
+    next_index = state["experiment"]
+    limit = state["max_experiments"] or None
+    text = config.to_json()
+    try:
+        while state["final"] is None:
+            while len(running) < parallel and (limit is None or next_index <= limit):
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(target=_experiment_process, args=(str(folder), text, next_index, send))
+                process.start()
+                send.close()
+                running[next_index] = (process, receive)
+                echo(f"experiment {next_index}: started (process {process.pid})")
+                next_index += 1
+            index = state["experiment"]
+            process, receive = running.pop(index)
+            try:
+                status, payload = receive.recv()
+            except EOFError:
+                status, payload = "error", f"experiment {index}'s process died (exit code {process.join() or process.exitcode})"
+            process.join()
+            if status == "stopped":
+                raise KeyboardInterrupt
+            if status != "ok":
+                raise UserError(f"{payload}; fix the cause and continue with 'evonas resume {folder}'")
+            _fold(folder, state, config, payload, space, echo)
+    finally:
+        for index, (process, _) in sorted(running.items()):
+            if process.is_alive():
+                process.terminate()
+            process.join()
+            if state["final"] is not None:
+                state.setdefault("abandoned", []).append(index)
+                echo(f"experiment {index}: stopped, not needed (its folder is kept)")
+        if state.get("abandoned"):
+            _save(folder, state)
     return state

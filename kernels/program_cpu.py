@@ -23,15 +23,12 @@ from numba import njit, prange
 
 from evonas.genomes.program_ir import ProgramBatch
 
+from .splitmix import GOLDEN as _GOLDEN
+from .splitmix import S11 as _S11
+from .splitmix import mix as _mix
+
 MAX_ABS_ERROR = 100.0
 FEC_SEED = 235732282
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
 _TWO_PI = 2.0 * math.pi
 
 
@@ -77,13 +74,6 @@ class TaskArrays:
             np.ascontiguousarray(self.x_valid.transpose(1, 2, 0), dtype=np.float64),
             np.ascontiguousarray(self.y_valid.T, dtype=np.float64),
         )
-
-
-@njit(cache=True)
-def _mix(z: np.uint64) -> np.uint64:
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
 
 
 @njit(cache=True)

@@ -18,14 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_INV53 = 1.0 / 9007199254740992.0
+from .splitmix import GOLDEN, INV53, S11, mix
+
 _TWO_PI = 2.0 * math.pi
 
 # Mutation type indices (the order of genomes.automl_zero.MUTATION_TYPES).
@@ -40,18 +34,10 @@ ALTER_FIELDS = ("no_op unchanged", "out", "constant", "index", "value", "row", "
 
 
 @njit(cache=True)
-def _next(state: np.ndarray) -> np.uint64:
-    state[0] = state[0] + _GOLDEN
-    z = state[0]
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@njit(cache=True)
 def _uniform(state: np.ndarray) -> float:
     """U[0, 1) with 53 random bits."""
-    return float(_next(state) >> _S11) * _INV53
+    state[0] = state[0] + GOLDEN
+    return float(mix(state[0]) >> S11) * INV53
 
 
 @njit(cache=True)
@@ -320,35 +306,28 @@ def mutate_programs(op, in1, in2, out, data, length, parents, seeds, allowed, n_
                     c_op, c_in1, c_in2, c_out, c_data, c_length, codes):
     """Child i = mutation of program ``parents[i]`` with seed ``seeds[i]``; the child arrays are one wider
     than any component may grow, so trade's insert-then-remove always fits."""
-    width = op.shape[2]
     for i in range(parents.shape[0]):
-        p = parents[i]
-        for c in range(3):
-            c_length[i, c] = length[p, c]
-            for k in range(width):
-                c_op[i, c, k] = op[p, c, k]
-                c_in1[i, c, k] = in1[p, c, k]
-                c_in2[i, c, k] = in2[p, c, k]
-                c_out[i, c, k] = out[p, c, k]
-                for r in range(3):
-                    c_data[i, c, k, r] = data[p, c, k, r]
+        _copy_program(op, in1, in2, out, data, length, parents[i], c_op, c_in1, c_in2, c_out, c_data, c_length, i)
         _mutate_one(seeds[i], allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative,
                     type_ids, paper, c_op[i], c_in1[i], c_in2[i], c_out[i], c_data[i], c_length[i], codes[i])
 
 
 @njit(cache=True)
+def _copy_program(op, in1, in2, out, data, length, p, d_op, d_in1, d_in2, d_out, d_data, d_length, q):
+    """Program ``p`` of the source arrays into slot ``q`` of the destination (at least as wide)."""
+    for c in range(3):
+        d_length[q, c] = length[p, c]
+        for k in range(op.shape[2]):
+            d_op[q, c, k] = op[p, c, k]
+            d_in1[q, c, k] = in1[p, c, k]
+            d_in2[q, c, k] = in2[p, c, k]
+            d_out[q, c, k] = out[p, c, k]
+            for r in range(3):
+                d_data[q, c, k, r] = data[p, c, k, r]
+
+
+@njit(cache=True)
 def copy_rows(op, in1, in2, out, data, length, rows, d_op, d_in1, d_in2, d_out, d_data, d_length, at):
     """Program ``rows[i]`` of the source arrays into slot ``at[i]`` of the (possibly wider) destination."""
-    width = op.shape[2]
     for i in range(rows.shape[0]):
-        p = rows[i]
-        q = at[i]
-        for c in range(3):
-            d_length[q, c] = length[p, c]
-            for k in range(width):
-                d_op[q, c, k] = op[p, c, k]
-                d_in1[q, c, k] = in1[p, c, k]
-                d_in2[q, c, k] = in2[p, c, k]
-                d_out[q, c, k] = out[p, c, k]
-                for r in range(3):
-                    d_data[q, c, k, r] = data[p, c, k, r]
+        _copy_program(op, in1, in2, out, data, length, rows[i], d_op, d_in1, d_in2, d_out, d_data, d_length, at[i])

@@ -427,3 +427,23 @@ def test_log_normal_steps_use_standard_normal_draws() -> None:
     state = np.array([12345], dtype=np.uint64)
     draws = np.array([_normal(state) for _ in range(40_000)])
     assert abs(draws.mean()) < 0.02 and abs(draws.std() - 1.0) < 0.02
+
+
+def test_shorter_runs_read_the_same_examples_as_smaller_task_sets() -> None:
+    """Fewer epochs, training or validation examples (the FEC fingerprint run) score exactly as a task set cut
+    to that size: the kernel's lane-major step data is indexed per epoch, not packed to the run's length."""
+    rng = np.random.default_rng(3)
+    genomes = [WIDE.random(rng) for _ in range(40)]
+    tasks = small_tasks(2, False)
+    seeds = np.arange(40, dtype=np.uint64)
+    cut = TaskArrays(tasks.x_train[:, :5], tasks.y_train[:, :5], tasks.x_valid, tasks.y_valid,
+                     np.ascontiguousarray(tasks.order[:, :1, :5]), False)
+    short, steps, errors = run_programs(to_batch(genomes), tasks, seeds, n_train=5, epochs=1, record_errors=True)
+    want, want_steps, want_errors = run_programs(to_batch(genomes), cut, seeds, record_errors=True)
+    assert np.array_equal(short, want) and np.array_equal(steps, want_steps)
+    assert np.array_equal(errors, want_errors, equal_nan=True)
+    second_epoch_only = TaskArrays(tasks.x_train, tasks.y_train, tasks.x_valid, tasks.y_valid,
+                                   np.ascontiguousarray(tasks.order[:, 1:]), False)
+    fitness, _, _ = run_programs(to_batch(genomes), second_epoch_only, seeds)
+    reference = [reference_fitness(g, second_epoch_only, int(s)) for g, s in zip(genomes, seeds)]
+    assert np.allclose(fitness, reference, rtol=1e-9, equal_nan=True)

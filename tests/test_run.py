@@ -423,3 +423,37 @@ def test_config_file_sets_evolve_options_and_flags_override_it(tmp_path: Path) -
     one_line_error(run_cli("evolve", "--config", str(tmp_path / "bad.toml")), "unknown key(s) popsize")
     (tmp_path / "broken.toml").write_text("x = [\n")
     one_line_error(run_cli("evolve", "--config", str(tmp_path / "broken.toml")), "cannot read config file")
+
+
+def test_parallel_protocol_experiments_give_the_sequential_outcome(tmp_path: Path) -> None:
+    """--workers 2 on the protocol runs two experiments at once (one process each) and folds them in order:
+    the same candidates, select fitness, kept best and final fitness as one at a time."""
+    outcomes = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        result = run_cli("evolve", "--genome", "automl-zero", "--preset", "smoke", "--experiments", "3", "--workers", workers,
+                         "--seed", "5", "--out", str(out), "-q")
+        assert result.returncode == 0, result.stderr
+        state = json.loads((out / "protocol.json").read_text())
+        for h in state["history"]:
+            h.pop("seconds")
+        state["best"].pop("seconds")
+        outcomes.append((state["history"], state["best"], state["final"], lineage_rows(out / "experiment-0003")))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_parallel_protocol_stops_an_experiment_it_no_longer_needs(tmp_path: Path) -> None:
+    """When experiment 1 passes selection, experiment 2 (already running) is stopped with a checkpoint and kept."""
+    from evonas import protocol
+    from evonas.cli import build_config
+
+    config = build_config("automl-zero", "linear-regression", "aging", None, None, None, None, 2, "smoke", None, None, None, None,
+                          None, "cpu", {}, None)
+    config.protocol = {**config.protocol, "threshold": -1.0}  # any candidate passes
+    folder = tmp_path / "demo"
+    lines: list[str] = []
+    state = protocol.run(folder, protocol.start(folder, config, 0), None, lines.append, parallel=2)
+    assert [h["experiment"] for h in state["history"]] == [1] and state["final"]["solved"]
+    assert state["abandoned"] == [2] and (folder / "experiment-0002" / "checkpoint.arrow").exists()
+    assert json.loads((folder / "protocol.json").read_text())["abandoned"] == [2]
+    assert any("experiment 2: stopped" in line for line in lines)

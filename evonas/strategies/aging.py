@@ -73,16 +73,12 @@ class AgingEvolution(Strategy):
         sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
         # argmax keeps the first drawn among ties; a row of failures only gives its first draw, as before
         parents = [population[i] for i in draws[np.arange(mutated), np.argmax(sampled, axis=1)].tolist()]
-        child_ids = [ident for ident in idents if ident >= self.population_size]
-        children = iter(zip(child_ids, parents, self._mutate_children([p.genome for p in parents], child_ids)))
-        out = []
-        for ident in idents:
-            if ident < self.population_size:
-                out.append(self._random_candidate(ident))
-                continue
-            _, parent, (child, mutation) = next(children)
-            out.append(Candidate(ident, parent.id, None, ident, child, mutation))
-        return out
+        # ids are consecutive, so the initial-population ids (below P) come first
+        child_ids = idents[len(idents) - mutated :]
+        made = self._mutate_children([p.genome for p in parents], child_ids)
+        initial = [self._random_candidate(ident) for ident in idents[: len(idents) - mutated]]
+        return initial + [Candidate(ident, parent.id, None, ident, child, mutation)
+                          for ident, parent, (child, mutation) in zip(child_ids, parents, made)]
 
     def _population_fitness(self) -> np.ndarray:
         """Fitness of the population in age order (oldest first)."""

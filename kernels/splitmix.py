@@ -1,0 +1,23 @@
+"""SplitMix64, the counter-based generator both program kernels draw from (interpreter random ops, mutation)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+S11 = np.uint64(11)
+INV53 = 1.0 / 9007199254740992.0
+
+
+@njit(cache=True)
+def mix(z: np.uint64) -> np.uint64:
+    """SplitMix64's output function: a bijective 64-bit mix."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)

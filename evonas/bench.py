@@ -373,15 +373,19 @@ def bench_automl_zero_demo(quick: bool = False, workers: int = 2, seeds: int = 1
         for result in pool.map(_solve_demo, range(1, count + 1)):
             _log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
             runs.append(result)
-    times = sorted(r["seconds"] for r in runs)
+    return _demo_summary("automl-zero-demo", runs, {"seeds": count, "parallel_seeds": workers, "threads_per_seed": 1})
+
+
+def _demo_summary(benchmark: str, runs: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of a time-to-solve benchmark from its per-seed results."""
     return {
-        "benchmark": "automl-zero-demo",
+        "benchmark": benchmark,
         "evonas": __version__,
         "machine": machine_info(),
-        "config": {"seeds": count, "parallel_seeds": workers, "threads_per_seed": 1},
+        "config": config,
         "results": {
             "seconds_to_solve": [r["seconds"] for r in runs],
-            "seconds_to_solve_median": float(np.median(times)),
+            "seconds_to_solve_median": float(np.median([r["seconds"] for r in runs])),
             "seconds_to_solve_median_reference": 55.0,  # [M] original C++, one core
             "solved": sum(r["solved"] for r in runs),
             "experiments": [r["experiments"] for r in runs],
@@ -400,19 +404,7 @@ def bench_automl_zero_demo_parallel(quick: bool = False, workers: int = 2, seeds
         result = _solve_demo(seed, parallel=workers)
         _log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
         runs.append(result)
-    return {
-        "benchmark": "automl-zero-demo-parallel",
-        "evonas": __version__,
-        "machine": machine_info(),
-        "config": {"seeds": count, "parallel_experiments": workers, "threads_per_experiment": 1},
-        "results": {
-            "seconds_to_solve": [r["seconds"] for r in runs],
-            "seconds_to_solve_median": float(np.median([r["seconds"] for r in runs])),
-            "solved": sum(r["solved"] for r in runs),
-            "experiments": [r["experiments"] for r in runs],
-            "final_fitness": [r["final_fitness"] for r in runs],
-        },
-    }
+    return _demo_summary("automl-zero-demo-parallel", runs, {"seeds": count, "parallel_experiments": workers, "threads_per_experiment": 1})
 
 
 from evonas.bench_neat import bench_neat, bench_neat_dpnv  # noqa: E402 - the NEAT benchmarks reuse this module's helpers

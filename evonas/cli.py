@@ -240,7 +240,7 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
         click.echo(line, err=True)
 
     # --workers N runs N experiments at once, one process each (the protocol's outcome does not change).
-    state = protocol.run(folder, state, lambda run: _search(run, execution, quiet), echo, parallel=execution.workers)
+    state = protocol.run(folder, state, lambda run: _search(run, execution, quiet), echo, parallel=execution.workers, progress=not quiet)
     best, final = state["best"], state["final"]
     genome = GENOMES[best["genome"]["kind"]].from_dict(best["genome"])
     click.echo(f"run folder: {folder}")

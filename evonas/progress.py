@@ -18,10 +18,12 @@ def _duration(seconds: float) -> str:
 class Progress:
     """Shows evaluations done, rate, best fitness, failures and ETA."""
 
-    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True, interval: float | None = None) -> None:
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True, interval: float | None = None,
+                 prefix: str = "", live: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.live = enabled and self.stream.isatty()
+        self.prefix = prefix  # names the search when several share one terminal (parallel experiments)
+        self.live = enabled and (self.stream.isatty() if live is None else live)
         self.interval = interval if interval is not None else (0.2 if self.live else 10.0)
         self.total = total
         self.start_done = done
@@ -52,7 +54,7 @@ class Progress:
             eta = elapsed * (1.0 - fraction) / spent if spent > 0 else math.inf
             head = f"[{done} evals] {100.0 * fraction:5.1f}% of budget"
         fields = "".join(f"  {k} {v}" for k, v in (extra or {}).items())
-        line = f"{head}{fields}  {rate:10.1f} evals/s  best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
+        line = f"{self.prefix}{head}{fields}  {rate:10.1f} evals/s  best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
         if self.live:
             self.stream.write("\r" + line + "\x1b[K")
         else:

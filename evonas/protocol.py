@@ -107,15 +107,16 @@ def _fold(folder: Path, state: dict[str, Any], config: RunConfig, outcome: dict[
     _save(folder, state)
 
 
-def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: int = 1) -> dict[str, Any]:
+def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: int = 1, progress: bool = False) -> dict[str, Any]:
     """Run experiments until one passes selection (or ``max_experiments``), then the final evaluation.
 
     ``execute(run)`` runs one experiment's search to its budget; ``echo`` prints a line. With ``parallel`` > 1
-    that many experiments run at once, one process each (see ``_run_parallel``); the outcome is the same.
+    that many experiments run at once, one process each (see ``_run_parallel``), printing plain progress lines
+    when ``progress``; the outcome is the same.
     """
     config = RunConfig(**state["config"])
     if parallel > 1 and state["final"] is None:
-        return _run_parallel(folder, state, config, parallel, echo)
+        return _run_parallel(folder, state, config, parallel, echo, progress)
     while state["final"] is None:
         index = state["experiment"]
         started = time.perf_counter()
@@ -125,19 +126,21 @@ def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: 
     return state
 
 
-def _experiment_process(folder: str, config_json: str, index: int, send: Any) -> None:
+def _experiment_process(folder: str, config_json: str, index: int, send: Any, progress: bool) -> None:
     """One experiment in its own process (numba on one thread); sends back ("ok", outcome) or an error."""
     import numba
 
     from evonas.executors import make_executor
+    from evonas.progress import Progress
 
     numba.set_num_threads(1)
     try:
         started = time.perf_counter()
         run_ = _open_experiment(Path(folder), RunConfig.from_json(config_json), index)
         executor = make_executor(run_.config.task, run_.config.task_options, run_.config.seed, 1)
+        display = Progress(run_.config.cycles, run_.strategy.told, enabled=progress, interval=15.0, prefix=f"experiment {index}: ", live=False)
         try:
-            run_.execute(executor)
+            run_.execute(executor, display)
         finally:
             executor.close()
         send.send(("ok", _outcome(run_, index, time.perf_counter() - started)))
@@ -151,7 +154,7 @@ def _experiment_process(folder: str, config_json: str, index: int, send: Any) ->
         send.close()
 
 
-def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parallel: int, echo: Any) -> dict[str, Any]:
+def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parallel: int, echo: Any, progress: bool) -> dict[str, Any]:
     """Experiments ``k .. k+parallel-1`` run at once in spawned processes and are folded strictly in index order,
     so the kept candidate, the history and the stopping point are those of the one-at-a-time protocol.
 
@@ -172,7 +175,7 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
         while state["final"] is None:
             while len(running) < parallel and (limit is None or next_index <= limit):
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_experiment_process, args=(str(folder), text, next_index, send))
+                process = context.Process(target=_experiment_process, args=(str(folder), text, next_index, send, progress))
                 process.start()
                 send.close()
                 running[next_index] = (process, receive)

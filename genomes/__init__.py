@@ -1,4 +1,5 @@
-"""Genome families: pure data and variation (numpy only; no torch, no numba)."""
+"""Genome families: pure data and variation (numpy at import; no torch). AutoML-Zero's batch mutation and
+batch dead-code pass call their Numba kernels in ``evonas.kernels``, imported on first use."""
 
 from __future__ import annotations
 

@@ -328,33 +328,41 @@ class Run:
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
         """Buffer one lineage row per evaluated candidate (column by column: this runs for every child)."""
         compact = self.config.lineage == "compact"
+        # Compact rows keep the genome only for the initial population and each new best: any other genome is
+        # rebuilt by replaying mutations (each child's stream is keyed by run seed and id).
         full: list[bool] = []
+        best_logged = self.best_logged
         for c, r in zip(candidates, results):
-            if not r.ok:
-                self.failed += 1
-            # Compact rows keep the genome only for the initial population and each new best: any other genome
-            # is rebuilt by replaying mutations (each child's generator is keyed by run seed and id).
-            new_best = r.ok and r.fitness > self.best_logged
+            ok = r.status == "ok"
+            new_best = ok and r.fitness > best_logged
             if new_best:
-                self.best_logged = r.fitness
+                best_logged = r.fitness
+            if not ok:
+                self.failed += 1
             if self.verbose:
-                if not r.ok:
+                if not ok:
                     self._progress.event(f"id {c.id}: {r.status}: {r.error}")
                 elif new_best:
                     origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
                     self._progress.event(f"id {c.id}: new best {r.fitness:.6g} ({origin})")
-            full.append(not compact or c.parent_id is None or new_best)
+            full.append(not compact or new_best or c.parent_id is None)
+        self.best_logged = best_logged
         col = self.buffer.columns
         count = len(candidates)
-        col["id"].extend([c.id for c in candidates])
+        ids = [c.id for c in candidates]
+        col["id"].extend(ids)
         col["parent_id"].extend([c.parent_id for c in candidates])
         col["second_parent_id"].extend([c.second_parent_id for c in candidates])
         col["birth"].extend([c.birth for c in candidates])
         col["mutation"].extend([None if c.mutation is None else str(c.mutation) for c in candidates])
         col["genome_kind"].extend([self.strategy.space.kind] * count)
-        col["genome"].extend([genome_json(c.genome) if f else None for c, f in zip(candidates, full)])
-        col["fingerprint"].extend([c.genome.fingerprint() if f else None for c, f in zip(candidates, full)])
-        col["fitness"].extend([r.fitness if r.ok else None for r in results])
+        if any(full):
+            col["genome"].extend([genome_json(c.genome) if f else None for c, f in zip(candidates, full)])
+            col["fingerprint"].extend([c.genome.fingerprint() if f else None for c, f in zip(candidates, full)])
+        else:
+            col["genome"].extend([None] * count)
+            col["fingerprint"].extend([None] * count)
+        col["fitness"].extend([r.fitness if r.status == "ok" else None for r in results])
         col["metrics"].extend([list(r.metrics.items()) for r in results])
         col["status"].extend([r.status for r in results])
         col["error"].extend([r.error or None for r in results])

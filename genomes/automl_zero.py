@@ -300,19 +300,20 @@ def _unpack(batch: ProgramBatch, row: int) -> tuple[Component, Component, Compon
 def gather(genomes: list[ProgramGenome], width: int = 0) -> ProgramBatch | None:
     """The genomes as one batch by indexing the batches they are rows of (None unless every one is such a
     row), padded to at least ``width`` instructions per component."""
-    if not genomes:
+    packs = [g._packed for g in genomes]
+    if not packs or None in packs:
         return None
     groups: dict[int, tuple[ProgramBatch, list[int], list[int]]] = {}
-    for i, g in enumerate(genomes):
-        packed = g._packed
-        if packed is None:
-            return None
-        batch, row = packed
-        entry = groups.get(id(batch))
-        if entry is None:
-            entry = groups[id(batch)] = (batch, [], [])
-        entry[1].append(i)
-        entry[2].append(row)
+    head = packs[0][0]  # type: ignore[index]
+    if all(p[0] is head for p in packs):  # type: ignore[index]
+        groups[id(head)] = (head, list(range(len(packs))), [p[1] for p in packs])  # type: ignore[index]
+    else:
+        for i, (batch, row) in enumerate(packs):  # type: ignore[misc]
+            entry = groups.get(id(batch))
+            if entry is None:
+                entry = groups[id(batch)] = (batch, [], [])
+            entry[1].append(i)
+            entry[2].append(row)
     sources = [b for b, _, _ in groups.values()]
     first = sources[0]
     width = max(width, *(b.op.shape[2] for b in sources))
@@ -572,9 +573,8 @@ class ProgramSpace:
         from evonas.kernels.program_mutate import mutate_programs
 
         width = self._width
+        memory = (self.scalars, self.vectors, self.matrices, self.features)
         for g in parents:
-            if g._memory() != (self.scalars, self.vectors, self.matrices, self.features):
-                raise InvalidGenome("genome memory sizes differ from the space's")
             if g._packed is None:
                 width = max(width, max(len(c) for c in g.components()) + 1)
         if not parents:
@@ -582,6 +582,8 @@ class ProgramSpace:
         batch = gather(parents, width)
         if batch is None:
             batch = to_batch_width(parents, width)
+        if (batch.scalars, batch.vectors, batch.matrices) != memory[:3] or any(g.features != self.features for g in parents):
+            raise InvalidGenome("genome memory sizes differ from the space's")
         count = len(parents)
         shape = (count, 3, batch.op.shape[2])
         child = ProgramBatch(np.empty(shape, np.int32), np.empty(shape, np.int32), np.empty(shape, np.int32), np.empty(shape, np.int32),
@@ -592,14 +594,14 @@ class ProgramSpace:
         mutate_programs(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, np.arange(count, dtype=np.int64),
                         np.asarray(seeds, dtype=np.uint64), *t, child.op, child.in1, child.in2, child.out, child.data, child.length, codes)
         child.mark_checked()
-        mutations = self._mutation_texts
-        out = []
-        for i, key in enumerate(map(tuple, codes.tolist())):
-            mutation = mutations.get(key)
-            if mutation is None:
-                mutation = mutations[key] = describe_mutation(key)
-            out.append((ProgramGenome.packed(child, i, self.features), mutation))  # copies too: one batch to evaluate
-        return out
+        texts = self._mutation_texts
+        keys = list(map(tuple, codes.tolist()))
+        for key in keys:
+            if key not in texts:
+                texts[key] = describe_mutation(key)
+        packed, features = ProgramGenome.packed, self.features
+        # copies are rows of the child batch too, so the whole batch goes to the kernel as it is
+        return [(packed(child, i, features), texts[key]) for i, key in enumerate(keys)]
 
     @property
     def _width(self) -> int:

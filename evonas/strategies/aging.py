@@ -72,7 +72,8 @@ class AgingEvolution(Strategy):
         draws = (self.rng.random((mutated, self.sample_size)) * size).astype(np.int64)
         sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
         # argmax keeps the first drawn among ties; a row of failures only gives its first draw, as before
-        parents = [population[i] for i in draws[np.arange(mutated), np.argmax(sampled, axis=1)].tolist()]
+        members = list(population)  # indexing a deque walks its blocks; a list snapshot is O(1) per pick
+        parents = [members[i] for i in draws[np.arange(mutated), np.argmax(sampled, axis=1)].tolist()]
         # ids are consecutive, so the initial-population ids (below P) come first
         child_ids = idents[len(idents) - mutated :]
         made = self._mutate_children([p.genome for p in parents], child_ids)
@@ -112,15 +113,16 @@ class AgingEvolution(Strategy):
         return best, sample
 
     def _fold(self, candidate: Candidate, result: Result) -> None:
-        sample = self._samples.pop(candidate.id, None)
-        if not result.ok and self.on_failure == "ignore":
+        sample = self._samples.pop(candidate.id, None) if self._samples else None
+        if result.status != "ok" and self.on_failure == "ignore":
             return
-        self.population.append(Member(candidate.id, result.fitness, candidate.genome))
+        population = self.population
+        population.append(Member(candidate.id, result.fitness, candidate.genome))
         self._fitness_new.append(result.fitness)
-        if len(self.population) <= self.population_size:
+        if len(population) <= self.population_size:
             return
         if self.aging or not sample:
-            self.population.popleft()
+            population.popleft()
             return
         # Non-aging ablation ([RE]): drop the worst member of the child's tournament that is still alive
         # (the first such in age order among ties); the oldest if the whole sample has already gone.

@@ -48,7 +48,7 @@ def rank_value(fitness: float) -> float:
     return -math.inf if math.isnan(fitness) else fitness
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     """A told individual kept by a strategy (population or best-so-far)."""
 

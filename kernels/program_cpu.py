@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from evonas.genomes.program_ir import ProgramBatch
 
@@ -516,7 +516,7 @@ def _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classific
 
 @njit(cache=True, error_model="numpy")
 def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                 max_abs_error, scalars, vectors, matrices, seed, out_kind, task_fitness, errors, record):
+                 max_abs_error, seed, out_kind, task_fitness, errors, record, s, v, m, tmpv, tmpm, rng, lanes, flags):
     """Evaluate one program on all tasks in lockstep; fills ``task_fitness`` (T,), returns training steps run.
 
     ``xs`` (E*N, F, T) and ``ys`` (E*N, T) hold the training examples in visiting order, epoch after epoch;
@@ -524,22 +524,18 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
     alone) so that the per-step checks stay branch-free; only live lanes count and score.
     """
     n_lanes = xs.shape[2]
-    f = xs.shape[1]
-    s = np.zeros((scalars, n_lanes))
-    v = np.zeros((vectors, f, n_lanes))
-    m = np.zeros((max(matrices, 1), f, f, n_lanes))
-    tmpv = np.zeros((f, n_lanes))
-    tmpm = np.zeros((f, f, n_lanes))
-    rng = np.empty(n_lanes, dtype=np.uint64)
+    # The workspace is reused from program to program: memory starts at zero for each; the scratch arrays
+    # (tmpv, tmpm, err) are always written before they are read.
+    s[:] = 0.0
+    v[:] = 0.0
+    m[:] = 0.0
     for t in range(n_lanes):
         rng[t] = lane_seed(seed, t)
-    alive = np.ones(n_lanes, dtype=np.bool_)
-    best = np.zeros(n_lanes)
-    err = np.zeros(n_lanes)
-    sq = np.zeros(n_lanes)
-    wrong = np.zeros(n_lanes)
-    failed = np.zeros(n_lanes, dtype=np.bool_)
+    best, err, sq, wrong = lanes[0], lanes[1], lanes[2], lanes[3]
+    alive, failed = flags[0], flags[1]
     for t in range(n_lanes):
+        best[t] = 0.0
+        alive[t] = True
         task_fitness[t] = 0.0
     n_alive = n_lanes
     steps = 0
@@ -647,12 +643,28 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                    max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record):
-    for p in prange(op.shape[0]):
-        steps[p] = _run_program(
-            op[p], in1[p], in2[p], out[p], data[p], length[p], xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
-            classification, max_abs_error, scalars, vectors, matrices, seeds[p], out_kind, task_fitness[p], errors[p], record,
-        )
+                    max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record, threads):
+    # Programs go to threads in contiguous chunks, each with one workspace: allocating memory per program
+    # cost about as much as a fingerprint run.
+    n_programs = op.shape[0]
+    chunks = min(n_programs, 4 * threads)  # (get_num_threads inside the kernel would stop numba caching it)
+    n_lanes = xs.shape[2]
+    f = xs.shape[1]
+    for chunk in prange(chunks):
+        s = np.empty((scalars, n_lanes))
+        v = np.empty((vectors, f, n_lanes))
+        m = np.empty((max(matrices, 1), f, f, n_lanes))
+        tmpv = np.zeros((f, n_lanes))
+        tmpm = np.zeros((f, f, n_lanes))
+        rng = np.empty(n_lanes, dtype=np.uint64)
+        lanes = np.zeros((4, n_lanes))
+        flags = np.zeros((2, n_lanes), dtype=np.bool_)
+        for p in range(chunk * n_programs // chunks, (chunk + 1) * n_programs // chunks):
+            steps[p] = _run_program(
+                op[p], in1[p], in2[p], out[p], data[p], length[p], xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
+                classification, max_abs_error, seeds[p], out_kind, task_fitness[p], errors[p], record, s, v, m, tmpv, tmpm, rng,
+                lanes, flags,
+            )
 
 
 def run_programs(
@@ -679,7 +691,7 @@ def run_programs(
     _evaluate_batch(
         batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, xs, ys, xv, yv, epochs, tasks.x_train.shape[1], n_train, n_valid,
         tasks.y_valid.shape[1], tasks.classification, max_abs_error, batch.scalars, batch.vectors, batch.matrices,
-        np.asarray(seeds, dtype=np.uint64), OUT_KIND, task_fitness, steps, errors, record_errors,
+        np.asarray(seeds, dtype=np.uint64), OUT_KIND, task_fitness, steps, errors, record_errors, get_num_threads(),
     )
     return task_fitness, steps, errors
 

@@ -122,7 +122,9 @@ class FecCache:
     def __init__(self, size: int = 100_000, forget_every: int = 100) -> None:
         self.size = size
         self.forget_every = forget_every
-        self.entries: OrderedDict[int, list[float]] = OrderedDict()  # key -> [fitness, count]
+        # key -> (fitness, count); tuples of numbers are invisible to the garbage collector, which would
+        # otherwise walk all 100,000 entries on every full collection of a long search
+        self.entries: OrderedDict[int, tuple[float, int]] = OrderedDict()
         self.hits = 0
         self.lookups = 0
 
@@ -133,15 +135,17 @@ class FecCache:
         if entry is None:
             return None
         self.hits += 1
-        self.entries.move_to_end(key)
-        entry[1] += 1
-        if self.forget_every and entry[1] >= self.forget_every:
+        count = entry[1] + 1
+        if self.forget_every and count >= self.forget_every:
             del self.entries[key]
+        else:
+            self.entries[key] = (entry[0], count)
+            self.entries.move_to_end(key)
         return entry[0]
 
     def put(self, key: int, fitness: float) -> None:
         """Insert a freshly evaluated fitness, evicting the least recently used entry when full."""
-        self.entries[key] = [fitness, 1]
+        self.entries[key] = (fitness, 1)
         self.entries.move_to_end(key)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
@@ -152,7 +156,7 @@ class FecCache:
 
     def load(self, state: dict[str, Any]) -> None:
         """Inverse of ``state``."""
-        self.entries = OrderedDict((int(k, 16), [float(f), int(c)]) for k, f, c in state["entries"])
+        self.entries = OrderedDict((int(k, 16), (float(f), int(c))) for k, f, c in state["entries"])
         self.hits, self.lookups = int(state["hits"]), int(state["lookups"])
 
 

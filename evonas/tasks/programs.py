@@ -319,5 +319,6 @@ def _split_tasks(tasks: Any, k: int) -> tuple[Any, Any]:
 def _take(batch: Any, index: np.ndarray) -> Any:
     from evonas.genomes.program_ir import ProgramBatch
 
-    return ProgramBatch(batch.op[index], batch.in1[index], batch.in2[index], batch.out[index], batch.data[index],
-                        batch.length[index], batch.scalars, batch.vectors, batch.matrices)
+    taken = ProgramBatch(batch.op[index], batch.in1[index], batch.in2[index], batch.out[index], batch.data[index],
+                         batch.length[index], batch.scalars, batch.vectors, batch.matrices)
+    return taken.mark_checked() if batch.__dict__.get("_checked") else taken

@@ -58,6 +58,11 @@ def evaluation_seed(run_seed: int, ident: int) -> int:
     return derive_seed(run_seed, EVALUATE, ident)
 
 
+def evaluation_seeds(run_seed: int, idents: list[int]) -> list[int]:
+    """``evaluation_seed`` of many individuals in one numpy call."""
+    return derive_seeds(run_seed, EVALUATE, np.array(idents, dtype=np.int64)).tolist()  # type: ignore[no-any-return]
+
+
 class Executor(ABC):
     """Runs evaluations in the background: ``submit`` hands a candidate over, ``collect`` returns finished ones.
 
@@ -334,7 +339,7 @@ class InProcessExecutor(Executor):
 
     def evaluate(self, candidates: list[Candidate]) -> list[Result]:
         """Results in submission order; tasks with ``evaluate_batch`` score the whole batch in one call."""
-        seeds = derive_seeds(self.run_seed, EVALUATE, np.array([c.id for c in candidates], dtype=np.int64)).tolist()
+        seeds = evaluation_seeds(self.run_seed, [c.id for c in candidates])
         batch = getattr(self.task, "evaluate_batch", None)
         if batch is not None and candidates:
             started = time.perf_counter()

@@ -185,9 +185,11 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
             process, receive = running.pop(index)
             try:
                 status, payload = receive.recv()
-            except EOFError:
-                status, payload = "error", f"experiment {index}'s process died (exit code {process.join() or process.exitcode})"
+            except EOFError:  # the process ended without a word: killed, or crashed in native code
+                status, payload = "error", None
             process.join()
+            if payload is None and status == "error":
+                payload = f"experiment {index}'s process died (exit code {process.exitcode})"
             if status == "stopped":
                 raise KeyboardInterrupt
             if status != "ok":

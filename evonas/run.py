@@ -355,19 +355,14 @@ class Run:
         self.best_logged = best_logged
         col = self.buffer.columns
         count = len(candidates)
-        ids = [c.id for c in candidates]
-        col["id"].extend(ids)
+        col["id"].extend([c.id for c in candidates])
         col["parent_id"].extend([c.parent_id for c in candidates])
         col["second_parent_id"].extend([c.second_parent_id for c in candidates])
         col["birth"].extend([c.birth for c in candidates])
         col["mutation"].extend([None if c.mutation is None else str(c.mutation) for c in candidates])
         col["genome_kind"].extend([self.strategy.space.kind] * count)
-        if any(full):
-            col["genome"].extend([genome_json(c.genome) if f else None for c, f in zip(candidates, full)])
-            col["fingerprint"].extend([c.genome.fingerprint() if f else None for c, f in zip(candidates, full)])
-        else:
-            col["genome"].extend([None] * count)
-            col["fingerprint"].extend([None] * count)
+        col["genome"].extend([genome_json(c.genome) if f else None for c, f in zip(candidates, full)])
+        col["fingerprint"].extend([c.genome.fingerprint() if f else None for c, f in zip(candidates, full)])
         col["fitness"].extend([r.fitness if r.status == "ok" else None for r in results])
         col["metrics"].extend([list(r.metrics.items()) for r in results])
         col["status"].extend([r.status for r in results])

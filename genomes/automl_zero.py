@@ -7,7 +7,6 @@ Semantics, mutation rules and data draws follow ../shared/specs/automl_zero.md (
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -18,9 +17,11 @@ from .program_ir import (
     COMPONENTS,
     DATA_OPS,
     GAUSSIAN_OPS,
+    IN_KIND,
     N_OPS,
     OP_ID,
     OP_NAMES,
+    OUT_KIND,
     PARTIAL_WRITE_OPS,
     RANDOM_OPS,
     UNIFORM_OPS,
@@ -37,6 +38,12 @@ MUTATION_TYPES: tuple[str, ...] = (
     "randomize_algorithm", "identity",
 )
 NOP: Instruction = (0, 0, 0, 0, 0.0, 0.0, 0.0)
+# Codes of the compiled mutation (kernels/program_mutate.py), beyond indices into MUTATION_TYPES: an unmutated
+# copy, no component allowed to change, a size limit refusing insert/remove; the alter_param field names.
+COPY = len(MUTATION_TYPES)
+NO_COMPONENT = COPY + 1
+REFUSED = -2
+ALTER_FIELDS: tuple[str, ...] = ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev", "bounds", "in1", "in2")
 
 
 class ProgramGenome:
@@ -317,7 +324,7 @@ def gather(genomes: list[ProgramGenome], width: int = 0) -> ProgramBatch | None:
     sources = [b for b, _, _ in groups.values()]
     first = sources[0]
     width = max(width, *(b.op.shape[2] for b in sources))
-    checked = all(b.__dict__.get("_checked") for b in sources)
+    checked = all(b.checked for b in sources)
     if len(groups) == 1 and first.op.shape[2] == width:
         rows = groups[id(first)][2]
         if len(rows) == len(first) and rows == list(range(len(first))):
@@ -339,12 +346,12 @@ def gather(genomes: list[ProgramGenome], width: int = 0) -> ProgramBatch | None:
     return out.mark_checked() if checked else out
 
 
-def to_batch(genomes: list[ProgramGenome], eliminate_dead: bool = True) -> ProgramBatch:
-    """Pack genomes (same memory sizes) into padded arrays for the kernels."""
+def to_batch(genomes: list[ProgramGenome], eliminate_dead: bool = True, width: int = 0) -> ProgramBatch:
+    """Pack genomes (same memory sizes) into padded arrays for the kernels, at least ``width`` instructions wide."""
     if not genomes:
         raise ValueError("empty batch")
     first = genomes[0]
-    gathered = gather(genomes)
+    gathered = gather(genomes, width)
     if gathered is not None:
         if eliminate_dead:
             from evonas.kernels.program_cpu import prune_batch
@@ -354,7 +361,7 @@ def to_batch(genomes: list[ProgramGenome], eliminate_dead: bool = True) -> Progr
     programs = [g.pruned() if eliminate_dead else g for g in genomes]
     memory = (first.scalars, first.vectors, first.matrices, first.features)
     lengths = [[len(c) for c in (p.setup, p.predict, p.learn)] for p in programs]
-    width = max(1, max(max(row) for row in lengths))
+    width = max(1, width, max(max(row) for row in lengths))
     shape = (len(programs), 3, width)
     # One array built from every instruction of the batch, then scattered into place: per-genome numpy calls
     # cost more than the kernel for small programs.
@@ -440,22 +447,14 @@ class ProgramSpace:
 
     def _mutation_tables(self) -> tuple[Any, ...]:
         """The compiled mutation's arguments that depend only on the space."""
-        kind = {"s": 0, "v": 1, "m": 2}
         allowed_ids = self._allowed_ids  # type: ignore[attr-defined]
         allowed = np.zeros((3, max(1, max(len(a) for a in allowed_ids))), dtype=np.int64)
         for c, ids in enumerate(allowed_ids):
             allowed[c, : len(ids)] = ids
-        in_kind = np.full((N_OPS, 2), -1, dtype=np.int64)
-        out_kind = np.full(N_OPS, -1, dtype=np.int64)
-        for o in range(N_OPS):
-            for position, k in enumerate(op_inputs(o)):
-                in_kind[o, position] = kind[k]
-            out = op_output(o)
-            out_kind[o] = -1 if out is None else kind[out]
         type_ids = np.array([MUTATION_TYPES.index(n) for n in self._mutation_names], dtype=np.int64)  # type: ignore[attr-defined]
         return (
             allowed, np.array([len(a) for a in allowed_ids], dtype=np.int64), np.array([self.scalars, self.vectors, self.matrices], dtype=np.int64),
-            in_kind, out_kind, np.array(self.min_sizes, dtype=np.int64), np.array(self.max_sizes, dtype=np.int64), float(self.mutate_prob),
+            IN_KIND, OUT_KIND, np.array(self.min_sizes, dtype=np.int64), np.array(self.max_sizes, dtype=np.int64), float(self.mutate_prob),
             np.array(self._mutation_cumulative, dtype=np.float64), type_ids, self.constant_step == "paper",  # type: ignore[attr-defined]
         )
 
@@ -487,17 +486,8 @@ class ProgramSpace:
     def _allowed(self, component: int) -> tuple[int, ...]:
         return self._allowed_ids[component]  # type: ignore[attr-defined,no-any-return]
 
-    def _address(self, kind: str, rng: np.random.Generator, output: bool) -> int:
-        count = self._counts[kind]  # type: ignore[attr-defined]
-        low = 1 if output and kind in "sv" else 0
-        return low + int(rng.random() * (count - low))
-
-    def random_instruction(self, component: int, rng: np.random.Generator) -> Instruction:
-        """An op uniform from the component's list with every argument freshly drawn."""
-        return self.random_instructions(component, 1, rng)[0]
-
     def random_instructions(self, component: int, count: int, rng: np.random.Generator) -> list[Instruction]:
-        """``count`` random instructions, reading the generator exactly as ``count`` calls of ``random_instruction``.
+        """``count`` random instructions, reading the generator exactly as ``count`` draws of one instruction each.
 
         Each instruction takes seven uniforms (op, in1, in2, out, three data values) and, for a data op, one
         more for each of its three data uniforms that is exactly 0 (redrawn, p = 2^-53). The uniforms are drawn
@@ -573,16 +563,13 @@ class ProgramSpace:
         from evonas.kernels.program_mutate import mutate_programs
 
         width = self._width
-        memory = (self.scalars, self.vectors, self.matrices, self.features)
         for g in parents:
             if g._packed is None:
                 width = max(width, max(len(c) for c in g.components()) + 1)
         if not parents:
             return []
-        batch = gather(parents, width)
-        if batch is None:
-            batch = to_batch_width(parents, width)
-        if (batch.scalars, batch.vectors, batch.matrices) != memory[:3] or any(g.features != self.features for g in parents):
+        batch = to_batch(parents, eliminate_dead=False, width=width)
+        if (batch.scalars, batch.vectors, batch.matrices) != (self.scalars, self.vectors, self.matrices) or any(g.features != self.features for g in parents):
             raise InvalidGenome("genome memory sizes differ from the space's")
         count = len(parents)
         shape = (count, 3, batch.op.shape[2])
@@ -609,45 +596,30 @@ class ProgramSpace:
         return max(max(self.max_sizes), max(self.init_sizes)) + 1
 
 
-_COPY = 8
-_NO_COMPONENT = 9
-_REFUSED = -2
-_ALTER_FIELDS = ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev", "bounds", "in1", "in2")
 
 
 def describe_mutation(codes: tuple[int, int, int, int]) -> Mutation:
     """The lineage's Mutation for the compiled mutation's codes (type, component, position, other)."""
     kind, c, k, other = codes
-    if kind == _COPY:
+    if kind == COPY:
         return Mutation("identity", "copy")
-    if kind == _NO_COMPONENT:
+    if kind == NO_COMPONENT:
         return Mutation(MUTATION_TYPES[c], "no mutable component")
     name = MUTATION_TYPES[kind]
     if name in ("identity", "randomize_algorithm"):
         return Mutation(name)
     where = COMPONENTS[c]
     if name == "alter_param":
-        return Mutation(name, f"{where}[{k}] {_ALTER_FIELDS[other]}" if k >= 0 else f"{where} empty")
+        return Mutation(name, f"{where}[{k}] {ALTER_FIELDS[other]}" if k >= 0 else f"{where} empty")
     if name == "randomize_instruction":
         return Mutation(name, f"{where}[{k}]" if k >= 0 else where)
     if name == "randomize_component":
         return Mutation(name, where)
     if name == "insert":
-        return Mutation(name, f"{where} full (refused)" if k == _REFUSED else f"{where}[{k}]")
+        return Mutation(name, f"{where} full (refused)" if k == REFUSED else f"{where}[{k}]")
     if name == "remove":
-        return Mutation(name, f"{where} at minimum (refused)" if k == _REFUSED else f"{where}[{k}]")
+        return Mutation(name, f"{where} at minimum (refused)" if k == REFUSED else f"{where}[{k}]")
     return Mutation(name, f"{where} +{k} -{other}")
-
-
-def to_batch_width(genomes: list[ProgramGenome], width: int) -> ProgramBatch:
-    """``to_batch`` without dead-code elimination, padded to ``width`` instructions per component."""
-    batch = to_batch(genomes, eliminate_dead=False)
-    extra = width - batch.op.shape[2]
-    if extra <= 0:
-        return batch
-    pad = ((0, 0), (0, 0), (0, extra))
-    return ProgramBatch(np.pad(batch.op, pad), np.pad(batch.in1, pad), np.pad(batch.in2, pad), np.pad(batch.out, pad),
-                        np.pad(batch.data, (*pad, (0, 0))), batch.length, batch.scalars, batch.vectors, batch.matrices)
 
 
 def _open_uniform_from(take: Any, low: float, high: float) -> float:

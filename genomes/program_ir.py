@@ -105,6 +105,29 @@ def op_output(op: int) -> str | None:
     return OP_TABLE[op][2]
 
 
+KIND_INDEX: dict[str, int] = {"s": 0, "v": 1, "m": 2}
+
+
+def _op_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    in_kind = np.full((N_OPS, 2), -1, dtype=np.int64)
+    out_kind = np.full(N_OPS, -1, dtype=np.int64)
+    partial = np.zeros(N_OPS, dtype=np.bool_)
+    random_op = np.zeros(N_OPS, dtype=np.bool_)
+    for o in range(N_OPS):
+        for position, k in enumerate(op_inputs(o)):
+            in_kind[o, position] = KIND_INDEX[k]
+        out = op_output(o)
+        out_kind[o] = -1 if out is None else KIND_INDEX[out]
+        partial[o] = o in PARTIAL_WRITE_OPS
+        random_op[o] = o in RANDOM_OPS
+    return in_kind, out_kind, partial, random_op
+
+
+#: The op table as arrays for compiled code: input kinds (N_OPS, 2) and output kind (N_OPS,) as KIND_INDEX
+#: values (-1: none), whether an op writes one entry only, whether it draws random numbers.
+IN_KIND, OUT_KIND, PARTIAL, RANDOM = _op_tables()
+
+
 @dataclass(frozen=True)
 class ProgramBatch:
     """A batch of programs as padded arrays: ``op/in1/in2/out`` int32 (B, 3, L), ``data`` float64 (B, 3, L, 3),
@@ -125,10 +148,15 @@ class ProgramBatch:
 
     def check(self) -> None:
         """Bounds-check every address against its kind's address count (done once per batch, never in the kernel)."""
-        if self.__dict__.get("_checked"):
+        if self.checked:
             return
         self._check()
         self.__dict__["_checked"] = True  # batches are never written after they are made
+
+    @property
+    def checked(self) -> bool:
+        """Whether this batch is known to be valid (checked, or made from checked batches by compiled code)."""
+        return bool(self.__dict__.get("_checked"))
 
     def mark_checked(self) -> ProgramBatch:
         """Record that this batch is valid by construction (made from checked batches by compiled code)."""

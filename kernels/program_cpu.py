@@ -21,7 +21,7 @@ from functools import cached_property
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from evonas.genomes.program_ir import ProgramBatch
+from evonas.genomes.program_ir import IN_KIND, OUT_KIND, PARTIAL, RANDOM, ProgramBatch
 
 from .splitmix import GOLDEN as _GOLDEN
 from .splitmix import S11 as _S11
@@ -469,6 +469,17 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C90
 
 
 @njit(cache=True)
+def copy_instruction(op, in1, in2, out, data, p, c, k, d_op, d_in1, d_in2, d_out, d_data, q, j):
+    """Instruction ``k`` of component ``c`` of program ``p`` into slot ``j`` of program ``q`` of the destination."""
+    d_op[q, c, j] = op[p, c, k]
+    d_in1[q, c, j] = in1[p, c, k]
+    d_in2[q, c, j] = in2[p, c, k]
+    d_out[q, c, j] = out[p, c, k]
+    for r in range(3):
+        d_data[q, c, j, r] = data[p, c, k, r]
+
+
+@njit(cache=True)
 def _writes_features(op, out, n, out_kind):
     """Whether a component can overwrite v0 (only then must the features be loaded again before Learn)."""
     for k in range(n):
@@ -722,25 +733,6 @@ def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid:
     return _hash_errors(np.ascontiguousarray(errors), np.uint64(tasks.x_train.shape[1] * tasks.order.shape[1]))
 
 
-def _op_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from evonas.genomes.program_ir import N_OPS, PARTIAL_WRITE_OPS, RANDOM_OPS, op_inputs, op_output
-
-    kind = {"s": 0, "v": 1, "m": 2}
-    in_kind = np.full((N_OPS, 2), -1, dtype=np.int64)
-    out_kind = np.full(N_OPS, -1, dtype=np.int64)
-    partial = np.zeros(N_OPS, dtype=np.bool_)
-    random_op = np.zeros(N_OPS, dtype=np.bool_)
-    for o in range(N_OPS):
-        for position, k in enumerate(op_inputs(o)):
-            in_kind[o, position] = kind[k]
-        out = op_output(o)
-        out_kind[o] = -1 if out is None else kind[out]
-        partial[o] = o in PARTIAL_WRITE_OPS
-        random_op[o] = o in RANDOM_OPS
-    return in_kind, out_kind, partial, random_op
-
-
-IN_KIND, OUT_KIND, PARTIAL, RANDOM = _op_tables()
 
 
 @njit(cache=True)
@@ -820,12 +812,7 @@ def _prune(op, in1, in2, out, data, length, scalars, vectors, matrices, in_kind,
             j = 0
             for k in range(length[p, c]):
                 if masks[c, k]:
-                    p_op[p, c, j] = op[p, c, k]
-                    p_in1[p, c, j] = in1[p, c, k]
-                    p_in2[p, c, j] = in2[p, c, k]
-                    p_out[p, c, j] = out[p, c, k]
-                    for q in range(3):
-                        p_data[p, c, j, q] = data[p, c, k, q]
+                    copy_instruction(op, in1, in2, out, data, p, c, k, p_op, p_in1, p_in2, p_out, p_data, p, j)
                     j += 1
             p_length[p, c] = j
 

@@ -18,19 +18,22 @@ import math
 import numpy as np
 from numba import njit
 
+from evonas.genomes.automl_zero import ALTER_FIELDS, COPY, MUTATION_TYPES, NO_COMPONENT, REFUSED
+
+from .program_cpu import copy_instruction
 from .splitmix import GOLDEN, INV53, S11, mix
 
 _TWO_PI = 2.0 * math.pi
 
-# Mutation type indices (the order of genomes.automl_zero.MUTATION_TYPES).
-ALTER, RANDOMIZE_INSTRUCTION, RANDOMIZE_COMPONENT, INSERT, REMOVE, TRADE, RANDOMIZE_ALGORITHM, IDENTITY = range(8)
-COPY = 8
-NO_COMPONENT = 9
-REFUSED = -2
-
-# alter_param field codes (the ``other`` code), in the order of ALTER_FIELDS.
-ALTER_FIELDS = ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev", "bounds", "in1", "in2")
-(F_NOOP, F_OUT, F_CONSTANT, F_INDEX, F_VALUE, F_ROW, F_COLUMN, F_MEAN, F_STDDEV, F_BOUNDS, F_IN1, F_IN2) = range(12)
+# The genome module owns the mutation vocabulary; the kernel's codes are read from it.
+ALTER, RANDOMIZE_INSTRUCTION, RANDOMIZE_COMPONENT, INSERT, REMOVE, TRADE, RANDOMIZE_ALGORITHM, IDENTITY = (
+    MUTATION_TYPES.index(name) for name in ("alter_param", "randomize_instruction", "randomize_component", "insert", "remove",
+                                            "trade", "randomize_algorithm", "identity")
+)
+(F_NOOP, F_OUT, F_CONSTANT, F_INDEX, F_VALUE, F_ROW, F_COLUMN, F_MEAN, F_STDDEV, F_BOUNDS, F_IN1, F_IN2) = (
+    ALTER_FIELDS.index(name) for name in ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev",
+                                          "bounds", "in1", "in2")
+)
 
 
 @njit(cache=True)
@@ -318,12 +321,7 @@ def _copy_program(op, in1, in2, out, data, length, p, d_op, d_in1, d_in2, d_out,
     for c in range(3):
         d_length[q, c] = length[p, c]
         for k in range(op.shape[2]):
-            d_op[q, c, k] = op[p, c, k]
-            d_in1[q, c, k] = in1[p, c, k]
-            d_in2[q, c, k] = in2[p, c, k]
-            d_out[q, c, k] = out[p, c, k]
-            for r in range(3):
-                d_data[q, c, k, r] = data[p, c, k, r]
+            copy_instruction(op, in1, in2, out, data, p, c, k, d_op, d_in1, d_in2, d_out, d_data, q, k)
 
 
 @njit(cache=True)

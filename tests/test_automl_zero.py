@@ -447,3 +447,13 @@ def test_shorter_runs_read_the_same_examples_as_smaller_task_sets() -> None:
     fitness, _, _ = run_programs(to_batch(genomes), second_epoch_only, seeds)
     reference = [reference_fitness(g, second_epoch_only, int(s)) for g, s in zip(genomes, seeds)]
     assert np.allclose(fitness, reference, rtol=1e-9, equal_nan=True)
+
+
+@given(seed=st.integers(0, 2**64 - 1), idents=st.lists(st.integers(0, 2**62), min_size=1, max_size=20))
+def test_vectorised_seed_derivation_matches_the_scalar_rule(seed: int, idents: list[int]) -> None:
+    """Batched mutation and evaluation seeds (numpy) are exactly the per-id seeds every other path uses."""
+    from evonas.executors import evaluation_seed, evaluation_seeds
+    from evonas.rng import MUTATE, derive_seed, derive_seeds
+
+    assert derive_seeds(seed, MUTATE, np.array(idents)).tolist() == [derive_seed(seed, MUTATE, i) for i in idents]
+    assert evaluation_seeds(seed, idents) == [evaluation_seed(seed, i) for i in idents]

@@ -7,9 +7,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from evonas.genomes import Genome, Mutation, Space
 import numpy as np
 
+from evonas.genomes import Genome, Mutation, Space
 from evonas.rng import INIT, MUTATE, KeyedRng, derive_seeds, generator_state, new_generator, restore_generator
 
 

@@ -321,4 +321,4 @@ def _take(batch: Any, index: np.ndarray) -> Any:
 
     taken = ProgramBatch(batch.op[index], batch.in1[index], batch.in2[index], batch.out[index], batch.data[index],
                          batch.length[index], batch.scalars, batch.vectors, batch.matrices)
-    return taken.mark_checked() if batch.__dict__.get("_checked") else taken
+    return taken.mark_checked() if batch.checked else taken

@@ -203,9 +203,9 @@ def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int =
         tracker = space.new_tracker()
         genome = space.initial(rng)
         for _ in range(5):
-            genome = space.add_node(genome, rng, tracker)
+            genome = space.grow(genome, rng, tracker, add_node=True)
         for _ in range(10):
-            genome = space.add_connection(genome, rng, tracker)
+            genome = space.grow(genome, rng, tracker, add_node=False)
         population.append(genome)
     import numba
 

@@ -13,7 +13,7 @@ reads the source's value from the previous step; in a feed-forward net every con
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +23,27 @@ from .ir import ActivationIR, NeatPopulationIR
 
 STEEPNESS = 4.9  # [EC02] 4.1: phi(x) = 1 / (1 + exp(-4.9 x))
 
+# What the compiled variation did to a child (bits of its code); the names, in this order, make the lineage's
+# mutation text ("weights+add_node", "crossover+weights", "elite", "clone").
+WEIGHTS, ADD_NODE, ADD_CONNECTION, TOGGLE_ENABLE, REENABLE, CROSSOVER, ELITE = 1, 2, 4, 8, 16, 32, 64
+MUTATION_NAMES = ("weights", "add_node", "add_connection", "toggle_enable", "reenable")
+_MUTATIONS: dict[int, Mutation] = {}
+
+
+def mutation_of(code: int) -> Mutation:
+    """The lineage's mutation for a kernel code (one shared object per code)."""
+    mutation = _MUTATIONS.get(code)
+    if mutation is None:
+        done = "+".join(name for bit, name in enumerate(MUTATION_NAMES) if code & (1 << bit))
+        if code & ELITE:
+            kind = "elite"
+        elif code & CROSSOVER:
+            kind = f"crossover+{done}" if done else "crossover"
+        else:
+            kind = done or "clone"
+        mutation = _MUTATIONS[code] = Mutation(kind)
+    return mutation
+
 
 def _frozen(array: np.ndarray, dtype: Any) -> np.ndarray:
     out = np.array(array, dtype=dtype)
@@ -30,21 +51,22 @@ def _frozen(array: np.ndarray, dtype: Any) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True, eq=False)
 class NeatGenome:
-    """A NEAT genotype: I/O layout, hidden node ids, and connection genes sorted by innovation number."""
+    """A NEAT genotype: I/O layout, hidden node ids, and connection genes sorted by innovation number.
 
-    inputs: int
-    outputs: int
-    bias: bool
-    feed_forward: bool
-    hidden: tuple[int, ...]
-    innovation: np.ndarray
-    source: np.ndarray
-    target: np.ndarray
-    weight: np.ndarray
-    enabled: np.ndarray
+    A genome made by the compiled reproduction is a row of its generation's population arrays
+    (``packed``); its gene arrays are read-only views cut from them on first use.
+    """
+
+    __slots__ = ("inputs", "outputs", "bias", "feed_forward", "_genes", "_batch", "_row")
     kind: ClassVar[str] = "neat"
+
+    def __init__(self, inputs: int, outputs: int, bias: bool, feed_forward: bool, hidden: tuple[int, ...], innovation: np.ndarray,
+                 source: np.ndarray, target: np.ndarray, weight: np.ndarray, enabled: np.ndarray) -> None:
+        self.inputs, self.outputs, self.bias, self.feed_forward = inputs, outputs, bias, feed_forward
+        self._genes: tuple[Any, ...] | None = (hidden, innovation, source, target, weight, enabled)
+        self._batch: NeatPopulationIR | None = None
+        self._row = -1
 
     @classmethod
     def build(
@@ -60,6 +82,60 @@ class NeatGenome:
             _frozen(np.asarray(target, dtype=np.int64)[order], np.int64),
             _frozen(np.asarray(weight, dtype=np.float64)[order], np.float64), _frozen(np.asarray(enabled, dtype=bool)[order], bool),
         )
+
+    @classmethod
+    def packed(cls, batch: NeatPopulationIR, row: int, bias: bool, feed_forward: bool) -> NeatGenome:
+        """Genome ``row`` of a population whose arrays are read-only (nothing is copied until a gene is read)."""
+        genome = cls.__new__(cls)
+        genome.inputs, genome.outputs, genome.bias, genome.feed_forward = batch.n_inputs - bias, batch.n_outputs, bias, feed_forward
+        genome._genes, genome._batch, genome._row = None, batch, row
+        return genome
+
+    def _unpack(self) -> tuple[Any, ...]:
+        batch, row = self._batch, self._row
+        assert batch is not None
+        c0, c1 = int(batch.conn_offset[row]), int(batch.conn_offset[row + 1])
+        h0, h1 = int(batch.hidden_offset[row]), int(batch.hidden_offset[row + 1])
+        self._genes = (tuple(batch.hidden[h0:h1].tolist()), batch.innovation[c0:c1], batch.source[c0:c1], batch.target[c0:c1],
+                       batch.weight[c0:c1], batch.enabled[c0:c1])
+        return self._genes
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """Hidden node ids, increasing."""
+        return (self._genes or self._unpack())[0]  # type: ignore[no-any-return]
+
+    @property
+    def innovation(self) -> np.ndarray:
+        """Innovation numbers, increasing."""
+        return (self._genes or self._unpack())[1]  # type: ignore[no-any-return]
+
+    @property
+    def source(self) -> np.ndarray:
+        """Source node id of each gene."""
+        return (self._genes or self._unpack())[2]  # type: ignore[no-any-return]
+
+    @property
+    def target(self) -> np.ndarray:
+        """Target node id of each gene."""
+        return (self._genes or self._unpack())[3]  # type: ignore[no-any-return]
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Weight of each gene."""
+        return (self._genes or self._unpack())[4]  # type: ignore[no-any-return]
+
+    @property
+    def enabled(self) -> np.ndarray:
+        """Enabled flag of each gene (a disabled gene stays for alignment)."""
+        return (self._genes or self._unpack())[5]  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NeatGenome, (self.inputs, self.outputs, self.bias, self.feed_forward, self.hidden, self.innovation, self.source,
+                             self.target, self.weight, self.enabled))
+
+    def __repr__(self) -> str:
+        return f"NeatGenome({self.to_dict()!r})"
 
     # -- layout -----------------------------------------------------------------------------------
     @property
@@ -77,6 +153,8 @@ class NeatGenome:
         return list(range(self.first_hidden)) + list(self.hidden)
 
     def __len__(self) -> int:
+        if self._genes is None and self._batch is not None:
+            return int(self._batch.conn_offset[self._row + 1] - self._batch.conn_offset[self._row])
         return len(self.innovation)
 
     def __eq__(self, other: object) -> bool:
@@ -298,30 +376,25 @@ class InnovationTracker:
     next_node: int
     registry: dict[str, list[int]] = field(default_factory=dict)
 
-    def connection(self, source: int, target: int) -> int:
-        """The innovation number of a new link, reused when the same link appeared earlier this generation."""
-        key = f"c:{source}:{target}"
-        if key not in self.registry:
-            self.registry[key] = [self.next_innovation]
-            self.next_innovation += 1
-        return self.registry[key][0]
+    def arrays(self, spare: int) -> tuple[np.ndarray, np.ndarray]:
+        """The registry as kernel rows (room for ``spare`` more) and ``[next innovation, next node, rows]``."""
+        registry = np.zeros((len(self.registry) + spare, 6), dtype=np.int64)
+        for r, (key, values) in enumerate(self.registry.items()):
+            kind, *ends = key.split(":")
+            if kind == "c":
+                registry[r] = (0, int(ends[0]), int(ends[1]), values[0], -1, -1)
+            else:
+                registry[r] = (1, int(ends[0]), -1, *values)
+        return registry, np.array([self.next_innovation, self.next_node, len(self.registry)], dtype=np.int64)
 
-    def split(self, innovation: int) -> tuple[int, int, int]:
-        """(new node id, innovation in, innovation out) for splitting a link, reused within a generation."""
-        key = f"n:{innovation}"
-        if key not in self.registry:
-            self.registry[key] = [self.next_node, self.next_innovation, self.next_innovation + 1]
-            self.next_node += 1
-            self.next_innovation += 2
-        node, first, second = self.registry[key]
-        return node, first, second
-
-    def fresh_split(self) -> tuple[int, int, int]:
-        """Unregistered numbers for a split whose registered node the genome already holds."""
-        node, first = self.next_node, self.next_innovation
-        self.next_node += 1
-        self.next_innovation += 2
-        return node, first, first + 1
+    def absorb(self, registry: np.ndarray, counters: np.ndarray) -> None:
+        """Take back counters and the rows a kernel call registered (inverse of ``arrays``)."""
+        self.next_innovation, self.next_node = int(counters[0]), int(counters[1])
+        for kind, a, b, v0, v1, v2 in registry[len(self.registry) : int(counters[2])].tolist():
+            if kind == 0:
+                self.registry[f"c:{a}:{b}"] = [v0]
+            else:
+                self.registry[f"n:{a}"] = [v0, v1, v2]
 
     def new_generation(self) -> None:
         """Forget this generation's mutations: the same mutation later gets new numbers."""
@@ -417,194 +490,83 @@ class NeatSpace:
 
     def initial(self, rng: np.random.Generator) -> NeatGenome:
         """The minimal start ([EC02] 1.3): every input (bias included) linked to every output, random weights."""
-        n_in = self.n_inputs
-        source = np.repeat(np.arange(n_in), self.outputs)
-        target = np.tile(np.arange(n_in, n_in + self.outputs), n_in)
-        count = len(source)
-        weight = rng.uniform(-self.new_weight_range, self.new_weight_range, count)
-        return NeatGenome.build(self.inputs, self.outputs, self.bias, self.feed_forward, (), np.arange(count), source, target, weight, np.ones(count, bool))
+        batch = self.initial_population(np.array([rng.integers(0, 2**63, dtype=np.int64)], dtype=np.uint64))
+        return NeatGenome.packed(batch, 0, self.bias, self.feed_forward)
+
+    def initial_population(self, seeds: np.ndarray) -> NeatPopulationIR:
+        """Minimal genomes, one per seed, as one population: weights uniform in +-``new_weight_range`` from each seed's stream."""
+        from evonas.kernels.neat_reproduce import uniform_weights
+
+        n_in, genomes = self.n_inputs, len(seeds)
+        count = n_in * self.outputs
+        arrays = [
+            np.tile(np.arange(count, dtype=np.int64), genomes),
+            np.tile(np.repeat(np.arange(n_in, dtype=np.int64), self.outputs), genomes),
+            np.tile(np.tile(np.arange(n_in, n_in + self.outputs, dtype=np.int64), n_in), genomes),
+            uniform_weights(np.asarray(seeds, dtype=np.uint64), count, self.new_weight_range).ravel(),
+            np.ones(genomes * count, dtype=bool), np.zeros(0, dtype=np.int64),
+            np.arange(genomes + 1, dtype=np.int64) * count, np.zeros(genomes + 1, dtype=np.int64),
+        ]
+        for array in arrays:
+            array.setflags(write=False)
+        innovation, source, target, weight, enabled, hidden, conn_offset, hidden_offset = arrays
+        return NeatPopulationIR(n_in, self.outputs, conn_offset, innovation, source, target, weight, enabled, hidden_offset, hidden)
 
     def random(self, rng: np.random.Generator) -> NeatGenome:
         """A minimal genome grown by a few structural mutations (for random search and property tests)."""
         genome = self.initial(rng)
         tracker = self.new_tracker()
         for _ in range(int(rng.integers(0, 6))):
-            genome = self.add_node(genome, rng, tracker) if rng.random() < 0.5 else self.add_connection(genome, rng, tracker)
+            genome = self.grow(genome, rng, tracker, add_node=bool(rng.random() < 0.5))
         return genome
 
-    # -- variation --------------------------------------------------------------------------------
+    def grow(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker, add_node: bool) -> NeatGenome:
+        """One structural mutation forced: a new node (``add_node``) or a new link; the genome itself when none fits."""
+        forced = replace(self, prob_mutate_weights=0.0, prob_add_node=1.0 if add_node else 0.0, prob_add_connection=1.0,
+                         prob_toggle_enable=0.0, prob_reenable=0.0, exclusive_structural=True)
+        return forced.mutate(genome, rng, tracker)[0]
+
+    # -- variation (one implementation, compiled: kernels/neat_reproduce.py) ----------------------------
+    def parameters(self, mutation_only: float = 0.0, interspecies: float = 0.0, mutate_after_crossover: float = 0.0) -> np.ndarray:
+        """The variation settings as the compiled kernel's parameter vector (reproduction shares appended)."""
+        return np.array([
+            self.n_inputs, self.outputs, self.inputs if self.bias else -1, self.feed_forward, self.prob_mutate_weights, self.prob_perturb,
+            self.perturb_power, self.replace_range, self.new_weight_range, self.weight_cap, self.prob_add_node, self.prob_add_connection,
+            self.prob_toggle_enable, self.prob_reenable, self.disable_inherited, self.exclusive_structural, self.split_bias_links,
+            self.split_older_first, mutation_only, interspecies, mutate_after_crossover,
+        ], dtype=np.float64)
+
     def mutate(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker | None = None) -> tuple[NeatGenome, Mutation]:  # type: ignore[override]
         """[EC02] mutation: weights (p 0.8), then add node (p 0.03), then add connection; any may apply."""
         if tracker is None:  # standalone use: numbers continue after the genome's own
             tracker = InnovationTracker(int(genome.innovation.max(initial=-1)) + 1, max([genome.first_hidden, *[h + 1 for h in genome.hidden]]))
-        done = []
-        if self.exclusive_structural:
-            # [NEATC] Species::reproduce: add node, else add link, else the weight mutation.
-            if rng.random() < self.prob_add_node:
-                child = self.add_node(genome, rng, tracker)
-                done += ["add_node"] if child is not genome else []
-            elif rng.random() < self.prob_add_connection:
-                child = self.add_connection(genome, rng, tracker)
-                done += ["add_connection"] if child is not genome else []
-            elif rng.random() < self.prob_mutate_weights:
-                child = self.mutate_weights(genome, rng)
-                done.append("weights")
-            else:
-                child = genome
-            genome = child
-        else:
-            if rng.random() < self.prob_mutate_weights:
-                genome = self.mutate_weights(genome, rng)
-                done.append("weights")
-            if rng.random() < self.prob_add_node:
-                child = self.add_node(genome, rng, tracker)
-                if child is not genome:
-                    done.append("add_node")
-                genome = child
-            if rng.random() < self.prob_add_connection:
-                child = self.add_connection(genome, rng, tracker)
-                if child is not genome:
-                    done.append("add_connection")
-                genome = child
-        if self.prob_toggle_enable and rng.random() < self.prob_toggle_enable and len(genome):
-            genome = self._set_enabled(genome, int(rng.integers(len(genome))), None)
-            done.append("toggle_enable")
-        if self.prob_reenable and rng.random() < self.prob_reenable:
-            disabled = np.flatnonzero(~genome.enabled)
-            if len(disabled):
-                child = self._set_enabled(genome, int(disabled[int(rng.integers(len(disabled)))]), True)
-                if child is not genome:
-                    done.append("reenable")
-                genome = child
-        return genome, Mutation("+".join(done) if done else "clone")
-
-    def mutate_weights(self, genome: NeatGenome, rng: np.random.Generator) -> NeatGenome:
-        """Each weight perturbed (p ``prob_perturb``) or replaced."""
-        n = len(genome)
-        draws = rng.random(2 * n)
-        step = draws[n:] * 2.0 - 1.0
-        weight = np.where(draws[:n] < self.prob_perturb, genome.weight + step * self.perturb_power, step * self.replace_range)
-        np.clip(weight, -self.weight_cap, self.weight_cap, out=weight)
-        return _replace(genome, weight=weight)
-
-    def add_node(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker) -> NeatGenome:
-        """Split a random enabled link A->B into A->N (weight 1) and N->B (the old weight); A->B is disabled."""
-        splittable = genome.enabled if self.split_bias_links or not genome.bias else genome.enabled & (genome.source != genome.inputs)
-        candidates = np.flatnonzero(splittable)
-        if not len(candidates):
-            return genome
-        if self.split_older_first and len(genome) < 15:
-            # [NEATC] mutate_add_node: older links are split first, which spreads new nodes over the network
-            position = 0
-            while position < len(candidates) - 1 and rng.random() < 0.3:
-                position += 1
-            k = int(candidates[position])
-        else:
-            k = int(candidates[int(rng.integers(len(candidates)))])
-        node, first, second = tracker.split(int(genome.innovation[k]))
-        if node in genome.hidden or first in set(genome.innovation.tolist()) or second in set(genome.innovation.tolist()):
-            node, first, second = tracker.fresh_split()
-        enabled = genome.enabled.copy()
-        enabled[k] = False
-        return NeatGenome.build(
-            genome.inputs, genome.outputs, genome.bias, genome.feed_forward, (*genome.hidden, node),
-            [*genome.innovation, first, second], [*genome.source, genome.source[k], node], [*genome.target, node, genome.target[k]],
-            [*genome.weight, 1.0, genome.weight[k]], [*enabled, True, True],
-        )
-
-    def add_connection(self, genome: NeatGenome, rng: np.random.Generator, tracker: InnovationTracker) -> NeatGenome:
-        """Link two unlinked nodes with a random weight; feed-forward genomes only get links that keep them acyclic."""
-        pairs = self.open_pairs(genome)
-        if not pairs:
-            return genome
-        s, t = pairs[int(rng.integers(len(pairs)))]
-        innovation = tracker.connection(s, t)
-        if innovation in set(genome.innovation.tolist()):  # numbers reused across generations by a standalone tracker
-            innovation = tracker.next_innovation
-            tracker.next_innovation += 1
-        weight = rng.uniform(-self.new_weight_range, self.new_weight_range)
-        return NeatGenome.build(
-            genome.inputs, genome.outputs, genome.bias, genome.feed_forward, genome.hidden,
-            [*genome.innovation, innovation], [*genome.source, s], [*genome.target, t], [*genome.weight, weight], [*genome.enabled, True],
-        )
-
-    def open_pairs(self, genome: NeatGenome) -> list[tuple[int, int]]:
-        """Every (source, target) a new link may join, in a fixed order."""
-        ids = genome.node_ids()
-        existing = set(zip(genome.source.tolist(), genome.target.tolist()))
-        successors: dict[int, list[int]] = {n: [] for n in ids}
-        for s, t in existing:
-            successors[s].append(t)
-        pairs = []
-        for t in ids[genome.n_inputs:]:
-            for s in ids:
-                if (s, t) in existing:
-                    continue
-                if genome.feed_forward and (s == t or _reaches(t, s, successors)):
-                    continue
-                pairs.append((s, t))
-        return pairs
-
-    def _set_enabled(self, genome: NeatGenome, k: int, value: bool | None) -> NeatGenome:
-        enabled = genome.enabled.copy()
-        enabled[k] = (not enabled[k]) if value is None else value
-        if bool(enabled[k]) == bool(genome.enabled[k]):
-            return genome
-        return _replace(genome, enabled=enabled)
+        child, code = self._vary(genome, None, False, rng, tracker)
+        return child, mutation_of(code)
 
     def crossover(self, fitter: NeatGenome, other: NeatGenome, rng: np.random.Generator, equal: bool = False) -> NeatGenome:
         """[EC02] 3.2: matching genes from either parent at random; disjoint and excess from the fitter parent
         (from both when ``equal``); a gene disabled in either parent is disabled with probability 0.75."""
-        if not equal or fitter is other or np.array_equal(fitter.innovation, other.innovation):  # same genes: both rules agree
-            fast = self._crossover_unequal(fitter, other, rng)
-            if fast is not None:
-                return fast
-        index_a = {int(i): k for k, i in enumerate(fitter.innovation)}
-        index_b = {int(i): k for k, i in enumerate(other.innovation)}
-        innovations = sorted(set(index_a) | set(index_b)) if equal else sorted(index_a)
-        rows: list[tuple[int, int, int, float, bool]] = []
-        pairs: set[tuple[int, int]] = set()
-        draws = rng.random((len(innovations), 2))
-        successors: dict[int, list[int]] = {}
-        for (pick, disable), innovation in zip(draws, innovations):
-            a, b = index_a.get(innovation), index_b.get(innovation)
-            if a is not None and b is not None:
-                parent, k = (fitter, a) if pick < 0.5 else (other, b)
-                either_disabled = not (fitter.enabled[a] and other.enabled[b])
-            elif a is not None:
-                parent, k, either_disabled = fitter, a, not fitter.enabled[a]
-            else:
-                parent, k, either_disabled = other, b, not other.enabled[b]  # type: ignore[assignment]
-            s, t = int(parent.source[k]), int(parent.target[k])
-            if (s, t) in pairs:  # the same link under two numbers (made in different generations)
-                continue
-            if equal and fitter.feed_forward and (s == t or _reaches(t, s, successors)):
-                continue  # genes from two parents can close a cycle; a feed-forward child skips them
-            enabled = not (either_disabled and disable < self.disable_inherited)
-            rows.append((innovation, s, t, float(parent.weight[k]), enabled))
-            pairs.add((s, t))
-            successors.setdefault(s, []).append(t)
-        used = {s for _, s, _, _, _ in rows} | {t for _, _, t, _, _ in rows}
-        hidden = [h for h in sorted(set(fitter.hidden) | set(other.hidden)) if h in used]
-        return NeatGenome.build(
-            fitter.inputs, fitter.outputs, fitter.bias, fitter.feed_forward, hidden,
-            [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
-        )
+        return self._vary(fitter, other, equal, rng, None)[0]
 
-    def _crossover_unequal(self, fitter: NeatGenome, other: NeatGenome, rng: np.random.Generator) -> NeatGenome | None:
-        """The fitter parent's structure, matching genes' weights and flags from either parent, vectorised;
-        draws exactly what the general path draws. None when a matching number joins different nodes."""
-        _, ia, ib = np.intersect1d(fitter.innovation, other.innovation, assume_unique=True, return_indices=True)
-        if (fitter.source[ia] != other.source[ib]).any() or (fitter.target[ia] != other.target[ib]).any():
-            return None
-        draws = rng.random((len(fitter.innovation), 2))
-        weight = fitter.weight.copy()
-        from_other = draws[ia, 0] >= 0.5
-        weight[ia[from_other]] = other.weight[ib[from_other]]
-        either_disabled = ~fitter.enabled.copy()
-        either_disabled[ia] |= ~other.enabled[ib]
-        enabled = ~(either_disabled & (draws[:, 1] < self.disable_inherited))
-        return _replace(fitter, weight=weight, enabled=enabled)
+    def _vary(self, first: NeatGenome, second: NeatGenome | None, equal: bool, rng: np.random.Generator,
+              tracker: InnovationTracker | None) -> tuple[NeatGenome, int]:
+        """Crossover (``second`` given) or mutation of one genome by the compiled kernel, seeded from ``rng``."""
+        from evonas.kernels.neat_reproduce import vary_one
+
+        population = population_ir([first] if second is None else [first, second])
+        registry, counters = (tracker or InnovationTracker(0, 0)).arrays(spare=2)
+        seed = np.uint64(rng.integers(0, 2**63, dtype=np.int64))
+        p = population
+        innovation, source, target, weight, enabled, hidden, code = vary_one(
+            p.conn_offset, p.innovation, p.source, p.target, p.weight, p.enabled, p.hidden_offset, p.hidden,
+            0, -1 if second is None else 1, equal, second is None, seed, self.parameters(), registry, counters)
+        if tracker is not None:
+            tracker.absorb(registry, counters)
+        for array in (innovation, source, target, weight, enabled):
+            array.setflags(write=False)
+        child = NeatGenome(first.inputs, first.outputs, first.bias, first.feed_forward, tuple(hidden.tolist()),
+                           innovation, source, target, weight, enabled)
+        return child, int(code)
 
     def distance(self, a: NeatGenome, b: NeatGenome) -> float:
         """Compatibility distance (Eq. 1): c1 E/N + c2 D/N + c3 W, disabled genes included."""
@@ -622,10 +584,16 @@ class NeatSpace:
 
 
 def population_ir(genomes: list[NeatGenome]) -> NeatPopulationIR:
-    """Flatten genomes of one layout into arrays for the compiled kernels (lowering, speciation)."""
+    """Flatten genomes of one layout into arrays for the compiled kernels (lowering, speciation); rows of one
+    packed population are gathered from it without building their gene arrays."""
     if not genomes:
         raise ValueError("population_ir needs at least one genome")
     first = genomes[0]
+    batch = first._batch
+    if batch is not None:
+        rows = [g._row for g in genomes if g._batch is batch]
+        if len(rows) == len(genomes):
+            return _gather(batch, np.array(rows, dtype=np.int64))
     if any((g.n_inputs, g.outputs) != (first.n_inputs, first.outputs) for g in genomes):
         raise ValueError("every genome of a population needs the same inputs and outputs")
     conn_offset = np.zeros(len(genomes) + 1, dtype=np.int64)
@@ -641,15 +609,14 @@ def population_ir(genomes: list[NeatGenome]) -> NeatPopulationIR:
     )
 
 
-def _replace(genome: NeatGenome, weight: np.ndarray | None = None, enabled: np.ndarray | None = None) -> NeatGenome:
-    """A genome with new weights and/or flags; the given arrays are fresh (owned), so they are frozen in place."""
-    if weight is None:
-        weight = genome.weight
-    else:
-        weight.setflags(write=False)
-    if enabled is None:
-        enabled = genome.enabled
-    else:
-        enabled.setflags(write=False)
-    return NeatGenome(genome.inputs, genome.outputs, genome.bias, genome.feed_forward, genome.hidden,
-                      genome.innovation, genome.source, genome.target, weight, enabled)
+def _gather(batch: NeatPopulationIR, rows: np.ndarray) -> NeatPopulationIR:
+    """The given rows of a population, in that order (the population itself when that is all of it in order)."""
+    from evonas.kernels.neat_reproduce import gather_rows
+
+    genomes = len(batch.conn_offset) - 1
+    if len(rows) == genomes and np.array_equal(rows, np.arange(genomes)):
+        return batch
+    b = batch
+    offset, innovation, source, target, weight, enabled, hidden_offset, hidden = gather_rows(
+        b.conn_offset, b.innovation, b.source, b.target, b.weight, b.enabled, b.hidden_offset, b.hidden, rows)
+    return NeatPopulationIR(b.n_inputs, b.n_outputs, offset, innovation, source, target, weight, enabled, hidden_offset, hidden)

@@ -120,24 +120,24 @@ def _activate_rows(order_offset, order, begin, end, source, weight, n_nodes, n_i
     genomes = len(n_nodes)
     rows = inputs.shape[0]
     for g in prange(genomes):
-        values = np.zeros((n_nodes[g], ROW_BLOCK))
-        acc = np.zeros(ROW_BLOCK)
+        values = np.empty((n_nodes[g], ROW_BLOCK))
+        acc = np.empty(ROW_BLOCK)
         lo, hi = order_offset[g], order_offset[g + 1]
         for r0 in range(0, rows, ROW_BLOCK):
             width = min(ROW_BLOCK, rows - r0)
-            values[:, :] = 0.0
+            values[:, :width] = 0.0
             for i in range(n_in):
                 for r in range(width):
                     values[i, r] = inputs[r0 + r, i]
             for k in range(lo, hi):
-                acc[:] = 0.0
+                acc[:width] = 0.0
                 for j in range(begin[k], end[k]):
                     w = weight[j]
                     src = values[source[j]]
-                    for r in range(ROW_BLOCK):
+                    for r in range(width):
                         acc[r] += w * src[r]
                 node = values[order[k]]
-                for r in range(ROW_BLOCK):
+                for r in range(width):  # a short last block (XOR's 4 rows) pays for its rows only
                     node[r] = 1.0 / (1.0 + math.exp(-STEEPNESS * acc[r]))
             for o in range(n_out):
                 for r in range(width):
@@ -323,15 +323,25 @@ def _lower_population(n_in, n_out, conn_offset, source, target, weight, enabled,
                       order_offset, order, begin, end, link_source, link_weight, n_nodes, activated):  # type: ignore[no-untyped-def]
     first_hidden = n_in + n_out
     links = 0
+    # scratch sized for the largest genome, allocated once (an allocation per genome cost a third of the call)
+    most_genes = 0
+    most_nodes = first_hidden
+    for g in range(len(conn_offset) - 1):
+        most_genes = max(most_genes, conn_offset[g + 1] - conn_offset[g])
+        most_nodes = max(most_nodes, first_hidden + hidden_offset[g + 1] - hidden_offset[g])
+    ls = np.empty(most_genes, dtype=np.int64)
+    lt = np.empty(most_genes, dtype=np.int64)
+    lw = np.empty(most_genes)
+    live_scratch = np.empty(most_nodes, dtype=np.bool_)
+    done_scratch = np.empty(most_nodes, dtype=np.bool_)
+    reach_scratch = np.empty(most_nodes, dtype=np.bool_)
+    remaining_scratch = np.empty(most_nodes, dtype=np.int64)
     for g in range(len(conn_offset) - 1):
         h0, h1 = hidden_offset[g], hidden_offset[g + 1]
         nodes = first_hidden + h1 - h0
         n_nodes[g] = nodes
         c0, c1 = conn_offset[g], conn_offset[g + 1]
         k = 0
-        ls = np.empty(c1 - c0, dtype=np.int64)
-        lt = np.empty(c1 - c0, dtype=np.int64)
-        lw = np.empty(c1 - c0)
         for c in range(c0, c1):
             if enabled[c]:
                 ls[k] = _dense(source[c], first_hidden, hidden, h0, h1)
@@ -339,7 +349,8 @@ def _lower_population(n_in, n_out, conn_offset, source, target, weight, enabled,
                 lw[k] = weight[c]
                 k += 1
         # live nodes: the outputs and every non-input node they depend on
-        live = np.zeros(nodes, dtype=np.bool_)
+        live = live_scratch[:nodes]
+        live[:] = False
         live[n_in:first_hidden] = True
         changed = True
         while changed:
@@ -348,11 +359,13 @@ def _lower_population(n_in, n_out, conn_offset, source, target, weight, enabled,
                 if live[lt[j]] and ls[j] >= n_in and not live[ls[j]]:
                     live[ls[j]] = True
                     changed = True
-        remaining = np.zeros(nodes, dtype=np.int64)
+        remaining = remaining_scratch[:nodes]
+        remaining[:] = 0
         for j in range(k):
             if live[lt[j]] and live[ls[j]] and ls[j] != lt[j]:
                 remaining[lt[j]] += 1
-        done = np.zeros(nodes, dtype=np.bool_)
+        done = done_scratch[:nodes]
+        done[:] = False
         count = 0
         for n in range(nodes):
             if live[n]:
@@ -389,7 +402,8 @@ def _lower_population(n_in, n_out, conn_offset, source, target, weight, enabled,
             end[base + position] = links
         order_offset[g + 1] = base + count
         # activated: every output reachable from the inputs through enabled links
-        reach = np.zeros(nodes, dtype=np.bool_)
+        reach = reach_scratch[:nodes]
+        reach[:] = False
         reach[:n_in] = True
         changed = True
         while changed:

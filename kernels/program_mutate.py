@@ -21,7 +21,8 @@ from numba import njit
 from evonas.genomes.automl_zero import ALTER_FIELDS, COPY, MUTATION_TYPES, NO_COMPONENT, REFUSED
 
 from .program_cpu import copy_instruction
-from .splitmix import GOLDEN, INV53, S11, mix
+from .splitmix import index as _index
+from .splitmix import uniform as _uniform
 
 _TWO_PI = 2.0 * math.pi
 
@@ -34,13 +35,6 @@ ALTER, RANDOMIZE_INSTRUCTION, RANDOMIZE_COMPONENT, INSERT, REMOVE, TRADE, RANDOM
     ALTER_FIELDS.index(name) for name in ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev",
                                           "bounds", "in1", "in2")
 )
-
-
-@njit(cache=True)
-def _uniform(state: np.ndarray) -> float:
-    """U[0, 1) with 53 random bits."""
-    state[0] = state[0] + GOLDEN
-    return float(mix(state[0]) >> S11) * INV53
 
 
 @njit(cache=True)
@@ -58,11 +52,6 @@ def _normal(state: np.ndarray) -> float:
     u1 = 1.0 - _uniform(state)
     u2 = _uniform(state)
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
-
-
-@njit(cache=True)
-def _index(state: np.ndarray, n: int) -> int:
-    return min(int(_uniform(state) * n), n - 1)
 
 
 @njit(cache=True)

@@ -21,3 +21,16 @@ def mix(z: np.uint64) -> np.uint64:
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
+
+
+@njit(cache=True, inline="always")
+def uniform(state: np.ndarray) -> float:
+    """U[0, 1) with 53 random bits from the stream whose state is ``state[0]`` (advanced by one step)."""
+    state[0] = state[0] + GOLDEN
+    return float(mix(state[0]) >> S11) * INV53
+
+
+@njit(cache=True, inline="always")
+def index(state: np.ndarray, n: int) -> int:
+    """A uniform index in ``0..n-1`` (``n`` >= 1)."""
+    return min(int(uniform(state) * n), n - 1)

@@ -314,27 +314,48 @@ def test_compiled_lowering_and_speciation_match_the_genome_methods(seed: int, re
     assert slots.tolist() == python_first_fit(space, genomes[3:], reps, threshold)
 
 
-@settings(max_examples=30)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_vectorised_crossover_equals_the_gene_by_gene_rule(seed: int) -> None:
-    space = FEED_FORWARD
-    rng = np.random.default_rng(seed)
-    tracker = space.new_tracker()
-    a, b = space.initial(rng), space.initial(rng)
-    for _ in range(int(rng.integers(0, 15))):
-        a, _ = space.mutate(a, rng, tracker)
-        b, _ = space.mutate(b, rng, tracker)
-    fast = space.crossover(a, b, np.random.default_rng(seed))
-    slow_space = NeatSpace(**{**space.to_dict()})
-    object.__setattr__(slow_space, "_crossover_unequal", lambda *args: None)
-    slow = slow_space.crossover(a, b, np.random.default_rng(seed))
-    assert fast == slow
+def test_a_generation_is_packed_rows_that_behave_like_plain_genomes() -> None:
+    """The compiled reproduction's children (rows of one population) equal, hash, pickle, round-trip and
+    gather like genomes built gene by gene; elites copy their champion; crossover children inherit only
+    their parents' genes plus this generation's new ones."""
+    import pickle
+
+    from evonas.genomes.neat import population_ir
+
+    space = NeatSpace(inputs=2, outputs=1, prob_add_node=0.2, prob_add_connection=0.3)
+    strategy = NeatReproduction(space, 5, 150 * 4, population=150)
+    task = NeatTask("xor")
+    for _ in range(3):
+        batch = strategy.ask(150)
+        parents = {c.id: c.genome for c in batch}
+        scored = task.evaluate_batch([c.genome for c in batch], [0] * len(batch))
+        numbered = strategy.tracker.next_innovation
+        strategy.tell([Result(c.id, f, metrics=m) for c, (f, m) in zip(batch, scored)], batch)
+    children = strategy.ask(150)
+    assert all(c.genome._batch is children[0].genome._batch for c in children)
+    plain = [NeatGenome.from_dict(c.genome.to_dict()) for c in children]
+    for child, copy in zip(children, plain):
+        check_invariants(child.genome)
+        assert child.genome == copy and hash(child.genome) == hash(copy) and pickle.loads(pickle.dumps(child.genome)) == copy
+        known = set(parents[child.parent_id].innovation.tolist())
+        if child.second_parent_id is not None:
+            known |= set(parents[child.second_parent_id].innovation.tolist())
+        new = set(child.genome.innovation.tolist()) - known
+        assert all(numbered <= n < strategy.tracker.next_innovation for n in new)
+        if child.mutation.kind == "elite":
+            assert child.genome == parents[child.parent_id]
+        if child.mutation.kind == "crossover":  # no mutation after crossover: nothing new
+            assert not new
+    rows = [children[k].genome for k in (5, 2, 99, 2)]
+    gathered, concatenated = population_ir(rows), population_ir([NeatGenome.from_dict(g.to_dict()) for g in rows])
+    for name in ("conn_offset", "innovation", "source", "target", "weight", "enabled", "hidden_offset", "hidden"):
+        np.testing.assert_array_equal(getattr(gathered, name), getattr(concatenated, name), err_msg=name)
 
 
 def test_add_node_can_be_kept_off_bias_links() -> None:
     space = NeatSpace(inputs=2, outputs=1, split_bias_links=False)
     base = space.initial(np.random.default_rng(0))
     for seed in range(200):
-        child = space.add_node(base, np.random.default_rng(seed), space.new_tracker())
+        child = space.grow(base, np.random.default_rng(seed), space.new_tracker(), add_node=True)
         split = int(np.flatnonzero(~child.enabled)[0])
         assert child.source[split] != base.inputs  # the bias node's id

@@ -13,9 +13,12 @@ from evonas.genomes import Genome, Mutation, Space
 from evonas.rng import INIT, MUTATE, KeyedRng, derive_seeds, generator_state, new_generator, restore_generator
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Candidate:
-    """An individual to evaluate: its id, parents, birth (evaluation order), genome and the mutation that made it."""
+    """An individual to evaluate: its id, parents, birth (evaluation order), genome and the mutation that made it.
+
+    Treat as read-only. Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, which
+    made building one cost 1.4 us instead of 0.3 us, a fifth of a NEAT generation's Python."""
 
     id: int
     parent_id: int | None

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from evonas.genomes import Mutation, Space
-from evonas.rng import MUTATE
+from evonas.genomes.ir import NeatPopulationIR
+from evonas.genomes.neat import NeatGenome, mutation_of, population_ir
+from evonas.rng import INIT, MUTATE, derive_seeds
 
 from .base import Candidate, Member, Result, Strategy
 
@@ -65,12 +67,14 @@ class NeatReproduction(Strategy):
         self.generation = 0
         self.generation_start = 0  # id of the generation's first member
         self.current: list[Candidate] = []
-        self.fitness: dict[int, float] = {}
+        self.fitness = np.zeros(0)  # raw fitness of the current generation by position (NaN: failed); told ones are valid
         self.species: list[Species] = []
         self.next_species = 0
         self.best_fitness = -math.inf
         self.best_improved = 0
         self.last_species_count = 0
+        self._parameters: np.ndarray | None = None  # the kernel's parameter vector, made on first use
+        self._population: NeatPopulationIR | None = None  # the current generation's arrays (None after a resume)
 
     def options(self) -> dict[str, Any]:
         """The reproduction settings: [EC02] 4.1 values; ``survival`` (the share of each species, best first, that
@@ -86,132 +90,140 @@ class NeatReproduction(Strategy):
     def ask(self, n: int) -> list[Candidate]:
         """Up to ``n`` untold members of the current generation (never past the budget)."""
         if not self.current:
-            self.current = [self._random_candidate(i) for i in range(self.population_size)]
+            self.current, self._population = self._initial_generation()
+            self.fitness = np.full(len(self.current), math.nan)
         end = min(self.generation_start + len(self.current), self.budget, self.next_id + max(0, n))
         out = self.current[self.next_id - self.generation_start : end - self.generation_start]
         self.next_id += len(out)
         return out
 
     def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
-        """Fold results in; the last result of a generation triggers reproduction."""
-        super().tell(results, candidates)
+        """Fold results in (failures as NaN); the last result of a generation triggers reproduction."""
+        top = -math.inf if self.best is None else self.best.fitness
+        improved = None
+        values = [result.fitness if result.status == "ok" else math.nan for result in results]
+        for candidate, value in zip(candidates, values):
+            if value > top:  # NaN never is
+                top, improved = value, candidate
+        start = self.generation_start
+        self.fitness[[c.id - start for c in candidates]] = values
+        self.told += len(results)
+        if improved is not None:
+            self.best = Member(improved.id, top, improved.genome)
         if self.current and self.told == self.generation_start + len(self.current):
             self._reproduce()
+
+    def _initial_generation(self) -> tuple[list[Candidate], NeatPopulationIR]:
+        """The minimal genomes of generation 0 as one population, weights from each id's own stream."""
+        space: Any = self.space
+        ids = np.arange(self.population_size, dtype=np.int64)
+        batch = space.initial_population(derive_seeds(self.seed, INIT, ids))
+        return [Candidate(i, None, None, i, NeatGenome.packed(batch, i, space.bias, space.feed_forward), None) for i in ids.tolist()], batch
 
     def _propose(self, ident: int) -> Candidate:  # pragma: no cover - ask is overridden
         raise NotImplementedError
 
-    def _fold(self, candidate: Candidate, result: Result) -> None:
-        self.fitness[candidate.id] = result.fitness if result.ok else math.nan
-
     # -- one generation ----------------------------------------------------------------------------
-    def _scores(self) -> dict[int, float]:
-        """Fitness for selection: failures count as the worst value; shifted so that all are >= 0 for sharing."""
-        raw = {c.id: self.fitness[c.id] for c in self.current}
-        finite = [f for f in raw.values() if not math.isnan(f)]
-        floor = min(finite) if finite else 0.0
+    def _scores(self) -> np.ndarray:
+        """Fitness for selection, in generation order: failures count as the worst value; shifted so that all are >= 0 for sharing."""
+        raw = self.fitness
+        failed = np.isnan(raw)
+        floor = float(raw[~failed].min()) if not failed.all() else 0.0
         shift = -floor if floor < 0 else 0.0
-        return {i: (shift + (floor if math.isnan(f) else f)) for i, f in raw.items()}
+        return shift + np.where(failed, floor, raw)
 
-    def _speciate(self, members: list[Member]) -> list[tuple[Species, list[Member]]]:
-        """First-fit speciation against last generation's representatives ([EC02] 3.3), in one compiled call."""
-        from evonas.genomes.neat import population_ir
+    def _member(self, row: int, scores: np.ndarray) -> Member:
+        return Member(self.generation_start + row, float(scores[row]), self.current[row].genome)
+
+    def _speciate(self, population: NeatPopulationIR, scores: np.ndarray) -> tuple[list[Species], np.ndarray]:
+        """First-fit speciation against last generation's representatives ([EC02] 3.3), in one compiled call:
+        the species by slot (new ones founded by their first member) and each member's slot."""
         from evonas.kernels.neat_cpu import first_fit_species
 
         space: Any = self.space
         reps = population_ir([s.representative.genome for s in self.species]) if self.species else None
-        slots = first_fit_species(population_ir([m.genome for m in members]), reps, self.threshold, space.c1, space.c2, space.c3, space.normalize_below)
-        groups: list[tuple[Species, list[Member]]] = [(s, []) for s in self.species]
-        for member, slot in zip(members, slots.tolist()):
-            if slot == len(groups):  # founds a new species, with itself as the representative
-                groups.append((Species(self.next_species, member, -math.inf, self.generation), []))
-                self.next_species += 1
-            groups[slot][1].append(member)
-        return [(s, g) for s, g in groups if g]
+        slots = first_fit_species(population, reps, self.threshold, space.c1, space.c2, space.c3, space.normalize_below)
+        species = list(self.species)
+        founded, founders = np.unique(slots[slots >= len(species)], return_index=True)
+        first_rows = np.flatnonzero(slots >= len(species))[founders]
+        for _, row in zip(founded.tolist(), first_rows.tolist()):  # slots of new species count up from len(species)
+            species.append(Species(self.next_species, self._member(row, scores), -math.inf, self.generation))
+            self.next_species += 1
+        return species, slots
 
     def _reproduce(self) -> None:
+        from evonas.kernels.neat_reproduce import rank_groups
+
         scores = self._scores()
-        members = [Member(c.id, scores[c.id], c.genome) for c in self.current]
-        groups = self._speciate(members)
-        for species, group in groups:
-            top = max(m.fitness for m in group)
-            if top > species.best:
-                species.best, species.improved = top, self.generation
-        top = max(m.fitness for m in members)
+        population = self._population if self._population is not None else population_ir([c.genome for c in self.current])
+        species, slots = self._speciate(population, scores)
+        # Members grouped by species (slot order), best first, ties to the earlier member.
+        order, live, starts, tops, means = rank_groups(slots, scores, len(species))
+        groups = [species[slot] for slot in live.tolist()]
+        for group, top in zip(groups, tops.tolist()):
+            if top > group.best:
+                group.best, group.improved = top, self.generation
+        top = float(tops.max())
         if top > self.best_fitness:
             self.best_fitness, self.best_improved = top, self.generation
         # Stagnant species may not reproduce; a flat population restricts reproduction to the two best species.
-        by_best = sorted(range(len(groups)), key=lambda i: -max(m.fitness for m in groups[i][1]))
+        by_best = np.argsort(-tops, kind="stable")
+        allowed = np.zeros(len(groups), dtype=bool)
         if self.generation - self.best_improved > self.population_stagnation:
-            allowed = set(by_best[:2])
-            for i in allowed:
-                groups[i][0].improved = self.generation
+            allowed[by_best[:2]] = True
+            for i in by_best[:2].tolist():
+                groups[i].improved = self.generation
             self.best_improved = self.generation
         else:
-            allowed = {i for i, (s, _) in enumerate(groups) if self.generation - s.improved < self.stagnation}
-            if not allowed:
-                allowed = {by_best[0]}
-        shares = np.array([np.mean([m.fitness for m in g]) if i in allowed else 0.0 for i, (_, g) in enumerate(groups)])
-        quotas = _allot(shares, np.array([i in allowed for i in range(len(groups))]), self.population_size)
+            allowed[:] = [self.generation - g.improved < self.stagnation for g in groups]
+            if not allowed.any():
+                allowed[by_best[0]] = True
+        quotas = _allot(np.where(allowed, means, 0.0), allowed, self.population_size)
         self.tracker.new_generation()
-        children: list[Candidate] = []
-        survivors_of: dict[int, list[Member]] = {}
-        for i, (_, group) in enumerate(groups):
-            ranked = sorted(group, key=lambda m: (-m.fitness, m.id))
-            survivors_of[i] = ranked[: max(1, math.ceil(self.survival * len(ranked)))]
-        next_id = self.generation_start + len(self.current)
-        breeders = [i for i in range(len(groups)) if quotas[i] > 0]
-        for i in breeders:
-            others = [survivors_of[j] for j in breeders if j != i]
-            quota = int(quotas[i])
-            group = groups[i][1]
-            survivors = survivors_of[i]
-            if len(group) >= self.elitism_min_size:  # [EC02]: champions of species with more than five networks
-                champion = survivors[0]
-                children.append(Candidate(next_id, champion.id, None, next_id, champion.genome, Mutation("elite")))
-                next_id += 1
-                quota -= 1
-            for _ in range(quota):
-                children.append(self._offspring(next_id, survivors, others))
-                next_id += 1
+        children = self._breed(population, scores, order, starts, quotas)
         # Next generation's representatives: a random member of each species that lives on.
         self.species = []
-        for i in breeders:
-            species, group = groups[i]
-            species.representative = group[int(self.rng.integers(len(group)))]
-            self.species.append(species)
+        breeders = np.flatnonzero(quotas).tolist()
+        for i, u in zip(breeders, self.rng.random(len(breeders)).tolist()):
+            size = int(starts[i + 1] - starts[i])
+            groups[i].representative = self._member(int(order[starts[i] + min(int(u * size), size - 1)]), scores)
+            self.species.append(groups[i])
         self.last_species_count = len(groups)
         self.generation += 1
         self.generation_start += len(self.current)
-        self.current = children
-        self.fitness = {}
+        self.current, self._population = children
+        self.fitness = np.full(len(self.current), math.nan)
 
-    def _offspring(self, ident: int, survivors: list[Member], others: list[list[Member]]) -> Candidate:
-        rng = self.keyed.at(MUTATE, ident)
-        mom = survivors[int(rng.random() * len(survivors))]
-        if rng.random() < self.mutation_only or len(survivors) == 1 and not (others and rng.random() < self.interspecies):
-            child, mutation = self._mutate(mom.genome, rng)
-            return Candidate(ident, mom.id, None, ident, child, mutation)
-        if others and rng.random() < self.interspecies:
-            pool = others[int(rng.random() * len(others))]
-        else:
-            pool = survivors
-        dad = pool[int(rng.random() * len(pool))]
-        fitter, other = (mom, dad) if mom.fitness >= dad.fitness else (dad, mom)
-        child = self.space.crossover(fitter.genome, other.genome, rng, equal=mom.fitness == dad.fitness)  # type: ignore[attr-defined]
-        kind = "crossover"
-        if rng.random() < self.mutate_after_crossover:
-            child, mutation = self._mutate(child, rng)
-            kind = "crossover" if mutation.kind == "clone" else f"crossover+{mutation.kind}"
-        return Candidate(ident, fitter.id, other.id, ident, child, Mutation(kind))
+    def _breed(self, population: NeatPopulationIR, scores: np.ndarray, order: np.ndarray, starts: np.ndarray,
+               quotas: np.ndarray) -> tuple[list[Candidate], NeatPopulationIR]:
+        """The next generation in one compiled call (``kernels/neat_reproduce.breed``), and its population arrays."""
+        from evonas.kernels.neat_reproduce import breed
+
+        space: Any = self.space
+        children = int(quotas.sum())
+        first_id = self.generation_start + len(self.current)
+        seeds = derive_seeds(self.seed, MUTATE, np.arange(first_id, first_id + children, dtype=np.int64))
+        registry, counters = self.tracker.arrays(spare=2 * children + 1)
+        if self._parameters is None:
+            self._parameters = space.parameters(self.mutation_only, self.interspecies, self.mutate_after_crossover)
+        p = population
+        *arrays, first_parent, second_parent, codes = breed(
+            p.conn_offset, p.innovation, p.source, p.target, p.weight, p.enabled, p.hidden_offset, p.hidden, scores, order, starts,
+            quotas, self.survival, self.elitism_min_size, seeds, self._parameters, registry, counters)
+        self.tracker.absorb(registry, counters)
+        for array in arrays:
+            array.setflags(write=False)
+        offset, innovation, source, target, weight, enabled, hidden_offset, hidden = arrays
+        batch = NeatPopulationIR(p.n_inputs, p.n_outputs, offset, innovation, source, target, weight, enabled, hidden_offset, hidden)
+        start = self.generation_start
+        packed = NeatGenome.packed
+        bias, feed_forward = space.bias, space.feed_forward
+        return [
+            Candidate(first_id + c, start + mom, None if dad < 0 else start + dad, first_id + c, packed(batch, c, bias, feed_forward), mutation_of(code))
+            for c, mom, dad, code in zip(range(children), first_parent.tolist(), second_parent.tolist(), codes.tolist())
+        ], batch
 
     # -- state -------------------------------------------------------------------------------------
-    def rewind(self, rng_state: dict[str, Any]) -> None:
-        """Hand the interrupted members out again; a generation is only made in ``tell``."""
-        super().rewind(rng_state)
-        for ident in [i for i in self.fitness if i >= self.told]:
-            del self.fitness[ident]
-
     def state_dict(self) -> dict[str, Any]:
         """Counters, species, and the current generation (told members by id, untold ones in full)."""
         untold = [
@@ -233,13 +245,16 @@ class NeatReproduction(Strategy):
         self.generation = int(state["generation"])
         self.generation_start = int(state["generation_start"])
         current: list[Candidate] = []
+        told_fitness = []
         for ident, parent, second, kind in state["told_members"]:
             m = members[int(ident)]
             current.append(Candidate(m.id, parent, second, m.id, m.genome, None if kind is None else Mutation(kind)))
-            self.fitness[m.id] = m.fitness
+            told_fitness.append(m.fitness)
         for ident, parent, second, kind, genome in state["untold_members"]:
             current.append(Candidate(int(ident), parent, second, int(ident), self.space.genome_from_dict(genome), None if kind is None else Mutation(kind)))
-        self.current = current
+        self.current, self._population = current, None
+        self.fitness = np.full(len(current), math.nan)
+        self.fitness[: len(told_fitness)] = told_fitness
         self.species = [Species(int(i), members[int(rep)], _none_to_minus_inf(best), int(improved)) for i, rep, best, improved in state["species"]]
         self.next_species = int(state["next_species"])
         self.best_fitness = _none_to_minus_inf(state["best_fitness"])
@@ -248,7 +263,7 @@ class NeatReproduction(Strategy):
 
     def members(self) -> list[Member]:
         """Told members of the current generation, species representatives and the best in history."""
-        told = [Member(c.id, self.fitness[c.id], c.genome) for c in self.current if c.id < self.told]
+        told = [Member(c.id, float(self.fitness[c.id - self.generation_start]), c.genome) for c in self.current if c.id < self.told]
         return told + [s.representative for s in self.species] + super().members()
 
     def progress_fields(self) -> dict[str, Any]:

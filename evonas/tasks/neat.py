@@ -68,6 +68,7 @@ class NeatTask(Task):
         self.generalisation_steps = int(generalisation_steps)
         self.generalisation_needed = int(generalisation_needed)
         self.bias_value = 1.0 if problem == "xor" else 0.5
+        self._xor_rows = np.hstack([XOR_ROWS, np.full((4, 1), self.bias_value)])
         self.tested: set[str] = set()  # DPNV: fingerprints of networks that already faced the champion tests
 
     # -- evaluation ---------------------------------------------------------------------------------
@@ -81,7 +82,8 @@ class NeatTask(Task):
     def _pack(self, genomes: list[NeatGenome]) -> Any:
         from evonas.kernels.neat_cpu import lower_population
 
-        for genome in genomes:
+        layouts = {(type(g), g.inputs, g.outputs, g.bias): g for g in genomes}
+        for genome in layouts.values():
             self._check(genome)
         return lower_population(population_ir(genomes))
 
@@ -99,12 +101,11 @@ class NeatTask(Task):
     def _xor(self, nets: Any) -> list[tuple[float, dict[str, float]]]:
         from evonas.kernels.neat_cpu import activate_rows
 
-        rows = np.hstack([XOR_ROWS, np.full((4, 1), self.bias_value)])
-        out = activate_rows(nets, rows)[:, :, 0]
+        out = activate_rows(nets, self._xor_rows)[:, :, 0]
         error = np.abs(out - XOR_TARGETS).sum(axis=1)
         fitness = (4.0 - error) ** 2
         solved = np.all((out >= 0.5) == (XOR_TARGETS > 0.5), axis=1)  # [NEATC] xor_evaluate
-        return [(float(f), {"error": float(e), "solved": float(s)}) for f, e, s in zip(fitness, error, solved)]
+        return [(f, {"error": e, "solved": s}) for f, e, s in zip(fitness.tolist(), error.tolist(), solved.astype(np.float64).tolist())]
 
     def _episodes(self, nets: Any, starts: np.ndarray, steps: int, gruau: bool) -> tuple[np.ndarray, np.ndarray]:
         from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, TWELVE_DEGREES, pole_episodes

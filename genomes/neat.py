@@ -589,13 +589,18 @@ def population_ir(genomes: list[NeatGenome]) -> NeatPopulationIR:
     if not genomes:
         raise ValueError("population_ir needs at least one genome")
     first = genomes[0]
-    batch = first._batch
+    batch = first._batch if type(first) is NeatGenome else None
     if batch is not None:
-        rows = [g._row for g in genomes if g._batch is batch]
-        if len(rows) == len(genomes):
+        rows = [g._row for g in genomes if type(g) is NeatGenome and g._batch is batch]
+        if len(rows) == len(genomes):  # rows of one population share its layout
+            if len(rows) == len(batch.conn_offset) - 1 and rows == list(range(len(rows))):
+                return batch  # the whole population, in order
             return _gather(batch, np.array(rows, dtype=np.int64))
-    if any((g.n_inputs, g.outputs) != (first.n_inputs, first.outputs) for g in genomes):
-        raise ValueError("every genome of a population needs the same inputs and outputs")
+    strangers = {type(g).__name__ for g in genomes if not isinstance(g, NeatGenome)}
+    if strangers:
+        raise TypeError(f"a NEAT population holds NEAT genomes, not {', '.join(sorted(strangers))}")
+    if any((g.inputs, g.outputs, g.bias) != (first.inputs, first.outputs, first.bias) for g in genomes):
+        raise ValueError("every genome of a population needs the same inputs, bias and outputs")
     conn_offset = np.zeros(len(genomes) + 1, dtype=np.int64)
     conn_offset[1:] = np.cumsum([len(g.innovation) for g in genomes])
     hidden_offset = np.zeros(len(genomes) + 1, dtype=np.int64)
@@ -610,12 +615,9 @@ def population_ir(genomes: list[NeatGenome]) -> NeatPopulationIR:
 
 
 def _gather(batch: NeatPopulationIR, rows: np.ndarray) -> NeatPopulationIR:
-    """The given rows of a population, in that order (the population itself when that is all of it in order)."""
+    """The given rows of a population, in that order, as a new population."""
     from evonas.kernels.neat_reproduce import gather_rows
 
-    genomes = len(batch.conn_offset) - 1
-    if len(rows) == genomes and np.array_equal(rows, np.arange(genomes)):
-        return batch
     b = batch
     offset, innovation, source, target, weight, enabled, hidden_offset, hidden = gather_rows(
         b.conn_offset, b.innovation, b.source, b.target, b.weight, b.enabled, b.hidden_offset, b.hidden, rows)

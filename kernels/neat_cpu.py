@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -115,33 +116,45 @@ def _activate_synchronous(values, sums, order, begin, end, source, weight, lo, h
 ROW_BLOCK = 32  # rows evaluated together: each link's multiply-add runs over a block (SIMD), same sums per row
 
 
+@njit(cache=True, inline="always")
+def _activate_genome(order_offset, order, begin, end, source, weight, n_nodes, n_in, n_out, inputs, out, g, rows, values, acc):  # type: ignore[no-untyped-def]
+    """Genome ``g`` on every input row, in blocks of rows, in the given workspace."""
+    lo, hi = order_offset[g], order_offset[g + 1]
+    for r0 in range(0, rows, ROW_BLOCK):
+        width = min(ROW_BLOCK, rows - r0)
+        values[:, :width] = 0.0
+        for i in range(n_in):
+            for r in range(width):
+                values[i, r] = inputs[r0 + r, i]
+        for k in range(lo, hi):
+            acc[:width] = 0.0
+            for j in range(begin[k], end[k]):
+                w = weight[j]
+                src = values[source[j]]
+                for r in range(width):
+                    acc[r] += w * src[r]
+            node = values[order[k]]
+            for r in range(width):  # a short last block (XOR's 4 rows) pays for its rows only
+                node[r] = 1.0 / (1.0 + math.exp(-STEEPNESS * acc[r]))
+        for o in range(n_out):
+            for r in range(width):
+                out[g, r0 + r, o] = values[n_in + o, r]
+
+
 @njit(cache=True, parallel=True)
-def _activate_rows(order_offset, order, begin, end, source, weight, n_nodes, n_in, n_out, inputs, out):  # type: ignore[no-untyped-def]
+def _activate_rows(order_offset, order, begin, end, source, weight, n_nodes, n_in, n_out, inputs, out, chunks):  # type: ignore[no-untyped-def]
     genomes = len(n_nodes)
     rows = inputs.shape[0]
-    for g in prange(genomes):
-        values = np.empty((n_nodes[g], ROW_BLOCK))
+    most_nodes = 0
+    for g in range(genomes):
+        most_nodes = max(most_nodes, n_nodes[g])
+    # genomes in ``chunks`` interleaved chunks (the caller passes the thread count): one workspace per chunk
+    for chunk in prange(chunks):
+        values_all = np.empty((most_nodes, ROW_BLOCK))
         acc = np.empty(ROW_BLOCK)
-        lo, hi = order_offset[g], order_offset[g + 1]
-        for r0 in range(0, rows, ROW_BLOCK):
-            width = min(ROW_BLOCK, rows - r0)
-            values[:, :width] = 0.0
-            for i in range(n_in):
-                for r in range(width):
-                    values[i, r] = inputs[r0 + r, i]
-            for k in range(lo, hi):
-                acc[:width] = 0.0
-                for j in range(begin[k], end[k]):
-                    w = weight[j]
-                    src = values[source[j]]
-                    for r in range(width):
-                        acc[r] += w * src[r]
-                node = values[order[k]]
-                for r in range(width):  # a short last block (XOR's 4 rows) pays for its rows only
-                    node[r] = 1.0 / (1.0 + math.exp(-STEEPNESS * acc[r]))
-            for o in range(n_out):
-                for r in range(width):
-                    out[g, r0 + r, o] = values[n_in + o, r]
+        for g in range(chunk, genomes, chunks):
+            _activate_genome(order_offset, order, begin, end, source, weight, n_nodes, n_in, n_out, inputs, out, g, rows,
+                             values_all[: n_nodes[g]], acc)
 
 
 def activate_rows(nets: PackedNets, inputs: np.ndarray) -> np.ndarray:
@@ -150,7 +163,9 @@ def activate_rows(nets: PackedNets, inputs: np.ndarray) -> np.ndarray:
     if inputs.ndim != 2 or inputs.shape[1] != nets.n_inputs:
         raise ValueError(f"inputs must be rows of {nets.n_inputs} values (bias included), got shape {inputs.shape}")
     out = np.zeros((len(nets), inputs.shape[0], nets.n_outputs))
-    _activate_rows(nets.order_offset, nets.order, nets.begin, nets.end, nets.source, nets.weight, nets.n_nodes, nets.n_inputs, nets.n_outputs, inputs, out)
+    chunks = max(1, min(len(nets), numba.get_num_threads()))
+    _activate_rows(nets.order_offset, nets.order, nets.begin, nets.end, nets.source, nets.weight, nets.n_nodes, nets.n_inputs,
+                   nets.n_outputs, inputs, out, chunks)
     return out
 
 
@@ -311,11 +326,15 @@ def pole_episodes(
 
 
 # -- whole-population lowering and speciation (one compiled call each per generation) -----------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dense(node, first_hidden, hidden, h0, h1):  # type: ignore[no-untyped-def]
+    """Position of a node id among the genome's nodes (hidden ids increasing; a scan, genomes are small)."""
     if node < first_hidden:
         return node
-    return first_hidden + np.searchsorted(hidden[h0:h1], node)
+    at = h0
+    while at < h1 and hidden[at] < node:
+        at += 1
+    return first_hidden + at - h0
 
 
 @njit(cache=True)
@@ -442,14 +461,16 @@ def lower_population(population: NeatPopulationIR) -> PackedNets:
                       n_nodes, activated, p.n_inputs, p.n_outputs)
 
 
-@njit(cache=True)
-def _distance(ia, wa, ib, wb, c1, c2, c3, normalize_below):  # type: ignore[no-untyped-def]
-    na, nb = len(ia), len(ib)
-    i = j = 0
+@njit(cache=True, inline="always")
+def _distance(ia, wa, a0, a1, ib, wb, b0, b1, c1, c2, c3, normalize_below):  # type: ignore[no-untyped-def]
+    """Eq. 1 between genes ``a0:a1`` of (ia, wa) and ``b0:b1`` of (ib, wb); ranges, not slices, because a slice
+    per call cost more than the comparison of two small genomes."""
+    na, nb = a1 - a0, b1 - b0
+    i, j = a0, b0
     matched = 0
     disjoint = 0
     wdiff = 0.0
-    while i < na and j < nb:
+    while i < a1 and j < b1:
         if ia[i] == ib[j]:
             wdiff += abs(wa[i] - wb[j])
             matched += 1
@@ -461,7 +482,7 @@ def _distance(ia, wa, ib, wb, c1, c2, c3, normalize_below):  # type: ignore[no-u
         else:
             disjoint += 1
             j += 1
-    excess = (na - i) + (nb - j)  # whatever outlasts the other genome's last gene
+    excess = (a1 - i) + (b1 - j)  # whatever outlasts the other genome's last gene
     size = max(na, nb)
     n = 1.0 if size < normalize_below else float(size)
     mean_weight = wdiff / matched if matched else 0.0
@@ -480,13 +501,13 @@ def _first_fit(offset, innovation, weight, rep_offset, rep_innovation, rep_weigh
         found = -1
         for r in range(reps):
             b0, b1 = rep_offset[r], rep_offset[r + 1]
-            if _distance(innovation[a0:a1], weight[a0:a1], rep_innovation[b0:b1], rep_weight[b0:b1], c1, c2, c3, normalize_below) < threshold:
+            if _distance(innovation, weight, a0, a1, rep_innovation, rep_weight, b0, b1, c1, c2, c3, normalize_below) < threshold:
                 found = r
                 break
         if found < 0:
             for f in range(n_founders):
                 b0, b1 = offset[founders[f]], offset[founders[f] + 1]
-                if _distance(innovation[a0:a1], weight[a0:a1], innovation[b0:b1], weight[b0:b1], c1, c2, c3, normalize_below) < threshold:
+                if _distance(innovation, weight, a0, a1, innovation, weight, b0, b1, c1, c2, c3, normalize_below) < threshold:
                     found = reps + f
                     break
         if found < 0:
@@ -494,13 +515,14 @@ def _first_fit(offset, innovation, weight, rep_offset, rep_innovation, rep_weigh
             found = reps + n_founders
             n_founders += 1
         assign[g] = found
-    return assign
+    return assign, founders[:n_founders]
 
 
 def first_fit_species(population: NeatPopulationIR, representatives: NeatPopulationIR | None, threshold: float,
-                      c1: float, c2: float, c3: float, normalize_below: int) -> np.ndarray:
+                      c1: float, c2: float, c3: float, normalize_below: int) -> tuple[np.ndarray, np.ndarray]:
     """[EC02] first-fit speciation: each genome joins the first representative closer than ``threshold``
-    (existing species first, then the ones founded earlier in this pass); returns species slots, new ones numbered after the representatives."""
+    (existing species first, then the ones founded earlier in this pass). Returns each genome's species slot
+    (new species numbered after the representatives, in founding order) and the founders of the new ones."""
     if representatives is None:
         rep_offset, rep_innovation, rep_weight = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     else:

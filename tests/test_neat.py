@@ -225,6 +225,14 @@ def test_task_refuses_a_genome_with_the_wrong_layout() -> None:
         NeatTask("double-pole").evaluate(NeatSpace(inputs=2).initial(np.random.default_rng(0)), 0)
 
 
+def test_task_refuses_a_population_with_a_stranger_in_it() -> None:
+    good = NeatSpace(inputs=6).initial(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="double-pole task: every genome of a population needs the same inputs, bias and outputs"):
+        NeatTask("double-pole").evaluate_batch([good, NeatSpace(inputs=2).initial(np.random.default_rng(0))], [0, 0])
+    with pytest.raises(TypeError, match="holds NEAT genomes, not str"):
+        NeatTask("double-pole").evaluate_batch([good, "not a genome"], [0, 0])  # type: ignore[list-item]
+
+
 def test_dpnv_champion_faces_the_long_and_generalisation_tests() -> None:
     space = NeatSpace(inputs=3, outputs=1, feed_forward=False)
     genomes = [space.initial(np.random.default_rng(s)) for s in range(5)]
@@ -310,8 +318,9 @@ def test_compiled_lowering_and_speciation_match_the_genome_methods(seed: int, re
     for name in ("order_offset", "order", "begin", "end", "source", "weight", "n_nodes", "activated"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
     reps = genomes[:3]
-    slots = first_fit_species(population_ir(genomes[3:]), population_ir(reps), threshold, space.c1, space.c2, space.c3, space.normalize_below)
+    slots, founders = first_fit_species(population_ir(genomes[3:]), population_ir(reps), threshold, space.c1, space.c2, space.c3, space.normalize_below)
     assert slots.tolist() == python_first_fit(space, genomes[3:], reps, threshold)
+    assert founders.tolist() == [slots.tolist().index(k) for k in range(len(reps), int(slots.max()) + 1)]
 
 
 def test_a_generation_is_packed_rows_that_behave_like_plain_genomes() -> None:

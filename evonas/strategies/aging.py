@@ -112,6 +112,30 @@ class AgingEvolution(Strategy):
         sample = [population[i].id for i in picks] if not self.aging else []
         return best, sample
 
+    def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
+        """Fold results in, in submission order; with aging, a batch joins at once and the oldest leave."""
+        if not self.aging:
+            super().tell(results, candidates)
+            return
+        top = -math.inf if self.best is None else self.best.fitness
+        improved = None
+        keep_failures = self.on_failure != "ignore"
+        joining = []
+        for candidate, result in zip(candidates, results):
+            ok = result.status == "ok"
+            if ok and result.fitness > top:
+                top, improved = result.fitness, candidate
+            if ok or keep_failures:
+                joining.append(Member(candidate.id, result.fitness, candidate.genome))
+        self.told += len(results)
+        if improved is not None:
+            self.best = Member(improved.id, top, improved.genome)
+        population = self.population
+        population.extend(joining)
+        self._fitness_new.extend([m.fitness for m in joining])
+        for _ in range(len(population) - self.population_size):
+            population.popleft()
+
     def _fold(self, candidate: Candidate, result: Result) -> None:
         sample = self._samples.pop(candidate.id, None) if self._samples else None
         if result.status != "ok" and self.on_failure == "ignore":

@@ -142,11 +142,9 @@ class NeatReproduction(Strategy):
 
         space: Any = self.space
         reps = population_ir([s.representative.genome for s in self.species]) if self.species else None
-        slots = first_fit_species(population, reps, self.threshold, space.c1, space.c2, space.c3, space.normalize_below)
+        slots, founders = first_fit_species(population, reps, self.threshold, space.c1, space.c2, space.c3, space.normalize_below)
         species = list(self.species)
-        founded, founders = np.unique(slots[slots >= len(species)], return_index=True)
-        first_rows = np.flatnonzero(slots >= len(species))[founders]
-        for _, row in zip(founded.tolist(), first_rows.tolist()):  # slots of new species count up from len(species)
+        for row in founders.tolist():  # slots of new species count up from len(species), in founding order
             species.append(Species(self.next_species, self._member(row, scores), -math.inf, self.generation))
             self.next_species += 1
         return species, slots

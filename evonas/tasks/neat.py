@@ -82,10 +82,12 @@ class NeatTask(Task):
     def _pack(self, genomes: list[NeatGenome]) -> Any:
         from evonas.kernels.neat_cpu import lower_population
 
-        layouts = {(type(g), g.inputs, g.outputs, g.bias): g for g in genomes}
-        for genome in layouts.values():
-            self._check(genome)
-        return lower_population(population_ir(genomes))
+        self._check(genomes[0])
+        try:
+            population = population_ir(genomes)  # every genome of the same type and layout as the first
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"the {self.problem} task: {error}") from None
+        return lower_population(population)
 
     def evaluate(self, genome: NeatGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
         """Fitness and metrics of one network (deterministic; the seed is unused)."""
@@ -103,9 +105,9 @@ class NeatTask(Task):
 
         out = activate_rows(nets, self._xor_rows)[:, :, 0]
         error = np.abs(out - XOR_TARGETS).sum(axis=1)
-        fitness = (4.0 - error) ** 2
-        solved = np.all((out >= 0.5) == (XOR_TARGETS > 0.5), axis=1)  # [NEATC] xor_evaluate
-        return [(f, {"error": e, "solved": s}) for f, e, s in zip(fitness.tolist(), error.tolist(), solved.astype(np.float64).tolist())]
+        wrong = ((out >= 0.5) != (XOR_TARGETS > 0.5)).sum(axis=1)  # [NEATC] xor_evaluate: solved when none is wrong
+        return [(f, {"error": e, "solved": 0.0 if w else 1.0})
+                for f, e, w in zip(((4.0 - error) ** 2).tolist(), error.tolist(), wrong.tolist())]
 
     def _episodes(self, nets: Any, starts: np.ndarray, steps: int, gruau: bool) -> tuple[np.ndarray, np.ndarray]:
         from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, TWELVE_DEGREES, pole_episodes

@@ -117,28 +117,37 @@ ROW_BLOCK = 32  # rows evaluated together: each link's multiply-add runs over a 
 
 
 @njit(cache=True, inline="always")
-def _activate_genome(order_offset, order, begin, end, source, weight, n_nodes, n_in, n_out, inputs, out, g, rows, values, acc):  # type: ignore[no-untyped-def]
+def _activate_block(order, begin, end, source, weight, n_in, n_out, inputs, out, g, lo, hi, r0, width, values, acc):  # type: ignore[no-untyped-def]
+    """Rows ``r0:r0+width`` through genome ``g``; called with the literal ROW_BLOCK for full blocks, so that
+    the row loops have a constant trip count and vectorise."""
+    values[:, :width] = 0.0
+    for i in range(n_in):
+        for r in range(width):
+            values[i, r] = inputs[r0 + r, i]
+    for k in range(lo, hi):
+        acc[:width] = 0.0
+        for j in range(begin[k], end[k]):
+            w = weight[j]
+            src = values[source[j]]
+            for r in range(width):
+                acc[r] += w * src[r]
+        node = values[order[k]]
+        for r in range(width):
+            node[r] = 1.0 / (1.0 + math.exp(-STEEPNESS * acc[r]))
+    for o in range(n_out):
+        for r in range(width):
+            out[g, r0 + r, o] = values[n_in + o, r]
+
+
+@njit(cache=True, inline="always")
+def _activate_genome(order_offset, order, begin, end, source, weight, n_in, n_out, inputs, out, g, rows, values, acc):  # type: ignore[no-untyped-def]
     """Genome ``g`` on every input row, in blocks of rows, in the given workspace."""
     lo, hi = order_offset[g], order_offset[g + 1]
-    for r0 in range(0, rows, ROW_BLOCK):
-        width = min(ROW_BLOCK, rows - r0)
-        values[:, :width] = 0.0
-        for i in range(n_in):
-            for r in range(width):
-                values[i, r] = inputs[r0 + r, i]
-        for k in range(lo, hi):
-            acc[:width] = 0.0
-            for j in range(begin[k], end[k]):
-                w = weight[j]
-                src = values[source[j]]
-                for r in range(width):
-                    acc[r] += w * src[r]
-            node = values[order[k]]
-            for r in range(width):  # a short last block (XOR's 4 rows) pays for its rows only
-                node[r] = 1.0 / (1.0 + math.exp(-STEEPNESS * acc[r]))
-        for o in range(n_out):
-            for r in range(width):
-                out[g, r0 + r, o] = values[n_in + o, r]
+    full = rows - rows % ROW_BLOCK
+    for r0 in range(0, full, ROW_BLOCK):
+        _activate_block(order, begin, end, source, weight, n_in, n_out, inputs, out, g, lo, hi, r0, ROW_BLOCK, values, acc)
+    if full < rows:  # a short last block (XOR's 4 rows) pays for its rows only
+        _activate_block(order, begin, end, source, weight, n_in, n_out, inputs, out, g, lo, hi, full, rows - full, values, acc)
 
 
 @njit(cache=True, parallel=True)
@@ -153,7 +162,7 @@ def _activate_rows(order_offset, order, begin, end, source, weight, n_nodes, n_i
         values_all = np.empty((most_nodes, ROW_BLOCK))
         acc = np.empty(ROW_BLOCK)
         for g in range(chunk, genomes, chunks):
-            _activate_genome(order_offset, order, begin, end, source, weight, n_nodes, n_in, n_out, inputs, out, g, rows,
+            _activate_genome(order_offset, order, begin, end, source, weight, n_in, n_out, inputs, out, g, rows,
                              values_all[: n_nodes[g]], acc)
 
 

@@ -398,6 +398,21 @@ def crossover_genomes(offset, innovation, source, target, weight, enabled, hidde
 
 
 # -- a population's worth ----------------------------------------------------------------------------
+@njit(cache=True)
+def _workspace(offset, hidden_offset):  # type: ignore[no-untyped-def]
+    """A working genome with room for any child of this population (both parents' genes and three new ones),
+    its sizes, and crossover's two scratch arrays."""
+    genes = 0
+    hidden = 0
+    for g in range(len(offset) - 1):
+        genes = max(genes, offset[g + 1] - offset[g])
+        hidden = max(hidden, hidden_offset[g + 1] - hidden_offset[g])
+    capacity = 2 * genes + 3
+    return (np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64),
+            np.empty(capacity), np.empty(capacity, dtype=np.bool_), np.empty(2 * hidden + 1, dtype=np.int64),
+            np.zeros(2, dtype=np.int64), np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64))
+
+
 @njit(cache=True, inline="always")
 def _append(b_inn, b_src, b_tgt, b_w, b_en, b_hid, sizes, child, o_off, o_inn, o_src, o_tgt, o_w, o_en, o_hoff, o_hid):  # type: ignore[no-untyped-def]
     c0 = o_off[child]
@@ -423,22 +438,9 @@ def breed(offset, innovation, source, target, weight, enabled, hidden_offset, hi
     children: an elite copy of its champion when it has ``elitism_min_size`` members or more, then offspring
     of its best ``survival`` share (at least one). Returns the children's population arrays, each child's
     parent rows (fitter first; -1 when there is one parent) and code bits."""
-    genes = 0
-    most_hidden = 0
-    for g in range(len(offset) - 1):
-        genes = max(genes, offset[g + 1] - offset[g])
-        most_hidden = max(most_hidden, hidden_offset[g + 1] - hidden_offset[g])
-    capacity = 2 * genes + 3
-    b_inn = np.empty(capacity, dtype=np.int64)
-    b_src = np.empty(capacity, dtype=np.int64)
-    b_tgt = np.empty(capacity, dtype=np.int64)
-    b_w = np.empty(capacity)
-    b_en = np.empty(capacity, dtype=np.bool_)
-    b_hid = np.empty(2 * most_hidden + 1, dtype=np.int64)
-    sizes = np.zeros(2, dtype=np.int64)
+    b_inn, b_src, b_tgt, b_w, b_en, b_hid, sizes, scratch_a, scratch_b = _workspace(offset, hidden_offset)
+    capacity, hidden_capacity = len(b_inn), len(b_hid)
     state = np.zeros(1, dtype=np.uint64)
-    scratch_a = np.empty(capacity, dtype=np.int64)
-    scratch_b = np.empty(capacity, dtype=np.int64)
     # the breeding species' survivors, and which species and whether elite each child is
     breeders = 0
     for i in range(len(quotas)):
@@ -470,7 +472,7 @@ def breed(offset, innovation, source, target, weight, enabled, hidden_offset, hi
     o_tgt = np.empty(children * capacity, dtype=np.int64)
     o_w = np.empty(children * capacity)
     o_en = np.empty(children * capacity, dtype=np.bool_)
-    o_hid = np.empty(children * (2 * most_hidden + 1), dtype=np.int64)
+    o_hid = np.empty(children * hidden_capacity, dtype=np.int64)
     first_parent = np.empty(children, dtype=np.int64)
     second_parent = np.empty(children, dtype=np.int64)
     codes = np.empty(children, dtype=np.int64)
@@ -518,25 +520,12 @@ def vary_one(offset, innovation, source, target, weight, enabled, hidden_offset,
              prm, registry, counters):  # type: ignore[no-untyped-def]
     """One child: crossover of rows ``first`` (fitter) and ``second``, or a mutation of row ``first`` when
     ``second`` < 0 (``mutate`` set). Returns its gene arrays, hidden ids and code bits."""
-    max_genes = 0
-    max_hidden = 0
-    for g in range(len(offset) - 1):
-        max_genes = max(max_genes, offset[g + 1] - offset[g])
-        max_hidden = max(max_hidden, hidden_offset[g + 1] - hidden_offset[g])
-    capacity = 2 * max_genes + 3
-    b_inn = np.empty(capacity, dtype=np.int64)
-    b_src = np.empty(capacity, dtype=np.int64)
-    b_tgt = np.empty(capacity, dtype=np.int64)
-    b_w = np.empty(capacity)
-    b_en = np.empty(capacity, dtype=np.bool_)
-    b_hid = np.empty(2 * max_hidden + 1, dtype=np.int64)
-    sizes = np.zeros(2, dtype=np.int64)
+    b_inn, b_src, b_tgt, b_w, b_en, b_hid, sizes, scratch_a, scratch_b = _workspace(offset, hidden_offset)
     state = np.full(1, seed, dtype=np.uint64)
     code = 0
     if second >= 0:
         crossover_genomes(offset, innovation, source, target, weight, enabled, hidden_offset, hidden, first, second, equal,
-                          b_inn, b_src, b_tgt, b_w, b_en, b_hid, sizes, prm, state, np.empty(capacity, dtype=np.int64),
-                          np.empty(capacity, dtype=np.int64))
+                          b_inn, b_src, b_tgt, b_w, b_en, b_hid, sizes, prm, state, scratch_a, scratch_b)
         code = CROSSOVER
     else:
         _load(offset, innovation, source, target, weight, enabled, hidden_offset, hidden, first, b_inn, b_src, b_tgt, b_w, b_en, b_hid, sizes)

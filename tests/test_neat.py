@@ -361,6 +361,30 @@ def test_a_generation_is_packed_rows_that_behave_like_plain_genomes() -> None:
         np.testing.assert_array_equal(getattr(gathered, name), getattr(concatenated, name), err_msg=name)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), recurrent=st.booleans(), population=st.integers(2, 40), threshold=st.floats(0.3, 4.0),
+       survival=st.floats(0.0, 1.0), mutation_only=st.floats(0.0, 1.0), failures=st.floats(0.0, 0.5))
+def test_compiled_generations_stay_valid_under_any_settings(seed: int, recurrent: bool, population: int, threshold: float,
+                                                           survival: float, mutation_only: float, failures: float) -> None:
+    """Whole generations made by the compiled reproduction, under random fitness (some failures) and settings:
+    every child validates, round-trips, keeps unique innovation numbers and evaluates to finite outputs."""
+    space = RECURRENT if recurrent else FEED_FORWARD
+    strategy = NeatReproduction(space, seed, population * 6, population=population, threshold=threshold, survival=survival,
+                                mutation_only=mutation_only, interspecies=0.2, elitism_min_size=2)
+    rng = np.random.default_rng(seed)
+    while not strategy.done:
+        batch = strategy.ask(population)
+        for c in batch:
+            check_invariants(c.genome)
+        rows = rng.uniform(-2, 2, (3, space.n_inputs))
+        out = activate_rows(pack([c.genome.lower() for c in batch]), rows)
+        assert np.all(np.isfinite(out))
+        fitness = rng.uniform(0, 10, len(batch))
+        strategy.tell([Result(c.id, float(f), "ok") if rng.random() >= failures else Result(c.id, math.nan, "failed")
+                       for c, f in zip(batch, fitness)], batch)
+    assert strategy.generation == 6
+
+
 def test_add_node_can_be_kept_off_bias_links() -> None:
     space = NeatSpace(inputs=2, outputs=1, split_bias_links=False)
     base = space.initial(np.random.default_rng(0))

@@ -55,7 +55,7 @@ class NeatGenome:
     """A NEAT genotype: I/O layout, hidden node ids, and connection genes sorted by innovation number.
 
     A genome made by the compiled reproduction is a row of its generation's population arrays
-    (``packed``); its gene arrays are read-only views cut from them on first use.
+    (``packed_rows``); its gene arrays are read-only views cut from them on first use.
     """
 
     __slots__ = ("inputs", "outputs", "bias", "feed_forward", "_genes", "_batch", "_row")
@@ -84,12 +84,17 @@ class NeatGenome:
         )
 
     @classmethod
-    def packed(cls, batch: NeatPopulationIR, row: int, bias: bool, feed_forward: bool) -> NeatGenome:
-        """Genome ``row`` of a population whose arrays are read-only (nothing is copied until a gene is read)."""
-        genome = cls.__new__(cls)
-        genome.inputs, genome.outputs, genome.bias, genome.feed_forward = batch.n_inputs - bias, batch.n_outputs, bias, feed_forward
-        genome._genes, genome._batch, genome._row = None, batch, row
-        return genome
+    def packed_rows(cls, batch: NeatPopulationIR, bias: bool, feed_forward: bool) -> list[NeatGenome]:
+        """Every genome of a population whose arrays are read-only, in order (nothing is copied until a gene is read)."""
+        new = cls.__new__
+        inputs, outputs = batch.n_inputs - bias, batch.n_outputs
+        genomes = []
+        for row in range(len(batch.conn_offset) - 1):
+            genome = new(cls)
+            genome.inputs, genome.outputs, genome.bias, genome.feed_forward = inputs, outputs, bias, feed_forward
+            genome._genes, genome._batch, genome._row = None, batch, row
+            genomes.append(genome)
+        return genomes
 
     def _unpack(self) -> tuple[Any, ...]:
         batch, row = self._batch, self._row
@@ -491,7 +496,7 @@ class NeatSpace:
     def initial(self, rng: np.random.Generator) -> NeatGenome:
         """The minimal start ([EC02] 1.3): every input (bias included) linked to every output, random weights."""
         batch = self.initial_population(np.array([rng.integers(0, 2**63, dtype=np.int64)], dtype=np.uint64))
-        return NeatGenome.packed(batch, 0, self.bias, self.feed_forward)
+        return NeatGenome.packed_rows(batch, self.bias, self.feed_forward)[0]
 
     def initial_population(self, seeds: np.ndarray) -> NeatPopulationIR:
         """Minimal genomes, one per seed, as one population: weights uniform in +-``new_weight_range`` from each seed's stream."""

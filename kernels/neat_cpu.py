@@ -347,9 +347,18 @@ def _dense(node, first_hidden, hidden, h0, h1):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _lower_population(n_in, n_out, conn_offset, source, target, weight, enabled, hidden_offset, hidden,
-                      order_offset, order, begin, end, link_source, link_weight, n_nodes, activated):  # type: ignore[no-untyped-def]
+def _lower_population(n_in, n_out, conn_offset, source, target, weight, enabled, hidden_offset, hidden):  # type: ignore[no-untyped-def]
     first_hidden = n_in + n_out
+    genomes = len(conn_offset) - 1
+    total_nodes = genomes * first_hidden + len(hidden)
+    order_offset = np.zeros(genomes + 1, dtype=np.int64)
+    order = np.zeros(total_nodes, dtype=np.int32)
+    begin = np.zeros(total_nodes, dtype=np.int64)
+    end = np.zeros(total_nodes, dtype=np.int64)
+    link_source = np.zeros(len(source), dtype=np.int32)
+    link_weight = np.zeros(len(source))
+    n_nodes = np.zeros(genomes, dtype=np.int64)
+    activated = np.zeros(genomes, dtype=np.bool_)
     links = 0
     # scratch sized for the largest genome, allocated once (an allocation per genome cost a third of the call)
     most_genes = 0
@@ -444,30 +453,17 @@ def _lower_population(n_in, n_out, conn_offset, source, target, weight, enabled,
         for o in range(n_in, first_hidden):
             ok = ok and reach[o]
         activated[g] = ok
-    return links
+    used = order_offset[-1]
+    return order_offset, order[:used], begin[:used], end[:used], link_source[:links], link_weight[:links], n_nodes, activated
 
 
 def lower_population(population: NeatPopulationIR) -> PackedNets:
     """Lower a whole population in one compiled call; the result equals ``pack([g.lower() for g in genomes])``."""
     p = population
-    genomes = len(p.conn_offset) - 1
-    if genomes < 1:
+    if len(p.conn_offset) < 2:
         raise ValueError("lower_population needs at least one genome")
-    total_nodes = genomes * (p.n_inputs + p.n_outputs) + len(p.hidden)
-    total_links = len(p.source)
-    order_offset = np.zeros(genomes + 1, dtype=np.int64)
-    order = np.zeros(total_nodes, dtype=np.int32)
-    begin = np.zeros(total_nodes, dtype=np.int64)
-    end = np.zeros(total_nodes, dtype=np.int64)
-    link_source = np.zeros(total_links, dtype=np.int32)
-    link_weight = np.zeros(total_links)
-    n_nodes = np.zeros(genomes, dtype=np.int64)
-    activated = np.zeros(genomes, dtype=np.bool_)
-    links = _lower_population(p.n_inputs, p.n_outputs, p.conn_offset, p.source, p.target, p.weight, p.enabled, p.hidden_offset,
-                              p.hidden, order_offset, order, begin, end, link_source, link_weight, n_nodes, activated)
-    used = int(order_offset[-1])
-    return PackedNets(order_offset, order[:used], begin[:used], end[:used], link_source[:links], link_weight[:links],
-                      n_nodes, activated, p.n_inputs, p.n_outputs)
+    arrays = _lower_population(p.n_inputs, p.n_outputs, p.conn_offset, p.source, p.target, p.weight, p.enabled, p.hidden_offset, p.hidden)
+    return PackedNets(*arrays, p.n_inputs, p.n_outputs)
 
 
 @njit(cache=True, inline="always")

@@ -118,7 +118,8 @@ class NeatReproduction(Strategy):
         space: Any = self.space
         ids = np.arange(self.population_size, dtype=np.int64)
         batch = space.initial_population(derive_seeds(self.seed, INIT, ids))
-        return [Candidate(i, None, None, i, NeatGenome.packed(batch, i, space.bias, space.feed_forward), None) for i in ids.tolist()], batch
+        genomes = NeatGenome.packed_rows(batch, space.bias, space.feed_forward)
+        return [Candidate(i, None, None, i, genome, None) for i, genome in zip(ids.tolist(), genomes)], batch
 
     def _propose(self, ident: int) -> Candidate:  # pragma: no cover - ask is overridden
         raise NotImplementedError
@@ -214,11 +215,12 @@ class NeatReproduction(Strategy):
         offset, innovation, source, target, weight, enabled, hidden_offset, hidden = arrays
         batch = NeatPopulationIR(p.n_inputs, p.n_outputs, offset, innovation, source, target, weight, enabled, hidden_offset, hidden)
         start = self.generation_start
-        packed = NeatGenome.packed
-        bias, feed_forward = space.bias, space.feed_forward
+        codes_list = codes.tolist()
+        mutations = {code: mutation_of(code) for code in set(codes_list)}
+        genomes = NeatGenome.packed_rows(batch, space.bias, space.feed_forward)
         return [
-            Candidate(first_id + c, start + mom, None if dad < 0 else start + dad, first_id + c, packed(batch, c, bias, feed_forward), mutation_of(code))
-            for c, mom, dad, code in zip(range(children), first_parent.tolist(), second_parent.tolist(), codes.tolist())
+            Candidate(first_id + c, start + mom, None if dad < 0 else start + dad, first_id + c, genome, mutations[code])
+            for c, mom, dad, code, genome in zip(range(children), first_parent.tolist(), second_parent.tolist(), codes_list, genomes)
         ], batch
 
     # -- state -------------------------------------------------------------------------------------

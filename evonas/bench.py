@@ -225,6 +225,9 @@ class _ConstantTask:
     def evaluate_batch(self, genomes: list[Any], seeds: list[int]) -> list[tuple[float, dict[str, float]]]:
         return [(0.5, {})] * len(genomes)
 
+    def evaluate_columns(self, genomes: list[Any], seeds: list[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return np.full(len(genomes), 0.5), {}
+
 
 def _random_batch(space_overrides: dict[str, Any], count: int, seed: int) -> Any:
     from evonas.genomes.automl_zero import ProgramSpace, to_batch

@@ -95,10 +95,12 @@ def _one_thread() -> None:
 
 
 def neat_search(problem: str, seed: int, generations: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One NEAT search with the CLI preset of ``problem`` (strategy + kernels, no run folder), until solved."""
+    """One NEAT search with the CLI preset of ``problem`` (strategy, the in-process executor and the kernels, as a
+    run has them, without the run folder), until solved."""
+    from evonas.executors import InProcessExecutor
     from evonas.genomes.neat import NeatSpace
     from evonas.presets import NEAT_TASKS
-    from evonas.strategies import NeatReproduction, Result
+    from evonas.strategies import NeatReproduction
     from evonas.tasks.neat import NeatTask
 
     preset = NEAT_TASKS[problem]
@@ -107,20 +109,20 @@ def neat_search(problem: str, seed: int, generations: int, overrides: dict[str, 
     options = {**preset["strategy_options"], **(overrides or {})}
     strategy = NeatReproduction(space, seed, population * generations, population=population, **options)
     task = NeatTask(problem)
+    executor = InProcessExecutor(problem, {}, seed, task=task)
     started = time.process_time()
     evaluation = 0.0
     winner = None
     while not strategy.done and winner is None:
         batch = strategy.ask(population)
         tick = time.process_time()
-        scored = task.evaluate_batch([c.genome for c in batch], [0] * len(batch))
+        results = executor.evaluate(batch)
         evaluation += time.process_time() - tick
-        for candidate, (_, metrics) in zip(batch, scored):
-            if metrics.get("solved", 0.0) >= 1.0:
-                winner = (candidate, metrics)
-                break
-        if winner is None:
-            strategy.tell([Result(c.id, f, metrics=m) for c, (f, m) in zip(batch, scored)], batch)
+        solved = np.flatnonzero(results.metrics["solved"] >= 1.0)  # the kernels' tasks give columns (a ResultBatch)
+        if len(solved):
+            winner = (batch[int(solved[0])], results[int(solved[0])].metrics)
+        else:
+            strategy.tell(results, batch)
     total = time.process_time() - started
     generations_run = strategy.generation + 1 if winner is not None else strategy.generation
     out: dict[str, Any] = {

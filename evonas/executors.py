@@ -21,7 +21,7 @@ import numpy as np
 from evonas.errors import UserError
 from evonas.genomes import GENOMES, Genome
 from evonas.rng import EVALUATE, derive_seed, derive_seeds
-from evonas.strategies import Candidate, Result
+from evonas.strategies import Candidate, Result, ResultBatch
 from evonas.tasks import Task, make_task
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -338,8 +338,19 @@ class InProcessExecutor(Executor):
         self._queue: deque[Candidate] = deque()
 
     def evaluate(self, candidates: list[Candidate]) -> list[Result]:
-        """Results in submission order; tasks with ``evaluate_batch`` score the whole batch in one call."""
-        seeds = evaluation_seeds(self.run_seed, [c.id for c in candidates])
+        """Results in submission order; tasks with ``evaluate_columns`` or ``evaluate_batch`` score the whole
+        batch in one call (the first as a ``ResultBatch``: columns, no object per individual)."""
+        ids = [c.id for c in candidates]
+        seeds = evaluation_seeds(self.run_seed, ids)
+        columns = getattr(self.task, "evaluate_columns", None)
+        if columns is not None and candidates:
+            started = time.perf_counter()
+            try:
+                fitness, metrics = columns([c.genome for c in candidates], seeds)
+            except Exception:  # isolate the failing genome(s) one by one, below
+                pass
+            else:
+                return ResultBatch(ids, fitness, metrics, (time.perf_counter() - started) / len(candidates), self.name)  # type: ignore[return-value]
         batch = getattr(self.task, "evaluate_batch", None)
         if batch is not None and candidates:
             started = time.perf_counter()

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from evonas import __version__
@@ -35,7 +36,8 @@ from evonas.store import (
     table_to_ipc_file,
     write_checkpoint,
 )
-from evonas.strategies import STRATEGIES, Candidate, Member, Result, Strategy
+from evonas.strategies import STRATEGIES, Candidate, Member, Result, ResultBatch, Strategy
+from evonas.strategies.base import metric_rows
 from evonas.tasks import make_task
 
 CONFIG_FILE = "config.json"
@@ -309,10 +311,17 @@ class Run:
             self.pending = [c for c in self.pending if c.id not in told]
         self.record(candidates, results)
         if self.solved_id is None:
-            for c, r in zip(candidates, results):
-                if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
-                    self.solved, self.solved_id, self.solved_fitness = c, c.id, r.fitness
-                    break
+            if isinstance(results, ResultBatch):
+                solved = results.metrics.get("solved")
+                hits = np.flatnonzero(results.ok & (solved >= 1.0)) if solved is not None else ()
+                if len(hits):
+                    first = int(hits[0])
+                    self.solved, self.solved_id, self.solved_fitness = candidates[first], candidates[first].id, float(results.fitness[first])
+            else:
+                for c, r in zip(candidates, results):
+                    if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
+                        self.solved, self.solved_id, self.solved_fitness = c, c.id, r.fitness
+                        break
         self._recording = False
         if self._stop_requested:
             raise KeyboardInterrupt
@@ -334,6 +343,9 @@ class Run:
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
         """Buffer one lineage row per evaluated candidate (column by column: this runs for every child)."""
         compact = self.config.lineage == "compact"
+        if isinstance(results, ResultBatch) and not self.verbose:
+            self._record_columns(candidates, results, compact)
+            return
         # Compact rows keep the genome only for the initial population and each new best: any other genome is
         # rebuilt by replaying mutations (each child's stream is keyed by run seed and id).
         full: list[bool] = []
@@ -353,6 +365,42 @@ class Run:
                     self._progress.event(f"id {c.id}: new best {r.fitness:.6g} ({origin})")
             full.append(not compact or new_best or c.parent_id is None)
         self.best_logged = best_logged
+        self._record_rows(candidates, full)
+        col = self.buffer.columns
+        col["fitness"].extend([r.fitness if r.status == "ok" else None for r in results])
+        col["metrics"].extend([list(r.metrics.items()) for r in results])
+        col["status"].extend([r.status for r in results])
+        col["error"].extend([r.error or None for r in results])
+        col["eval_seconds"].extend([r.eval_seconds for r in results])
+        col["worker"].extend([r.worker for r in results])
+
+    def _record_columns(self, candidates: list[Candidate], results: ResultBatch, compact: bool) -> None:
+        """``record`` of a batch evaluated as columns: the same rows, read from its arrays."""
+        ok = results.ok
+        fitness = np.where(ok, results.fitness, -math.inf)
+        # a new best beats every fitness logged before it, in this batch too
+        before = np.maximum.accumulate(np.concatenate(([self.best_logged], fitness)))[:-1]
+        new_best = ok & (fitness > before)
+        if len(fitness):
+            self.best_logged = max(self.best_logged, float(fitness.max()))
+        self.failed += len(ok) - int(ok.sum())
+        if compact:
+            full = (new_best | np.array([c.parent_id is None for c in candidates], dtype=bool)).tolist()
+        else:
+            full = [True] * len(candidates)
+        self._record_rows(candidates, full)
+        col = self.buffer.columns
+        count = len(candidates)
+        ok_list = ok.tolist()
+        col["fitness"].extend([f if o else None for f, o in zip(results.fitness.tolist(), ok_list)])
+        col["metrics"].extend([list(m.items()) for m in metric_rows(results.metrics, count)])
+        col["status"].extend(["ok" if o else "failed" for o in ok_list])
+        col["error"].extend([None if o else f"fitness is {f}" for f, o in zip(results.raw.tolist(), ok_list)])
+        col["eval_seconds"].extend([results.eval_seconds] * count)
+        col["worker"].extend([results.worker] * count)
+
+    def _record_rows(self, candidates: list[Candidate], full: list[bool]) -> None:
+        """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time."""
         col = self.buffer.columns
         count = len(candidates)
         col["id"].extend([c.id for c in candidates])
@@ -363,12 +411,6 @@ class Run:
         col["genome_kind"].extend([self.strategy.space.kind] * count)
         col["genome"].extend([genome_json(c.genome) if f else None for c, f in zip(candidates, full)])
         col["fingerprint"].extend([c.genome.fingerprint() if f else None for c, f in zip(candidates, full)])
-        col["fitness"].extend([r.fitness if r.status == "ok" else None for r in results])
-        col["metrics"].extend([list(r.metrics.items()) for r in results])
-        col["status"].extend([r.status for r in results])
-        col["error"].extend([r.error or None for r in results])
-        col["eval_seconds"].extend([r.eval_seconds for r in results])
-        col["worker"].extend([r.worker for r in results])
         col["wall_time"].extend([now_us()] * count)
 
     def checkpoint(self, started: float) -> None:

@@ -457,3 +457,48 @@ def test_parallel_protocol_stops_an_experiment_it_no_longer_needs(tmp_path: Path
     assert state["abandoned"] == [2] and (folder / "experiment-0002" / "checkpoint.arrow").exists()
     assert json.loads((folder / "protocol.json").read_text())["abandoned"] == [2]
     assert any("experiment 2: stopped" in line for line in lines)
+
+
+class _FailingXor:
+    """NEAT XOR that fails every genome whose evaluation seed is a multiple of 5; ``columns`` picks the path."""
+
+    name = "failing-xor"
+
+    def __init__(self, columns: bool) -> None:
+        from evonas.tasks.neat import NeatTask
+
+        self.inner = NeatTask("xor")
+        if not columns:
+            self.evaluate_columns = None  # the executor then takes evaluate_batch, one (fitness, metrics) per genome
+
+    def evaluate_columns(self, genomes: list, seeds: list[int]) -> tuple:
+        import numpy as np
+
+        fitness, metrics = self.inner.evaluate_columns(genomes, seeds)
+        return np.where(np.array(seeds) % 5 == 0, np.nan, fitness), metrics
+
+    def evaluate_batch(self, genomes: list, seeds: list[int]) -> list:
+        return [(float("nan") if s % 5 == 0 else f, m) for s, (f, m) in zip(seeds, self.inner.evaluate_batch(genomes, seeds))]
+
+
+@pytest.mark.parametrize("lineage", ["full", "compact"])
+def test_columnar_evaluation_logs_the_same_lineage_as_one_result_per_genome(tmp_path: Path, lineage: str) -> None:
+    """A bulk task's columns (no Result objects) and its per-genome results give the same run: same lineage rows
+    (failures included), same best, same solution."""
+    from evonas.cli import build_config
+    from evonas.executors import InProcessExecutor
+    from evonas.run import Run
+
+    tables, bests = [], []
+    for columns in (True, False):
+        config = build_config("neat", "xor", None, None, None, 3000, None, 4, "cpu", None, None, None, None, 1000, "cpu", {}, lineage)
+        config.until_solved = False
+        run = Run.create(tmp_path / f"run-{columns}", config)
+        best = run.execute(InProcessExecutor(config.task, config.task_options, config.seed, task=_FailingXor(columns)))  # type: ignore[arg-type]
+        bests.append((best.id, best.fitness, run.failed))
+        tables.append(ds.dataset(str(tmp_path / f"run-{columns}" / "lineage"), format="arrow").to_table()
+                      .drop_columns(["wall_time", "eval_seconds"]).sort_by("id"))
+    assert tables[0].equals(tables[1])
+    assert bests[0] == bests[1] and bests[0][2] > 0
+    failed = tables[0].filter(ds.field("status") == "failed")
+    assert failed.num_rows == bests[0][2] and set(failed.column("error").to_pylist()) == {"fitness is nan"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .aging import AgingEvolution
-from .base import Candidate, Member, Result, Strategy, rank_value
+from .base import Candidate, Member, Result, ResultBatch, Strategy, rank_value
 from .neat import NeatReproduction
 from .random_search import RandomSearch
 from .tournament import Tournament
@@ -17,4 +17,4 @@ STRATEGIES: dict[str, type[Strategy]] = {
 #: The strategy ``evolve`` uses when ``--strategy`` is not given, per genome kind (aging otherwise).
 DEFAULT_STRATEGIES: dict[str, str] = {"neat": NeatReproduction.name, "motifs": Tournament.name}
 
-__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "AgingEvolution", "Candidate", "Member", "NeatReproduction", "RandomSearch", "Result", "Tournament", "Strategy", "rank_value"]
+__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "AgingEvolution", "Candidate", "Member", "NeatReproduction", "RandomSearch", "Result", "ResultBatch", "Tournament", "Strategy", "rank_value"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -44,6 +45,55 @@ class Result:
     def ok(self) -> bool:
         """True when the evaluation gave a finite fitness."""
         return self.status == "ok"
+
+
+def metric_rows(metrics: dict[str, np.ndarray], count: int) -> list[dict[str, float]]:
+    """Per-row metric dicts from metric columns of ``count`` rows (a NaN entry means the row lacks that metric)."""
+    keys = list(metrics)
+    if not keys:
+        return [{} for _ in range(count)]
+    return [{k: v for k, v in zip(keys, values) if v == v} for values in zip(*(metrics[k].tolist() for k in keys))]
+
+
+class ResultBatch(Sequence[Result]):
+    """The results of one evaluated batch as columns, in submission order (what a bulk task's
+    ``evaluate_columns`` gives): it reads as a list of ``Result`` (each made on first access) for code that
+    wants objects, while the strategies' ``tell`` and the lineage read the arrays and never make one.
+
+    A non-finite fitness is a failed evaluation, as in ``Result``; a NaN in a metrics column means the row has
+    no such metric."""
+
+    __slots__ = ("ids", "raw", "fitness", "ok", "metrics", "eval_seconds", "worker", "_items")
+
+    def __init__(self, ids: list[int], fitness: np.ndarray, metrics: dict[str, np.ndarray], eval_seconds: float, worker: str) -> None:
+        self.ids = ids
+        self.raw = np.asarray(fitness, dtype=np.float64)
+        self.ok = np.isfinite(self.raw)
+        self.fitness = np.where(self.ok, self.raw, math.nan)  # failures as NaN, as ``Result.fitness``
+        self.metrics = metrics
+        self.eval_seconds = eval_seconds
+        self.worker = worker
+        self._items: list[Result] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.results()[index]
+
+    def __iter__(self) -> Any:
+        return iter(self.results())
+
+    def results(self) -> list[Result]:
+        """The rows as ``Result`` objects (made once)."""
+        if self._items is None:
+            rows = metric_rows(self.metrics, len(self.ids))
+            self._items = [
+                Result(i, f, "ok", "", m, self.eval_seconds, self.worker) if ok
+                else Result(i, math.nan, "failed", f"fitness is {f}", m, self.eval_seconds, self.worker)
+                for i, f, ok, m in zip(self.ids, self.raw.tolist(), self.ok.tolist(), rows)
+            ]
+        return self._items
 
 
 def rank_value(fitness: float) -> float:

@@ -19,7 +19,7 @@ from evonas.genomes.ir import NeatPopulationIR
 from evonas.genomes.neat import NeatGenome, mutation_of, population_ir
 from evonas.rng import INIT, MUTATE, derive_seeds
 
-from .base import Candidate, Member, Result, Strategy
+from .base import Candidate, Member, Result, ResultBatch, Strategy
 
 
 @dataclass
@@ -101,12 +101,22 @@ class NeatReproduction(Strategy):
         """Fold results in (failures as NaN); the last result of a generation triggers reproduction."""
         top = -math.inf if self.best is None else self.best.fitness
         improved = None
-        values = [result.fitness if result.status == "ok" else math.nan for result in results]
-        for candidate, value in zip(candidates, values):
-            if value > top:  # NaN never is
-                top, improved = value, candidate
+        if isinstance(results, ResultBatch):
+            values: Any = results.fitness
+            if len(values):
+                first = int(np.argmax(np.where(results.ok, values, -math.inf)))  # the first of the best, as below
+                if values[first] > top:
+                    top, improved = float(values[first]), candidates[first]
+        else:
+            values = [result.fitness if result.status == "ok" else math.nan for result in results]
+            for candidate, value in zip(candidates, values):
+                if value > top:  # NaN never is
+                    top, improved = value, candidate
         start = self.generation_start
-        self.fitness[[c.id - start for c in candidates]] = values
+        if candidates and candidates[-1].id - candidates[0].id == len(candidates) - 1:  # consecutive, as asked
+            self.fitness[candidates[0].id - start : candidates[-1].id - start + 1] = values
+        else:
+            self.fitness[[c.id - start for c in candidates]] = values
         self.told += len(results)
         if improved is not None:
             self.best = Member(improved.id, top, improved.genome)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evonas.genomes.neat import NeatGenome, population_ir
+from evonas.strategies.base import metric_rows
 
 from .base import Task
 
@@ -94,20 +95,25 @@ class NeatTask(Task):
         return self.evaluate_batch([genome], [seed])[0]
 
     def evaluate_batch(self, genomes: list[NeatGenome], seeds: list[int]) -> list[tuple[float, dict[str, float]]]:
-        """Score a population in one kernel call."""
+        """Score a population in one kernel call: (fitness, metrics) per genome."""
+        fitness, metrics = self.evaluate_columns(genomes, seeds)
+        return list(zip(fitness.tolist(), metric_rows(metrics, len(genomes))))
+
+    def evaluate_columns(self, genomes: list[NeatGenome], seeds: list[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Score a population in one kernel call: the fitness column and metric columns (NaN: the genome has
+        no such metric), with no object per genome."""
         nets = self._pack(genomes)
         if self.problem == "xor":
             return self._xor(nets)
         return self._poles(nets, genomes)
 
-    def _xor(self, nets: Any) -> list[tuple[float, dict[str, float]]]:
+    def _xor(self, nets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         from evonas.kernels.neat_cpu import activate_rows
 
         out = activate_rows(nets, self._xor_rows)[:, :, 0]
         error = np.abs(out - XOR_TARGETS).sum(axis=1)
         wrong = ((out >= 0.5) != (XOR_TARGETS > 0.5)).sum(axis=1)  # [NEATC] xor_evaluate: solved when none is wrong
-        return [(f, {"error": e, "solved": 0.0 if w else 1.0})
-                for f, e, w in zip(((4.0 - error) ** 2).tolist(), error.tolist(), wrong.tolist())]
+        return (4.0 - error) ** 2, {"error": error, "solved": (wrong == 0).astype(np.float64)}
 
     def _episodes(self, nets: Any, starts: np.ndarray, steps: int, gruau: bool) -> tuple[np.ndarray, np.ndarray]:
         from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, TWELVE_DEGREES, pole_episodes
@@ -115,16 +121,14 @@ class NeatTask(Task):
         angle = TWELVE_DEGREES if self.poles == 1 else THIRTY_SIX_DEGREES
         return pole_episodes(nets, starts, self.poles, self.velocities, True, self.bias_value, steps, angle, gruau, self.synchronous)
 
-    def _poles(self, nets: Any, genomes: list[NeatGenome]) -> list[tuple[float, dict[str, float]]]:
+    def _poles(self, nets: Any, genomes: list[NeatGenome]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         gruau = self.problem == "double-pole-novel"
         balanced, fitness = self._episodes(nets, STANDARD_START[None, :], self.max_steps, gruau)
-        results = [(float(f), {"steps": float(b)}) for f, b in zip(fitness[:, 0], balanced[:, 0])]
+        steps = balanced[:, 0].astype(np.float64)
         if not gruau:
-            for _, metrics in results:
-                metrics["solved"] = float(metrics["steps"] >= self.max_steps)
-            return results
-        for _, metrics in results:
-            metrics["solved"] = 0.0
+            return fitness[:, 0], {"steps": steps, "solved": (steps >= self.max_steps).astype(np.float64)}
+        metrics = {"steps": steps, "solved": np.zeros(len(genomes)), "long_test_steps": np.full(len(genomes), np.nan),
+                   "generalisation": np.full(len(genomes), np.nan)}
         # [EC02] p. 115: each generation one champion faces the long test and the generalisation test. Like
         # [NEATC], which takes the best species not yet checked, a network already tested (an elite copy) is
         # passed over for the best one not yet tested.
@@ -132,9 +136,10 @@ class NeatTask(Task):
             fingerprint = genomes[champion].fingerprint()
             if fingerprint not in self.tested:
                 self.tested.add(fingerprint)
-                results[champion][1].update(self.champion_tests(genomes[champion]))
+                for key, value in self.champion_tests(genomes[champion]).items():
+                    metrics[key][champion] = value
                 break
-        return results
+        return fitness[:, 0], metrics
 
     def state_dict(self) -> dict[str, Any]:
         """Which networks already faced the champion tests (kept in checkpoints so resumes test the same ones)."""

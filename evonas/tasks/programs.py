@@ -16,6 +16,7 @@ import numpy as np
 from evonas.errors import UserError
 from evonas.genomes.automl_zero import ProgramGenome, to_batch
 from evonas.rng import derive_seed
+from evonas.strategies.base import metric_rows
 
 from .base import Task
 
@@ -211,6 +212,11 @@ class ProgramTaskSet(Task):
 
     def evaluate_batch(self, genomes: list[ProgramGenome], seeds: list[int]) -> list[tuple[float, dict[str, float]]]:
         """Fitness and metrics of many genomes in one kernel call (FEC hits skip the full run)."""
+        fitness, metrics = self.evaluate_columns(genomes, seeds)
+        return list(zip(fitness.tolist(), metric_rows(metrics, len(genomes))))
+
+    def evaluate_columns(self, genomes: list[ProgramGenome], seeds: list[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The fitness column and metric columns (``fec_hit`` with FEC on) of many genomes in one kernel call."""
         from evonas.kernels.program_cpu import fec_keys, prune_batch
 
         self._check(genomes)
@@ -246,7 +252,7 @@ class ProgramTaskSet(Task):
                     for i in misses:
                         self.fec.put(keys[i], float(fitness[i]))
                 remaining = waiting
-        return [(float(f), {"fec_hit": float(h)} if self.fec is not None else {}) for f, h in zip(fitness, hit)]
+        return fitness, ({"fec_hit": hit.astype(np.float64)} if self.fec is not None else {})
 
     def _full(self, batch: Any, index: np.ndarray, seeds: np.ndarray, tasks: Any) -> np.ndarray:
         """Full evaluations of the programs at ``index``: mean task fitness each.

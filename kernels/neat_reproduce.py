@@ -24,11 +24,10 @@ from evonas.genomes.neat import ADD_CONNECTION, ADD_NODE, CROSSOVER, ELITE, REEN
 
 from .splitmix import index, uniform
 
-# Indices into the parameter vector (see ``space_parameters`` in genomes/neat.py).
+# Indices into the parameter vector that ``NeatSpace.parameters`` builds (a test pins the two together).
 (P_N_IN, P_N_OUT, P_BIAS_NODE, P_FEED_FORWARD, P_WEIGHTS, P_PERTURB, P_PERTURB_POWER, P_REPLACE_RANGE, P_NEW_WEIGHT_RANGE,
  P_WEIGHT_CAP, P_ADD_NODE, P_ADD_CONNECTION, P_TOGGLE, P_REENABLE, P_DISABLE_INHERITED, P_EXCLUSIVE, P_SPLIT_BIAS,
  P_SPLIT_OLDER, P_MUTATION_ONLY, P_INTERSPECIES, P_MUTATE_AFTER_CROSSOVER) = range(21)
-N_PARAMETERS = 21
 
 
 # -- the working genome -----------------------------------------------------------------------------

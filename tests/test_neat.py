@@ -385,6 +385,23 @@ def test_compiled_generations_stay_valid_under_any_settings(seed: int, recurrent
     assert strategy.generation == 6
 
 
+def test_the_kernel_reads_each_setting_from_its_own_slot() -> None:
+    from evonas.kernels import neat_reproduce as k
+
+    space = NeatSpace(inputs=4, outputs=2, bias=True, feed_forward=False, prob_mutate_weights=0.11, prob_perturb=0.12, perturb_power=0.13,
+                      replace_range=0.14, new_weight_range=0.15, weight_cap=0.16, prob_add_node=0.17, prob_add_connection=0.18,
+                      prob_toggle_enable=0.19, prob_reenable=0.21, disable_inherited=0.22, exclusive_structural=True,
+                      split_bias_links=True, split_older_first=False)
+    prm = space.parameters(mutation_only=0.23, interspecies=0.24, mutate_after_crossover=0.25)
+    expected = {
+        k.P_N_IN: 5, k.P_N_OUT: 2, k.P_BIAS_NODE: 4, k.P_FEED_FORWARD: 0, k.P_WEIGHTS: 0.11, k.P_PERTURB: 0.12, k.P_PERTURB_POWER: 0.13,
+        k.P_REPLACE_RANGE: 0.14, k.P_NEW_WEIGHT_RANGE: 0.15, k.P_WEIGHT_CAP: 0.16, k.P_ADD_NODE: 0.17, k.P_ADD_CONNECTION: 0.18,
+        k.P_TOGGLE: 0.19, k.P_REENABLE: 0.21, k.P_DISABLE_INHERITED: 0.22, k.P_EXCLUSIVE: 1, k.P_SPLIT_BIAS: 1, k.P_SPLIT_OLDER: 0,
+        k.P_MUTATION_ONLY: 0.23, k.P_INTERSPECIES: 0.24, k.P_MUTATE_AFTER_CROSSOVER: 0.25,
+    }
+    assert len(prm) == len(expected) and all(prm[slot] == value for slot, value in expected.items())
+
+
 def test_add_node_can_be_kept_off_bias_links() -> None:
     space = NeatSpace(inputs=2, outputs=1, split_bias_links=False)
     base = space.initial(np.random.default_rng(0))

@@ -343,15 +343,15 @@ class InProcessExecutor(Executor):
         ids = [c.id for c in candidates]
         seeds = evaluation_seeds(self.run_seed, ids)
         columns = getattr(self.task, "evaluate_columns", None)
+        batch = getattr(self.task, "evaluate_batch", None)
         if columns is not None and candidates:
             started = time.perf_counter()
             try:
                 fitness, metrics = columns([c.genome for c in candidates], seeds)
             except Exception:  # isolate the failing genome(s) one by one, below
-                pass
+                batch = None
             else:
                 return ResultBatch(ids, fitness, metrics, (time.perf_counter() - started) / len(candidates), self.name)  # type: ignore[return-value]
-        batch = getattr(self.task, "evaluate_batch", None)
         if batch is not None and candidates:
             started = time.perf_counter()
             try:

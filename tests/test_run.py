@@ -502,3 +502,33 @@ def test_columnar_evaluation_logs_the_same_lineage_as_one_result_per_genome(tmp_
     assert bests[0] == bests[1] and bests[0][2] > 0
     failed = tables[0].filter(ds.field("status") == "failed")
     assert failed.num_rows == bests[0][2] and set(failed.column("error").to_pylist()) == {"fitness is nan"}
+
+
+class _OneBadGenome:
+    """Columns fail as a whole when any genome is bad; ``evaluate`` fails only the bad one (seed divisible by 3)."""
+
+    name = "one-bad"
+
+    def evaluate_columns(self, genomes: list, seeds: list[int]) -> tuple:
+        if any(s % 3 == 0 for s in seeds):
+            raise ValueError("a bad genome in the batch")
+        raise AssertionError("not reached in this test")
+
+    def evaluate(self, genome: object, seed: int) -> tuple[float, dict]:
+        if seed % 3 == 0:
+            raise ValueError("this genome is bad")
+        return 1.0, {"seed_mod": float(seed % 3)}
+
+
+def test_a_failing_column_batch_is_scored_genome_by_genome() -> None:
+    """When a bulk call raises, each genome is scored alone, so only the bad ones fail, with their own error."""
+    from evonas.executors import InProcessExecutor, evaluation_seed
+    from evonas.strategies import Candidate
+
+    executor = InProcessExecutor("one-bad", {}, 11, task=_OneBadGenome())  # type: ignore[arg-type]
+    candidates = [Candidate(i, None, None, i, object(), None) for i in range(12)]  # type: ignore[arg-type]
+    results = executor.evaluate(candidates)
+    bad = [evaluation_seed(11, i) % 3 == 0 for i in range(12)]
+    assert any(bad) and not all(bad)
+    assert [r.status for r in results] == ["failed" if b else "ok" for b in bad]
+    assert all("this genome is bad" in r.error for r, b in zip(results, bad) if b)

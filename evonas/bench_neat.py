@@ -101,6 +101,7 @@ def neat_search(problem: str, seed: int, generations: int, overrides: dict[str, 
     from evonas.genomes.neat import NeatSpace
     from evonas.presets import NEAT_TASKS
     from evonas.strategies import NeatReproduction
+    from evonas.strategies.base import first_solved
     from evonas.tasks.neat import NeatTask
 
     preset = NEAT_TASKS[problem]
@@ -118,9 +119,9 @@ def neat_search(problem: str, seed: int, generations: int, overrides: dict[str, 
         tick = time.process_time()
         results = executor.evaluate(batch)
         evaluation += time.process_time() - tick
-        solved = np.flatnonzero(results.metrics["solved"] >= 1.0)  # the kernels' tasks give columns (a ResultBatch)
-        if len(solved):
-            winner = (batch[int(solved[0])], results[int(solved[0])].metrics)
+        solved = first_solved(results)
+        if solved is not None:
+            winner = (batch[solved], results[solved].metrics)
         else:
             strategy.tell(results, batch)
     total = time.process_time() - started

@@ -47,12 +47,6 @@ def evaluate_one(task: Task, genome: Genome, ident: int, seed: int, worker: str)
     return Result(ident, fitness, status, error, clean, time.perf_counter() - started, worker)
 
 
-def _as_result(ident: int, fitness: float, metrics: dict[str, float], seconds: float, worker: str) -> Result:
-    if math.isfinite(fitness):
-        return Result(ident, fitness, "ok", "", metrics, seconds, worker)
-    return Result(ident, math.nan, "failed", f"fitness is {fitness}", metrics, seconds, worker)
-
-
 def evaluation_seed(run_seed: int, ident: int) -> int:
     """The seed an individual is evaluated with: a function of (run seed, id) only."""
     return derive_seed(run_seed, EVALUATE, ident)
@@ -360,7 +354,7 @@ class InProcessExecutor(Executor):
                 scored = None
             if scored is not None:
                 each = (time.perf_counter() - started) / len(candidates)
-                return [_as_result(c.id, fitness, metrics, each, self.name) for c, (fitness, metrics) in zip(candidates, scored)]
+                return [Result.scored(c.id, fitness, metrics, each, self.name) for c, (fitness, metrics) in zip(candidates, scored)]
         return [evaluate_one(self.task, c.genome, c.id, seed, self.name) for c, seed in zip(candidates, seeds)]
 
     def submit(self, candidate: Candidate) -> None:

@@ -37,7 +37,7 @@ from evonas.store import (
     write_checkpoint,
 )
 from evonas.strategies import STRATEGIES, Candidate, Member, Result, ResultBatch, Strategy
-from evonas.strategies.base import metric_rows
+from evonas.strategies.base import first_solved, metric_rows, unusable_fitness
 from evonas.tasks import make_task
 
 CONFIG_FILE = "config.json"
@@ -311,17 +311,9 @@ class Run:
             self.pending = [c for c in self.pending if c.id not in told]
         self.record(candidates, results)
         if self.solved_id is None:
-            if isinstance(results, ResultBatch):
-                solved = results.metrics.get("solved")
-                hits = np.flatnonzero(results.ok & (solved >= 1.0)) if solved is not None else ()
-                if len(hits):
-                    first = int(hits[0])
-                    self.solved, self.solved_id, self.solved_fitness = candidates[first], candidates[first].id, float(results.fitness[first])
-            else:
-                for c, r in zip(candidates, results):
-                    if r.ok and r.metrics.get("solved", 0.0) >= 1.0:
-                        self.solved, self.solved_id, self.solved_fitness = c, c.id, r.fitness
-                        break
+            k = first_solved(results)
+            if k is not None:
+                self.solved, self.solved_id, self.solved_fitness = candidates[k], candidates[k].id, results[k].fitness
         self._recording = False
         if self._stop_requested:
             raise KeyboardInterrupt
@@ -341,63 +333,48 @@ class Run:
         return min(1.0, task.train_steps / self.config.max_train_steps)
 
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
-        """Buffer one lineage row per evaluated candidate (column by column: this runs for every child)."""
-        compact = self.config.lineage == "compact"
-        if isinstance(results, ResultBatch) and not self.verbose:
-            self._record_columns(candidates, results, compact)
-            return
+        """Buffer one lineage row per evaluated candidate (column by column: this runs for every child); a
+        ``ResultBatch`` is read from its arrays, without making a ``Result`` per row."""
+        count = len(candidates)
+        if isinstance(results, ResultBatch):
+            ok, fitness = results.ok, results.fitness
+            status = ["ok" if o else "failed" for o in ok.tolist()]
+            errors = [None if o else unusable_fitness(f) for f, o in zip(results.raw.tolist(), ok.tolist())]
+            metrics = [list(m.items()) for m in metric_rows(results.metrics, count)]
+            seconds, workers = [results.eval_seconds] * count, [results.worker] * count
+        else:
+            ok = np.array([r.status == "ok" for r in results], dtype=bool)
+            fitness = np.array([r.fitness for r in results], dtype=np.float64)
+            status, errors = [r.status for r in results], [r.error or None for r in results]
+            metrics = [list(r.metrics.items()) for r in results]
+            seconds, workers = [r.eval_seconds for r in results], [r.worker for r in results]
+        # a new best beats every fitness logged before it, earlier rows of this batch included
+        scores = np.where(ok, fitness, -math.inf)
+        new_best = ok & (scores > np.maximum.accumulate(np.concatenate(([self.best_logged], scores)))[:-1])
+        if count:
+            self.best_logged = max(self.best_logged, float(scores.max()))
+        self.failed += count - int(ok.sum())
+        if self.verbose:
+            for c, o, b, st, error, f in zip(candidates, ok.tolist(), new_best.tolist(), status, errors, fitness.tolist()):
+                if not o:
+                    self._progress.event(f"id {c.id}: {st}: {error or ''}")
+                elif b:
+                    origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
+                    self._progress.event(f"id {c.id}: new best {f:.6g} ({origin})")
         # Compact rows keep the genome only for the initial population and each new best: any other genome is
         # rebuilt by replaying mutations (each child's stream is keyed by run seed and id).
-        full: list[bool] = []
-        best_logged = self.best_logged
-        for c, r in zip(candidates, results):
-            ok = r.status == "ok"
-            new_best = ok and r.fitness > best_logged
-            if new_best:
-                best_logged = r.fitness
-            if not ok:
-                self.failed += 1
-            if self.verbose:
-                if not ok:
-                    self._progress.event(f"id {c.id}: {r.status}: {r.error}")
-                elif new_best:
-                    origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
-                    self._progress.event(f"id {c.id}: new best {r.fitness:.6g} ({origin})")
-            full.append(not compact or new_best or c.parent_id is None)
-        self.best_logged = best_logged
-        self._record_rows(candidates, full)
-        col = self.buffer.columns
-        col["fitness"].extend([r.fitness if r.status == "ok" else None for r in results])
-        col["metrics"].extend([list(r.metrics.items()) for r in results])
-        col["status"].extend([r.status for r in results])
-        col["error"].extend([r.error or None for r in results])
-        col["eval_seconds"].extend([r.eval_seconds for r in results])
-        col["worker"].extend([r.worker for r in results])
-
-    def _record_columns(self, candidates: list[Candidate], results: ResultBatch, compact: bool) -> None:
-        """``record`` of a batch evaluated as columns: the same rows, read from its arrays."""
-        ok = results.ok
-        fitness = np.where(ok, results.fitness, -math.inf)
-        # a new best beats every fitness logged before it, in this batch too
-        before = np.maximum.accumulate(np.concatenate(([self.best_logged], fitness)))[:-1]
-        new_best = ok & (fitness > before)
-        if len(fitness):
-            self.best_logged = max(self.best_logged, float(fitness.max()))
-        self.failed += len(ok) - int(ok.sum())
-        if compact:
-            full = (new_best | np.array([c.parent_id is None for c in candidates], dtype=bool)).tolist()
+        if self.config.lineage == "compact":
+            full = [b or c.parent_id is None for c, b in zip(candidates, new_best.tolist())]
         else:
-            full = [True] * len(candidates)
+            full = [True] * count
         self._record_rows(candidates, full)
         col = self.buffer.columns
-        count = len(candidates)
-        ok_list = ok.tolist()
-        col["fitness"].extend([f if o else None for f, o in zip(results.fitness.tolist(), ok_list)])
-        col["metrics"].extend([list(m.items()) for m in metric_rows(results.metrics, count)])
-        col["status"].extend(["ok" if o else "failed" for o in ok_list])
-        col["error"].extend([None if o else f"fitness is {f}" for f, o in zip(results.raw.tolist(), ok_list)])
-        col["eval_seconds"].extend([results.eval_seconds] * count)
-        col["worker"].extend([results.worker] * count)
+        col["fitness"].extend([f if o else None for f, o in zip(fitness.tolist(), ok.tolist())])
+        col["metrics"].extend(metrics)
+        col["status"].extend(status)
+        col["error"].extend(errors)
+        col["eval_seconds"].extend(seconds)
+        col["worker"].extend(workers)
 
     def _record_rows(self, candidates: list[Candidate], full: list[bool]) -> None:
         """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time."""

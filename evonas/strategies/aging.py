@@ -117,28 +117,15 @@ class AgingEvolution(Strategy):
         if not self.aging:
             super().tell(results, candidates)
             return
-        top = -math.inf if self.best is None else self.best.fitness
-        improved = None
+        self._note_best(results, candidates)
         keep_failures = self.on_failure != "ignore"
         if isinstance(results, ResultBatch):
-            if len(results):
-                first = int(np.argmax(np.where(results.ok, results.fitness, -math.inf)))  # the first of the best, as below
-                if results.ok[first] and results.fitness[first] > top:
-                    top, improved = float(results.fitness[first]), candidates[first]
             kept = candidates if keep_failures else [c for c, ok in zip(candidates, results.ok.tolist()) if ok]
             values = results.fitness.tolist() if keep_failures else results.fitness[results.ok].tolist()
             joining = [Member(c.id, f, c.genome) for c, f in zip(kept, values)]
         else:
-            joining = []
-            for candidate, result in zip(candidates, results):
-                ok = result.status == "ok"
-                if ok and result.fitness > top:
-                    top, improved = result.fitness, candidate
-                if ok or keep_failures:
-                    joining.append(Member(candidate.id, result.fitness, candidate.genome))
+            joining = [Member(c.id, r.fitness, c.genome) for c, r in zip(candidates, results) if keep_failures or r.ok]
         self.told += len(results)
-        if improved is not None:
-            self.best = Member(improved.id, top, improved.genome)
         population = self.population
         population.extend(joining)
         self._fitness_new.extend([m.fitness for m in joining])

@@ -29,6 +29,11 @@ class Candidate:
     mutation: Mutation | None
 
 
+def unusable_fitness(fitness: float) -> str:
+    """The error of an evaluation whose fitness is not a finite number."""
+    return f"fitness is {fitness}"
+
+
 @dataclass(slots=True)
 class Result:
     """The outcome of one evaluation; ``fitness`` is NaN unless ``status == "ok"``."""
@@ -45,6 +50,13 @@ class Result:
     def ok(self) -> bool:
         """True when the evaluation gave a finite fitness."""
         return self.status == "ok"
+
+    @classmethod
+    def scored(cls, ident: int, fitness: float, metrics: dict[str, float], seconds: float, worker: str) -> Result:
+        """A task's score as a result: a non-finite fitness is a failed evaluation that says what it got."""
+        if math.isfinite(fitness):
+            return cls(ident, fitness, "ok", "", metrics, seconds, worker)
+        return cls(ident, math.nan, "failed", unusable_fitness(fitness), metrics, seconds, worker)
 
 
 def metric_rows(metrics: dict[str, np.ndarray], count: int) -> list[dict[str, float]]:
@@ -88,12 +100,31 @@ class ResultBatch(Sequence[Result]):
         """The rows as ``Result`` objects (made once)."""
         if self._items is None:
             rows = metric_rows(self.metrics, len(self.ids))
-            self._items = [
-                Result(i, f, "ok", "", m, self.eval_seconds, self.worker) if ok
-                else Result(i, math.nan, "failed", f"fitness is {f}", m, self.eval_seconds, self.worker)
-                for i, f, ok, m in zip(self.ids, self.raw.tolist(), self.ok.tolist(), rows)
-            ]
+            scored = Result.scored
+            self._items = [scored(i, f, m, self.eval_seconds, self.worker) for i, f, m in zip(self.ids, self.raw.tolist(), rows)]
         return self._items
+
+
+def best_row(results: Sequence[Result]) -> int | None:
+    """Position of the first of the best successful results of a batch (None when all failed)."""
+    if isinstance(results, ResultBatch):
+        if not results.ok.any():
+            return None
+        return int(np.argmax(np.where(results.ok, results.fitness, -math.inf)))  # argmax: the first of equals
+    best = None
+    for k, r in enumerate(results):
+        if r.ok and (best is None or r.fitness > results[best].fitness):
+            best = k
+    return best
+
+
+def first_solved(results: Sequence[Result]) -> int | None:
+    """Position of the first successful result whose ``solved`` metric is at least 1 (None when there is none)."""
+    if isinstance(results, ResultBatch):
+        solved = results.metrics.get("solved")
+        hits = np.flatnonzero(results.ok & (solved >= 1.0)) if solved is not None else ()
+        return int(hits[0]) if len(hits) else None
+    return next((k for k, r in enumerate(results) if r.ok and r.metrics.get("solved", 0.0) >= 1.0), None)
 
 
 def rank_value(fitness: float) -> float:
@@ -147,11 +178,19 @@ class Strategy(ABC):
 
     def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
         """Fold results in, in submission order."""
+        self._note_best(results, candidates)
         for candidate, result in zip(candidates, results):
             self.told += 1
-            if result.ok and (self.best is None or result.fitness > self.best.fitness):
-                self.best = Member(candidate.id, result.fitness, candidate.genome)
             self._fold(candidate, result)
+
+    def _note_best(self, results: Sequence[Result], candidates: list[Candidate]) -> None:
+        """Keep the best told individual: the first of a batch's best, if it beats the best so far."""
+        k = best_row(results)
+        if k is None:
+            return
+        fitness = float(results.fitness[k]) if isinstance(results, ResultBatch) else results[k].fitness
+        if self.best is None or fitness > self.best.fitness:
+            self.best = Member(candidates[k].id, fitness, candidates[k].genome)
 
     def rewind(self, rng_state: dict[str, Any]) -> None:
         """Undo the asks since the last tell (an interrupted batch), so a checkpoint describes the state after it."""

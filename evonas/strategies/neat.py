@@ -45,7 +45,7 @@ class NeatReproduction(Strategy):
         interspecies: float = 0.001, mutate_after_crossover: float = 0.8,
     ) -> None:
         super().__init__(space, seed, budget)
-        if self.tracker is None or not hasattr(space, "crossover") or not hasattr(space, "distance"):
+        if self.tracker is None or not all(hasattr(space, name) for name in ("crossover", "distance", "parameters")):
             raise ValueError(f"the neat strategy needs a genome family with innovation numbers and crossover, not {space.kind!r}")
         if population < 2:
             raise ValueError(f"population must be at least 2, got {population}")
@@ -73,7 +73,7 @@ class NeatReproduction(Strategy):
         self.best_fitness = -math.inf
         self.best_improved = 0
         self.last_species_count = 0
-        self._parameters: np.ndarray | None = None  # the kernel's parameter vector, made on first use
+        self._parameters: np.ndarray = space.parameters(mutation_only, interspecies, mutate_after_crossover)  # type: ignore[attr-defined]
         self._population: NeatPopulationIR | None = None  # the current generation's arrays (None after a resume)
 
     def options(self) -> dict[str, Any]:
@@ -99,27 +99,14 @@ class NeatReproduction(Strategy):
 
     def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
         """Fold results in (failures as NaN); the last result of a generation triggers reproduction."""
-        top = -math.inf if self.best is None else self.best.fitness
-        improved = None
-        if isinstance(results, ResultBatch):
-            values: Any = results.fitness
-            if len(values):
-                first = int(np.argmax(np.where(results.ok, values, -math.inf)))  # the first of the best, as below
-                if values[first] > top:
-                    top, improved = float(values[first]), candidates[first]
-        else:
-            values = [result.fitness if result.status == "ok" else math.nan for result in results]
-            for candidate, value in zip(candidates, values):
-                if value > top:  # NaN never is
-                    top, improved = value, candidate
+        self._note_best(results, candidates)
+        values: Any = results.fitness if isinstance(results, ResultBatch) else [r.fitness if r.ok else math.nan for r in results]
         start = self.generation_start
         if candidates and candidates[-1].id - candidates[0].id == len(candidates) - 1:  # consecutive, as asked
             self.fitness[candidates[0].id - start : candidates[-1].id - start + 1] = values
         else:
             self.fitness[[c.id - start for c in candidates]] = values
         self.told += len(results)
-        if improved is not None:
-            self.best = Member(improved.id, top, improved.genome)
         if self.current and self.told == self.generation_start + len(self.current):
             self._reproduce()
 
@@ -213,8 +200,6 @@ class NeatReproduction(Strategy):
         first_id = self.generation_start + len(self.current)
         seeds = derive_seeds(self.seed, MUTATE, np.arange(first_id, first_id + children, dtype=np.int64))
         registry, counters = self.tracker.arrays(spare=2 * children + 1)
-        if self._parameters is None:
-            self._parameters = space.parameters(self.mutation_only, self.interspecies, self.mutate_after_crossover)
         p = population
         *arrays, first_parent, second_parent, codes = breed(
             p.conn_offset, p.innovation, p.source, p.target, p.weight, p.enabled, p.hidden_offset, p.hidden, scores, order, starts,

@@ -215,11 +215,11 @@ class Run:
         interrupted = False
         # Ctrl-C / SIGTERM stop an evaluation at once, but never split tell from its lineage rows: while the
         # told batch is being recorded the stop is only noted, and taken right after.
-        self._recording = False
+        self._holding_stops = False
         self._stop_requested = False
 
         def on_signal(signum: int, frame: Any) -> None:
-            if self._recording:
+            if self._holding_stops:
                 self._stop_requested = True
                 return
             raise KeyboardInterrupt
@@ -242,7 +242,7 @@ class Run:
             interrupted = True
         finally:
             # The final checkpoint stays interruptible: a second Ctrl-C cannot tear it, its files are written atomically.
-            self._recording = False
+            self._holding_stops = False
             self.checkpoint(started)
             best = strategy.best.fitness if strategy.best else None
             self._progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
@@ -270,13 +270,18 @@ class Run:
             self._absorb(pending, executor.evaluate(pending), started)
         while not strategy.done and not self._should_stop(started):
             rng_before = strategy.rng.bit_generator.state
-            candidates = strategy.ask(self.config.batch)
-            if not candidates:
-                break
+            # A stop anywhere from the ask until the results are in hand undoes the ask, so the checkpoint
+            # describes the state right after the last tell; once they are in hand it waits for the tell.
             try:
+                candidates = strategy.ask(self.config.batch)
+                if not candidates:
+                    break
                 results = executor.evaluate(candidates)
+                self._holding_stops = True
             except BaseException:
-                strategy.rewind(rng_before)  # the checkpoint must describe the state right after the last tell
+                self._holding_stops = True  # a second Ctrl-C must not cut the rewind short
+                strategy.rewind(rng_before)
+                self._holding_stops = False
                 raise
             self._absorb(candidates, results, started)
 
@@ -287,10 +292,15 @@ class Run:
         while True:
             if not self._should_stop(started):
                 while executor.in_flight < executor.workers:
+                    self._holding_stops = True  # an asked child is pending (and so checkpointed) before a stop lands
                     asked = strategy.ask(1)
+                    if asked:
+                        self.pending.append(asked[0])
+                    self._holding_stops = False
+                    if self._stop_requested:
+                        raise KeyboardInterrupt
                     if not asked:
                         break
-                    self.pending.append(asked[0])
                     executor.submit(asked[0])
             if not self.pending:
                 break
@@ -304,7 +314,7 @@ class Run:
     def _absorb(self, candidates: list[Candidate], results: list[Result], started: float) -> None:
         """Tell results, log them, note a solution, update the display and checkpoint when due."""
         strategy = self.strategy
-        self._recording = True
+        self._holding_stops = True
         strategy.tell(results, candidates)
         if self.pending:
             told = {c.id for c in candidates}
@@ -314,7 +324,7 @@ class Run:
             k = first_solved(results)
             if k is not None:
                 self.solved, self.solved_id, self.solved_fitness = candidates[k], candidates[k].id, results[k].fitness
-        self._recording = False
+        self._holding_stops = False
         if self._stop_requested:
             raise KeyboardInterrupt
         best = strategy.best.fitness if strategy.best else None

@@ -7,8 +7,10 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
+import pytest
 from cli_helpers import EVONAS, run_cli
 
 from evonas.executors import PoolExecutor
@@ -203,3 +205,43 @@ def test_verbose_prints_each_failure_and_each_new_best_as_it_happens(tmp_path: P
     assert "id 0: new best" in result.stderr
     clash = run_cli("evolve", *BITS, "-v", "--out", str(tmp_path / "clash"))
     assert clash.returncode != 0 and "-v and -q" in clash.stderr and not (tmp_path / "clash").exists()
+
+
+@pytest.mark.parametrize("where", ["ask", "evaluate", "tell"])
+def test_a_stop_at_any_step_of_a_batch_resumes_to_the_uninterrupted_lineage(tmp_path: Path, where: str) -> None:
+    """Ctrl-C inside ask (after its random draws), as the results come back, or inside tell (held until the batch
+    is logged): the checkpoint describes the state after a whole tell, so resuming gives the same lineage."""
+    from evonas.cli import build_config
+    from evonas.executors import InProcessExecutor
+
+    def fresh_run(name: str) -> tuple[Run, InProcessExecutor]:
+        config = build_config("bitstring", "onemax", "aging", 10, 3, 300, 2, 9, "cpu", None, None, None, None, 40, "cpu")
+        return Run.create(tmp_path / name, config), InProcessExecutor(config.task, config.task_options, config.seed)
+
+    reference, executor = fresh_run("reference")
+    reference.execute(executor)
+    run, executor = fresh_run("stopped")
+    calls = {"n": 0}
+
+    def stop_on_the_seventh(step: Any) -> Any:
+        def wrapped(*args: Any) -> Any:
+            out = step(*args)
+            calls["n"] += 1
+            if calls["n"] == 7:
+                if where == "tell":
+                    os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, arriving while the batch is being recorded
+                else:
+                    raise KeyboardInterrupt
+            return out
+        return wrapped
+
+    if where == "evaluate":
+        executor.evaluate = stop_on_the_seventh(executor.evaluate)  # type: ignore[method-assign]
+    else:
+        setattr(run.strategy, where, stop_on_the_seventh(getattr(run.strategy, where)))
+    with pytest.raises(KeyboardInterrupt):
+        run.execute(executor)
+    assert 0 < run.strategy.told < 300
+    resumed = Run.open(tmp_path / "stopped")
+    resumed.execute(InProcessExecutor(resumed.config.task, resumed.config.task_options, resumed.config.seed))
+    assert rows(tmp_path / "stopped") == rows(tmp_path / "reference")

@@ -26,6 +26,8 @@ from evonas.store import (
     LINEAGE_SCHEMA,
     Checkpoint,
     LineageBuffer,
+    MetricColumns,
+    Repeat,
     atomic_write_bytes,
     lineage_parts,
     now_us,
@@ -33,11 +35,11 @@ from evonas.store import (
     read_checkpoint,
     read_lineage,
     read_part,
-    table_to_ipc_file,
     write_checkpoint,
+    write_lineage_part,
 )
 from evonas.strategies import STRATEGIES, Candidate, Member, Result, ResultBatch, Strategy
-from evonas.strategies.base import first_solved, metric_rows, unusable_fitness
+from evonas.strategies.base import first_solved, unusable_fitness
 from evonas.tasks import make_task
 
 CONFIG_FILE = "config.json"
@@ -343,21 +345,29 @@ class Run:
         return min(1.0, task.train_steps / self.config.max_train_steps)
 
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
-        """Buffer one lineage row per evaluated candidate (column by column: this runs for every child); a
-        ``ResultBatch`` is read from its arrays, without making a ``Result`` per row."""
+        """Buffer the told batch's lineage rows as Arrow columns (this runs for every child); a ``ResultBatch``
+        is read from its arrays, without making a ``Result`` per row."""
         count = len(candidates)
+        columns: dict[str, Any]
         if isinstance(results, ResultBatch):
             ok, fitness = results.ok, results.fitness
-            status = ["ok" if o else "failed" for o in ok.tolist()]
-            errors = [None if o else unusable_fitness(f) for f, o in zip(results.raw.tolist(), ok.tolist())]
-            metrics = [list(m.items()) for m in metric_rows(results.metrics, count)]
-            seconds, workers = [results.eval_seconds] * count, [results.worker] * count
+            if ok.all():
+                status, errors = Repeat("ok", count), Repeat(None, count)
+            else:
+                status = ["ok" if o else "failed" for o in ok.tolist()]
+                errors = [None if o else unusable_fitness(f) for f, o in zip(results.raw.tolist(), ok.tolist())]
+            columns = {
+                "status": status, "error": errors, "metrics": MetricColumns(results.metrics, count),
+                "eval_seconds": Repeat(results.eval_seconds, count), "worker": Repeat(results.worker, count),
+            }
         else:
             ok = np.array([r.status == "ok" for r in results], dtype=bool)
             fitness = np.array([r.fitness for r in results], dtype=np.float64)
-            status, errors = [r.status for r in results], [r.error or None for r in results]
-            metrics = [list(r.metrics.items()) for r in results]
-            seconds, workers = [r.eval_seconds for r in results], [r.worker for r in results]
+            columns = {
+                "status": [r.status for r in results], "error": [r.error or None for r in results],
+                "metrics": [list(r.metrics.items()) for r in results], "eval_seconds": [r.eval_seconds for r in results],
+                "worker": [r.worker for r in results],
+            }
         # a new best beats every fitness logged before it, earlier rows of this batch included
         scores = np.where(ok, fitness, -math.inf)
         new_best = ok & (scores > np.maximum.accumulate(np.concatenate(([self.best_logged], scores)))[:-1])
@@ -365,46 +375,48 @@ class Run:
             self.best_logged = max(self.best_logged, float(scores.max()))
         self.failed += count - int(ok.sum())
         if self.verbose:
-            for c, o, b, st, error, f in zip(candidates, ok.tolist(), new_best.tolist(), status, errors, fitness.tolist()):
-                if not o:
-                    self._progress.event(f"id {c.id}: {st}: {error or ''}")
-                elif b:
-                    origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
-                    self._progress.event(f"id {c.id}: new best {f:.6g} ({origin})")
+            self._report_events(candidates, ok, new_best, fitness, columns["status"], columns["error"])
         # Compact rows keep the genome only for the initial population and each new best: any other genome is
         # rebuilt by replaying mutations (each child's stream is keyed by run seed and id).
         if self.config.lineage == "compact":
             full = [b or c.parent_id is None for c, b in zip(candidates, new_best.tolist())]
         else:
             full = [True] * count
-        self._record_rows(candidates, full)
-        col = self.buffer.columns
-        col["fitness"].extend([f if o else None for f, o in zip(fitness.tolist(), ok.tolist())])
-        col["metrics"].extend(metrics)
-        col["status"].extend(status)
-        col["error"].extend(errors)
-        col["eval_seconds"].extend(seconds)
-        col["worker"].extend(workers)
+        columns["fitness"] = fitness  # failures are NaN, written as null
+        self.buffer.append_columns({**self._candidate_columns(candidates, full), **columns}, count)
 
-    def _record_rows(self, candidates: list[Candidate], full: list[bool]) -> None:
+    def _report_events(self, candidates: list[Candidate], ok: np.ndarray, new_best: np.ndarray, fitness: np.ndarray,
+                       status: Any, errors: Any) -> None:
+        """-v: one line per failed evaluation and per new best."""
+        status = [status.value] * status.count if isinstance(status, Repeat) else status
+        errors = [errors.value] * errors.count if isinstance(errors, Repeat) else errors
+        for c, o, b, st, error, f in zip(candidates, ok.tolist(), new_best.tolist(), status, errors, fitness.tolist()):
+            if not o:
+                self._progress.event(f"id {c.id}: {st}: {error or ''}")
+            elif b:
+                origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
+                self._progress.event(f"id {c.id}: new best {f:.6g} ({origin})")
+
+    def _candidate_columns(self, candidates: list[Candidate], full: list[bool]) -> dict[str, Any]:
         """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time."""
-        col = self.buffer.columns
         count = len(candidates)
-        col["id"].extend([c.id for c in candidates])
-        col["parent_id"].extend([c.parent_id for c in candidates])
-        col["second_parent_id"].extend([c.second_parent_id for c in candidates])
-        col["birth"].extend([c.birth for c in candidates])
-        col["mutation"].extend([None if c.mutation is None else str(c.mutation) for c in candidates])
-        col["genome_kind"].extend([self.strategy.space.kind] * count)
-        col["genome"].extend([genome_json(c.genome) if f else None for c, f in zip(candidates, full)])
-        col["fingerprint"].extend([c.genome.fingerprint() if f else None for c, f in zip(candidates, full)])
-        col["wall_time"].extend([now_us()] * count)
+        return {
+            "id": [c.id for c in candidates],
+            "parent_id": [c.parent_id for c in candidates],
+            "second_parent_id": [c.second_parent_id for c in candidates],
+            "birth": [c.birth for c in candidates],
+            "mutation": [None if c.mutation is None else str(c.mutation) for c in candidates],
+            "genome_kind": Repeat(self.strategy.space.kind, count),
+            "genome": [genome_json(c.genome) if f else None for c, f in zip(candidates, full)],
+            "fingerprint": [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)],
+            "wall_time": Repeat(now_us(), count),
+        }
 
     def checkpoint(self, started: float) -> None:
         """Flush buffered lineage as a new part file, then atomically write the checkpoint."""
         if len(self.buffer):
             table = self.buffer.table().replace_schema_metadata(self.lineage_schema.metadata)
-            atomic_write_bytes(part_path(self.run_dir / LINEAGE_DIR, self.next_part), table_to_ipc_file(table))
+            write_lineage_part(part_path(self.run_dir / LINEAGE_DIR, self.next_part), table)
             self.next_part += 1
             self.buffer.clear()
         counters = {
@@ -502,7 +514,7 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: 
         (run_dir / ASIDE_DIR).mkdir(exist_ok=True)
         os.replace(path, run_dir / ASIDE_DIR / f"{stamp}-{path.name}")  # the original bytes, untouched
         if covered:
-            atomic_write_bytes(path, table_to_ipc_file(table.take(pa.array(covered))))
+            write_lineage_part(path, table.take(pa.array(covered)))
     return last_index + 1
 
 

@@ -7,6 +7,7 @@ Semantics, mutation rules and data draws follow ../shared/specs/automl_zero.md (
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -70,6 +71,19 @@ class ProgramGenome:
         genome._packed = (batch, row)
         genome.scalars, genome.vectors, genome.matrices, genome.features = batch.scalars, batch.vectors, batch.matrices, features
         return genome
+
+    @classmethod
+    def rows_of(cls, batch: ProgramBatch, features: int) -> list[ProgramGenome]:
+        """Every row of a batch as a genome (``packed`` for a whole batch, made in one tight loop)."""
+        new, scalars, vectors, matrices = cls.__new__, batch.scalars, batch.vectors, batch.matrices
+        out = []
+        for row in range(len(batch)):
+            genome = new(cls)
+            genome._components = None
+            genome._packed = (batch, row)
+            genome.scalars, genome.vectors, genome.matrices, genome.features = scalars, vectors, matrices, features
+            out.append(genome)
+        return out
 
     @property
     def setup(self) -> Component:
@@ -304,45 +318,45 @@ def _unpack(batch: ProgramBatch, row: int) -> tuple[Component, Component, Compon
     return out[0], out[1], out[2]
 
 
+_FEATURES = operator.attrgetter("features")
+
+
 def gather(genomes: list[ProgramGenome], width: int = 0) -> ProgramBatch | None:
     """The genomes as one batch by indexing the batches they are rows of (None unless every one is such a
     row), padded to at least ``width`` instructions per component."""
     packs = [g._packed for g in genomes]
     if not packs or None in packs:
         return None
-    groups: dict[int, tuple[ProgramBatch, list[int], list[int]]] = {}
-    head = packs[0][0]  # type: ignore[index]
-    if all(p[0] is head for p in packs):  # type: ignore[index]
-        groups[id(head)] = (head, list(range(len(packs))), [p[1] for p in packs])  # type: ignore[index]
-    else:
-        for i, (batch, row) in enumerate(packs):  # type: ignore[misc]
-            entry = groups.get(id(batch))
-            if entry is None:
-                entry = groups[id(batch)] = (batch, [], [])
-            entry[1].append(i)
-            entry[2].append(row)
-    sources = [b for b, _, _ in groups.values()]
+    # Grouping by source batch with C-level map/zip/dict calls: a Python loop over the genomes cost more than the copy.
+    batches, row_list = zip(*packs)  # type: ignore[misc]
+    ids = list(map(id, batches))
+    by_id = dict(zip(ids, batches))  # first-seen order
+    sources: list[ProgramBatch] = list(by_id.values())
+    rows_all = np.array(row_list, dtype=np.int64)
     first = sources[0]
     width = max(width, *(b.op.shape[2] for b in sources))
     checked = all(b.checked for b in sources)
-    if len(groups) == 1 and first.op.shape[2] == width:
-        rows = groups[id(first)][2]
-        if len(rows) == len(first) and rows == list(range(len(first))):
+    if len(sources) == 1 and first.op.shape[2] == width:
+        if len(rows_all) == len(first) and bool((rows_all == np.arange(len(first))).all()):
             return first  # the whole batch, in order: nothing to copy
-        take = np.array(rows, dtype=np.int64)
-        out = ProgramBatch(first.op[take], first.in1[take], first.in2[take], first.out[take], first.data[take], first.length[take],
-                           first.scalars, first.vectors, first.matrices)
+        out = ProgramBatch(first.op[rows_all], first.in1[rows_all], first.in2[rows_all], first.out[rows_all], first.data[rows_all],
+                           first.length[rows_all], first.scalars, first.vectors, first.matrices)
         return out.mark_checked() if checked else out
+    slot_of = {ident: k for k, ident in enumerate(by_id)}
+    slots = np.fromiter(map(slot_of.__getitem__, ids), dtype=np.int64, count=len(ids))
     from evonas.kernels.program_mutate import copy_rows
 
     shape = (len(genomes), 3, width)
     out = ProgramBatch(np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32),
                        np.zeros((*shape, 3)), np.zeros(shape[:2], np.int32), first.scalars, first.vectors, first.matrices)
-    for batch, where, rows in groups.values():
-        if (batch.scalars, batch.vectors, batch.matrices) != (first.scalars, first.vectors, first.matrices):
-            raise ValueError("all programs of a batch must share memory sizes")
-        copy_rows(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, np.array(rows, dtype=np.int64),
-                  out.op, out.in1, out.in2, out.out, out.data, out.length, np.array(where, dtype=np.int64))
+    if len({(b.scalars, b.vectors, b.matrices) for b in sources}) > 1:
+        raise ValueError("all programs of a batch must share memory sizes")
+    order = np.argsort(slots, kind="stable")  # positions grouped by source, each group in position order
+    source_rows = rows_all[order]
+    ends = np.cumsum(np.bincount(slots, minlength=len(sources))).tolist()
+    for batch, start, end in zip(sources, [0, *ends[:-1]], ends):
+        copy_rows(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, source_rows[start:end],
+                  out.op, out.in1, out.in2, out.out, out.data, out.length, order[start:end])
     return out.mark_checked() if checked else out
 
 
@@ -569,7 +583,7 @@ class ProgramSpace:
         if not parents:
             return []
         batch = to_batch(parents, eliminate_dead=False, width=width)
-        if (batch.scalars, batch.vectors, batch.matrices) != (self.scalars, self.vectors, self.matrices) or any(g.features != self.features for g in parents):
+        if (batch.scalars, batch.vectors, batch.matrices) != (self.scalars, self.vectors, self.matrices) or set(map(_FEATURES, parents)) != {self.features}:
             raise InvalidGenome("genome memory sizes differ from the space's")
         count = len(parents)
         shape = (count, 3, batch.op.shape[2])
@@ -581,14 +595,14 @@ class ProgramSpace:
         mutate_programs(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, np.arange(count, dtype=np.int64),
                         np.asarray(seeds, dtype=np.uint64), *t, child.op, child.in1, child.in2, child.out, child.data, child.length, codes)
         child.mark_checked()
+        # One integer per child's four codes (each field shifted to be >= 0, 16 bits apart): looking texts up by
+        # int costs a fraction of building a tuple per child.
+        keys = ((codes + np.array([1, 1, 2, 1])) << np.array([48, 32, 16, 0])).sum(axis=1).tolist()
         texts = self._mutation_texts
-        keys = list(map(tuple, codes.tolist()))
-        for key in keys:
-            if key not in texts:
-                texts[key] = describe_mutation(key)
-        packed, features = ProgramGenome.packed, self.features
+        for key in set(keys).difference(texts):
+            texts[key] = describe_mutation(tuple(codes[keys.index(key)].tolist()))  # type: ignore[arg-type]
         # copies are rows of the child batch too, so the whole batch goes to the kernel as it is
-        return [(packed(child, i, features), texts[key]) for i, key in enumerate(keys)]
+        return list(zip(ProgramGenome.rows_of(child, self.features), map(texts.__getitem__, keys)))
 
     @property
     def _width(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -20,9 +20,13 @@ class Mutation:
 
     kind: str
     detail: str = ""
+    text: str = field(init=False, repr=False, compare=False)  # the column's text, made once: a lineage writes it per child
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", f"{self.kind}: {self.detail}" if self.detail else self.kind)
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.detail}" if self.detail else self.kind
+        return self.text
 
 
 @dataclass(frozen=True)

@@ -210,10 +210,10 @@ def _randomize_component(state, c, allowed, n_allowed, counts, in_kind, out_kind
 
 
 @njit(cache=True)
-def _mutate_one(seed, allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative, type_ids,
+def _mutate_one(state, seed, allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative, type_ids,
                 paper, c_op, c_in1, c_in2, c_out, c_data, c_length, codes):
-    """Mutate the child arrays (a copy of the parent) in place and fill its four codes."""
-    state = np.empty(1, dtype=np.uint64)
+    """Mutate the child arrays (a copy of the parent) in place and fill its four codes; ``state`` is scratch
+    for the child's stream (one array for the whole batch: an allocation per child cost more than the mutation)."""
     state[0] = seed
     codes[1] = -1
     codes[2] = -1
@@ -298,9 +298,10 @@ def mutate_programs(op, in1, in2, out, data, length, parents, seeds, allowed, n_
                     c_op, c_in1, c_in2, c_out, c_data, c_length, codes):
     """Child i = mutation of program ``parents[i]`` with seed ``seeds[i]``; the child arrays are one wider
     than any component may grow, so trade's insert-then-remove always fits."""
+    state = np.empty(1, dtype=np.uint64)
     for i in range(parents.shape[0]):
         _copy_program(op, in1, in2, out, data, length, parents[i], c_op, c_in1, c_in2, c_out, c_data, c_length, i)
-        _mutate_one(seeds[i], allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative,
+        _mutate_one(state, seeds[i], allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative,
                     type_ids, paper, c_op[i], c_in1[i], c_in2[i], c_out[i], c_data[i], c_length[i], codes[i])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
@@ -14,6 +15,8 @@ from evonas.store import (
     LINEAGE_SCHEMA,
     Checkpoint,
     LineageBuffer,
+    MetricColumns,
+    Repeat,
     read_checkpoint,
     read_lineage,
     table_to_ipc_file,
@@ -23,9 +26,51 @@ from evonas.store import (
 
 def rows(n: int, start: int = 0) -> pa.Table:
     buffer = LineageBuffer()
-    for i in range(start, start + n):
-        buffer.append({"id": i, "birth": i, "genome_kind": "bitstring", "fitness": i / 10, "status": "ok", "metrics": [("a", 1.0)], "wall_time": 0})
+    ids = list(range(start, start + n))
+    nulls = [None] * n
+    buffer.append_columns({
+        "id": ids, "parent_id": nulls, "second_parent_id": nulls, "birth": ids, "mutation": nulls, "genome_kind": Repeat("bitstring", n),
+        "genome": nulls, "fingerprint": nulls, "fitness": np.array(ids) / 10, "metrics": MetricColumns({"a": np.ones(n)}, n),
+        "status": Repeat("ok", n), "error": nulls, "eval_seconds": nulls, "worker": nulls, "wall_time": Repeat(0, n),
+    }, n)
     return buffer.table()
+
+
+def test_buffered_pieces_give_the_rows_they_stand_for() -> None:
+    """Lists, arrays (NaN fitness: null), runs of one value and metric columns (NaN: absent), mixed across batches,
+    make the same table as converting the plain rows."""
+    buffer = LineageBuffer()
+    expected: list[dict] = []
+    for batch, columnar in enumerate([True, False, True, True]):
+        n = 3 + batch
+        ids = list(range(10 * batch, 10 * batch + n))
+        fitness = np.array([0.5, math.nan, 2.0, 0.25, math.nan, 1.0][:n])
+        hits = np.array([1.0, math.nan, 0.0, 1.0, 1.0, math.nan][:n])
+        metrics_rows = [[("hit", h), ("size", float(i))] if h == h else [("size", float(i))] for h, i in zip(hits.tolist(), ids)]
+        pieces = {
+            "id": ids, "parent_id": [None] + ids[:-1], "second_parent_id": [None] * n, "birth": np.array(ids), "mutation": ["m"] * n,
+            "genome_kind": Repeat("bits", n), "genome": [None] * n, "fingerprint": [None] * n,
+            "fitness": fitness if columnar else [None if f != f else f for f in fitness.tolist()],
+            "metrics": MetricColumns({"hit": hits, "size": np.array(ids, dtype=float)}, n) if columnar else metrics_rows,
+            "status": Repeat("ok", n) if batch % 2 else ["ok" if f == f else "failed" for f in fitness.tolist()],
+            "error": Repeat(None, n), "eval_seconds": Repeat(0.5 * batch, n), "worker": Repeat(f"w{batch % 2}", n), "wall_time": Repeat(1000 + batch, n),
+        }
+        buffer.append_columns(pieces, n)
+        for r in range(n):
+            row = {}
+            for name, piece in pieces.items():
+                if isinstance(piece, Repeat):
+                    row[name] = piece.value
+                elif isinstance(piece, MetricColumns):
+                    row[name] = metrics_rows[r]
+                else:
+                    value = piece[r].item() if isinstance(piece, np.ndarray) else piece[r]
+                    row[name] = None if isinstance(value, float) and value != value else value
+            expected.append(row)
+    assert len(buffer) == len(expected)
+    assert buffer.table().equals(pa.Table.from_pylist(expected, schema=LINEAGE_SCHEMA))
+    buffer.clear()
+    assert len(buffer) == 0 and buffer.table().num_rows == 0
 
 
 def test_lineage_reads_with_pyarrow_dataset(tmp_path: Path) -> None:

@@ -73,11 +73,11 @@ class ProgramGenome:
         return genome
 
     @classmethod
-    def rows_of(cls, batch: ProgramBatch, features: int) -> list[ProgramGenome]:
-        """Every row of a batch as a genome (``packed`` for a whole batch, made in one tight loop)."""
+    def rows_of(cls, batch: ProgramBatch, start: int, end: int, features: int) -> list[ProgramGenome]:
+        """Rows ``start..end-1`` of a batch as genomes (``packed`` for many rows, made in one tight loop)."""
         new, scalars, vectors, matrices = cls.__new__, batch.scalars, batch.vectors, batch.matrices
         out = []
-        for row in range(len(batch)):
+        for row in range(start, end):
             genome = new(cls)
             genome._components = None
             genome._packed = (batch, row)
@@ -337,8 +337,14 @@ def gather(genomes: list[ProgramGenome], width: int = 0) -> ProgramBatch | None:
     width = max(width, *(b.op.shape[2] for b in sources))
     checked = all(b.checked for b in sources)
     if len(sources) == 1 and first.op.shape[2] == width:
-        if len(rows_all) == len(first) and bool((rows_all == np.arange(len(first))).all()):
-            return first  # the whole batch, in order: nothing to copy
+        start, count = int(rows_all[0]), len(rows_all)
+        if int(rows_all[-1]) - start == count - 1 and bool((np.diff(rows_all) == 1).all()):  # consecutive rows: views, no copy
+            if count == len(first):
+                return first
+            end = start + count
+            out = ProgramBatch(first.op[start:end], first.in1[start:end], first.in2[start:end], first.out[start:end],
+                               first.data[start:end], first.length[start:end], first.scalars, first.vectors, first.matrices)
+            return out.mark_checked() if checked else out
         out = ProgramBatch(first.op[rows_all], first.in1[rows_all], first.in2[rows_all], first.out[rows_all], first.data[rows_all],
                            first.length[rows_all], first.scalars, first.vectors, first.matrices)
         return out.mark_checked() if checked else out
@@ -407,6 +413,39 @@ def to_batch(genomes: list[ProgramGenome], eliminate_dead: bool = True, width: i
     return batch
 
 
+class ChildArena:
+    """Where mutation children live: consecutive rows of one large batch, handed out in order.
+
+    Parents are drawn from the last P children, so with every child in one arena a batch of parents is read in
+    place by the mutation kernel; before, children were separate batches of 100 and a batch of parents had to
+    be gathered from ten of them first. A full arena is never overwritten: a new one is started and the old one
+    lives on for as long as some genome is one of its rows. Zero-filled, so rows never handed out are valid (empty)
+    programs. Not pickled (a copy of a space starts with no arena)."""
+
+    BYTES = 32 << 20
+
+    def __init__(self) -> None:
+        self.batch: ProgramBatch | None = None
+        self.used = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ChildArena, ())
+
+    def rows(self, count: int, width: int, scalars: int, vectors: int, matrices: int) -> tuple[ProgramBatch, int]:
+        """The arena batch and the first of ``count`` fresh rows in it ``width`` instructions wide."""
+        batch = self.batch
+        if batch is None or batch.op.shape[2] != width or self.used + count > len(batch):
+            row_bytes = 3 * width * (4 * 4 + 3 * 8) + 3 * 4
+            capacity = max(4 * count, self.BYTES // row_bytes)
+            shape = (capacity, 3, width)
+            batch = ProgramBatch(np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32),
+                                 np.zeros((*shape, 3)), np.zeros(shape[:2], np.int32), scalars, vectors, matrices).mark_checked()
+            self.batch, self.used = batch, 0
+        first = self.used
+        self.used += count
+        return batch, first
+
+
 @dataclass(frozen=True)
 class ProgramSpace:
     """Memory sizes, allowed ops and size limits per component, and the mutation mix ([C] demo by default)."""
@@ -458,6 +497,7 @@ class ProgramSpace:
         object.__setattr__(self, "_counts", {"s": self.scalars, "v": self.vectors, "m": self.matrices})
         object.__setattr__(self, "_tables", self._mutation_tables())
         object.__setattr__(self, "_mutation_texts", {})
+        object.__setattr__(self, "_arena", ChildArena())
 
     def _mutation_tables(self) -> tuple[Any, ...]:
         """The compiled mutation's arguments that depend only on the space."""
@@ -573,28 +613,37 @@ class ProgramSpace:
         return self.mutate_many([genome], np.array([seed], dtype=np.uint64))[0]
 
     def mutate_many(self, parents: list[ProgramGenome], seeds: np.ndarray) -> list[tuple[ProgramGenome, Mutation]]:
-        """``mutate_seeded`` of every (parent, seed) pair in one compiled call; children are rows of one batch."""
+        """``mutate_seeded`` of every (parent, seed) pair in one compiled call; children are consecutive rows of
+        the space's child arena (``ChildArena``), so the next generation's parents are read where they lie."""
         from evonas.kernels.program_mutate import mutate_programs
 
-        width = self._width
-        for g in parents:
-            if g._packed is None:
-                width = max(width, max(len(c) for c in g.components()) + 1)
         if not parents:
             return []
-        batch = to_batch(parents, eliminate_dead=False, width=width)
-        if (batch.scalars, batch.vectors, batch.matrices) != (self.scalars, self.vectors, self.matrices) or set(map(_FEATURES, parents)) != {self.features}:
+        if set(map(_FEATURES, parents)) != {self.features}:
             raise InvalidGenome("genome memory sizes differ from the space's")
+        width = self._width
+        packs = [g._packed for g in parents]
+        source: ProgramBatch | None = None
+        if None not in packs:
+            batches, rows = zip(*packs)  # type: ignore[misc]
+            if len(set(map(id, batches))) == 1 and batches[0].op.shape[2] == width:
+                source, parent_rows = batches[0], np.array(rows, dtype=np.int64)  # one source (the arena): no gather
+        if source is None:
+            for g in parents:
+                if g._packed is None:
+                    width = max(width, max(len(c) for c in g.components()) + 1)
+            source, parent_rows = to_batch(parents, eliminate_dead=False, width=width), np.arange(len(parents), dtype=np.int64)
+        if (source.scalars, source.vectors, source.matrices) != (self.scalars, self.vectors, self.matrices):
+            raise InvalidGenome("genome memory sizes differ from the space's")
+        source.check()  # children copy their parents' addresses, so children are valid when their parents are
         count = len(parents)
-        shape = (count, 3, batch.op.shape[2])
-        child = ProgramBatch(np.empty(shape, np.int32), np.empty(shape, np.int32), np.empty(shape, np.int32), np.empty(shape, np.int32),
-                             np.empty((*shape, 3)), np.empty(shape[:2], np.int32), self.scalars, self.vectors, self.matrices)
-        batch.check()  # children copy their parents' addresses, so a child batch is valid when its parents are
+        arena, first = self._arena.rows(count, width, self.scalars, self.vectors, self.matrices)  # type: ignore[attr-defined]
+        end = first + count
         codes = np.empty((count, 4), dtype=np.int64)
         t = self._tables  # type: ignore[attr-defined]
-        mutate_programs(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, np.arange(count, dtype=np.int64),
-                        np.asarray(seeds, dtype=np.uint64), *t, child.op, child.in1, child.in2, child.out, child.data, child.length, codes)
-        child.mark_checked()
+        mutate_programs(source.op, source.in1, source.in2, source.out, source.data, source.length, parent_rows,
+                        np.asarray(seeds, dtype=np.uint64), *t, arena.op[first:end], arena.in1[first:end], arena.in2[first:end],
+                        arena.out[first:end], arena.data[first:end], arena.length[first:end], codes)
         # One integer per child's four codes (each field shifted to be >= 0, 16 bits apart): looking texts up by
         # int costs a fraction of building a tuple per child.
         keys = ((codes + np.array([1, 1, 2, 1])) << np.array([48, 32, 16, 0])).sum(axis=1).tolist()
@@ -602,7 +651,7 @@ class ProgramSpace:
         for key in set(keys).difference(texts):
             texts[key] = describe_mutation(tuple(codes[keys.index(key)].tolist()))  # type: ignore[arg-type]
         # copies are rows of the child batch too, so the whole batch goes to the kernel as it is
-        return list(zip(ProgramGenome.rows_of(child, self.features), map(texts.__getitem__, keys)))
+        return list(zip(ProgramGenome.rows_of(arena, first, end, self.features), map(texts.__getitem__, keys)))
 
     @property
     def _width(self) -> int:

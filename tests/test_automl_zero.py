@@ -405,6 +405,38 @@ def test_packed_genomes_behave_like_plain_ones() -> None:
             assert np.array_equal(getattr(fast, name)[:, :, :width], getattr(slow, name)[:, :, :width])
 
 
+def test_children_live_in_arenas_that_are_never_overwritten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With arenas of a few rows, generations of children roll over into new arenas: every child equals the same
+    mutation of a plain copy of its parent, and genomes made earlier keep their instructions."""
+    from evonas.genomes.automl_zero import ChildArena
+
+    space = ProgramSpace.from_dict(WIDE.to_dict())  # its own arena
+    row_bytes = 3 * space._width * (4 * 4 + 3 * 8) + 3 * 4
+    monkeypatch.setattr(ChildArena, "BYTES", 7 * row_bytes)  # 7 rows, or 4 x the batch when that is more
+    rng = np.random.default_rng(5)
+    population = [space.random(rng) for _ in range(6)]
+    def row_arrays(genome: ProgramGenome) -> list[np.ndarray]:
+        batch, row = genome._packed
+        return [getattr(batch, name)[row].copy() for name in ("op", "in1", "in2", "out", "data", "length")]
+
+    made: list[tuple[ProgramGenome, list[np.ndarray]]] = []
+    arenas = set()
+    for generation in range(8):
+        parents = [population[i] for i in rng.integers(0, len(population), 3 + generation % 3)]
+        seeds = np.arange(len(parents), dtype=np.uint64) + 1000 * generation
+        children = space.mutate_many(parents, seeds)
+        for parent, seed, (child, mutation) in zip(parents, seeds.tolist(), children):
+            plain_parent = ProgramGenome(*parent.components(), parent.scalars, parent.vectors, parent.matrices, parent.features)
+            expected, expected_mutation = WIDE.mutate_seeded(plain_parent, seed)
+            assert child == expected and mutation == expected_mutation
+            made.append((child, row_arrays(child)))
+            arenas.add(id(child._packed[0]))
+        population = population[len(children):] + [c for c, _ in children]
+    assert len(arenas) > 2
+    for genome, snapshot in made:  # the rows themselves, not the instruction tuples a genome caches once read
+        assert all(np.array_equal(a, b) for a, b in zip(row_arrays(genome), snapshot))
+
+
 def test_mutation_mix_follows_the_weights_and_the_copy_probability() -> None:
     """The demo mix (U = 0.9; alter, randomize instruction, randomize component at 1/3 each): 10% copies and
     30% of each type over 6,000 children; an insert into a full component is refused and logged as such."""

@@ -400,15 +400,16 @@ class Run:
     def _candidate_columns(self, candidates: list[Candidate], full: list[bool]) -> dict[str, Any]:
         """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time."""
         count = len(candidates)
+        any_full = True in full
         return {
-            "id": [c.id for c in candidates],
-            "parent_id": [c.parent_id for c in candidates],
-            "second_parent_id": [c.second_parent_id for c in candidates],
-            "birth": [c.birth for c in candidates],
-            "mutation": [None if c.mutation is None else str(c.mutation) for c in candidates],
+            "id": np.array([c.id for c in candidates], dtype=np.int64),
+            "parent_id": _int_piece([c.parent_id for c in candidates]),
+            "second_parent_id": _int_piece([c.second_parent_id for c in candidates]),
+            "birth": np.array([c.birth for c in candidates], dtype=np.int64),
+            "mutation": [None if c.mutation is None else c.mutation.text for c in candidates],
             "genome_kind": Repeat(self.strategy.space.kind, count),
-            "genome": [genome_json(c.genome) if f else None for c, f in zip(candidates, full)],
-            "fingerprint": [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)],
+            "genome": [genome_json(c.genome) if f else None for c, f in zip(candidates, full)] if any_full else Repeat(None, count),
+            "fingerprint": [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)] if any_full else Repeat(None, count),
             "wall_time": Repeat(now_us(), count),
         }
 
@@ -440,6 +441,14 @@ class Run:
     def seed_of(self, ident: int) -> int:
         """Evaluation seed of an individual of this run."""
         return evaluation_seed(self.config.seed, ident)
+
+
+def _int_piece(values: list[int | None]) -> Any:
+    """A lineage id column piece: an int64 array, a run of nulls, or (ids mixed with nulls) the list itself."""
+    nulls = values.count(None)
+    if nulls == 0:
+        return np.array(values, dtype=np.int64)
+    return Repeat(None, len(values)) if nulls == len(values) else values
 
 
 def candidate_to_dict(candidate: Candidate) -> dict[str, Any]:

@@ -305,20 +305,20 @@ def format_instruction(instruction: Instruction) -> str:
 
 
 def _unpack(batch: ProgramBatch, row: int) -> tuple[Component, Component, Component]:
-    """Row ``row`` of a batch as instruction tuples."""
-    out = []
-    for c in range(3):
-        n = int(batch.length[row, c])
-        data = batch.data[row, c, :n].tolist()
-        out.append(tuple(
-            (o, a, b, d, *x)
-            for o, a, b, d, x in zip(batch.op[row, c, :n].tolist(), batch.in1[row, c, :n].tolist(), batch.in2[row, c, :n].tolist(),
-                                     batch.out[row, c, :n].tolist(), data)
-        ))
-    return out[0], out[1], out[2]
+    """Row ``row`` of a batch as instruction tuples (each array's row listed once: numpy slicing per component
+    cost more than building the tuples)."""
+    ops, in1s, in2s, outs = batch.op[row].tolist(), batch.in1[row].tolist(), batch.in2[row].tolist(), batch.out[row].tolist()
+    datas = batch.data[row].tolist()
+    setup, predict, learn = (
+        tuple((o, a, b, d, x[0], x[1], x[2]) for o, a, b, d, x in zip(ops[c][:n], in1s[c][:n], in2s[c][:n], outs[c][:n], datas[c][:n]))
+        for c, n in enumerate(batch.length[row].tolist())
+    )
+    return setup, predict, learn
 
 
 _FEATURES = operator.attrgetter("features")
+_CODE_OFFSETS = np.array([1, 1, 2, 1], dtype=np.int64)  # the least each code can be is -1, -1, -2, -1
+_CODE_SCALES = np.array([1 << 48, 1 << 32, 1 << 16, 1], dtype=np.int64)
 
 
 def gather(genomes: list[ProgramGenome], width: int = 0) -> ProgramBatch | None:
@@ -646,7 +646,7 @@ class ProgramSpace:
                         arena.out[first:end], arena.data[first:end], arena.length[first:end], codes)
         # One integer per child's four codes (each field shifted to be >= 0, 16 bits apart): looking texts up by
         # int costs a fraction of building a tuple per child.
-        keys = ((codes + np.array([1, 1, 2, 1])) << np.array([48, 32, 16, 0])).sum(axis=1).tolist()
+        keys = ((codes + _CODE_OFFSETS) @ _CODE_SCALES).tolist()
         texts = self._mutation_texts
         for key in set(keys).difference(texts):
             texts[key] = describe_mutation(tuple(codes[keys.index(key)].tolist()))  # type: ignore[arg-type]

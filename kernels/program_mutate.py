@@ -296,8 +296,8 @@ def _mutate_one(state, seed, allowed, n_allowed, counts, in_kind, out_kind, min_
 def mutate_programs(op, in1, in2, out, data, length, parents, seeds, allowed, n_allowed, counts, in_kind, out_kind,
                     min_sizes, max_sizes, mutate_prob, cumulative, type_ids, paper,
                     c_op, c_in1, c_in2, c_out, c_data, c_length, codes):
-    """Child i = mutation of program ``parents[i]`` with seed ``seeds[i]``; the child arrays are one wider
-    than any component may grow, so trade's insert-then-remove always fits."""
+    """Child i = mutation of program ``parents[i]`` with seed ``seeds[i]``; the child arrays are zero-filled and
+    one wider than any component may grow, so trade's insert-then-remove always fits."""
     state = np.empty(1, dtype=np.uint64)
     for i in range(parents.shape[0]):
         _copy_program(op, in1, in2, out, data, length, parents[i], c_op, c_in1, c_in2, c_out, c_data, c_length, i)
@@ -307,15 +307,16 @@ def mutate_programs(op, in1, in2, out, data, length, parents, seeds, allowed, n_
 
 @njit(cache=True)
 def _copy_program(op, in1, in2, out, data, length, p, d_op, d_in1, d_in2, d_out, d_data, d_length, q):
-    """Program ``p`` of the source arrays into slot ``q`` of the destination (at least as wide)."""
+    """Program ``p`` of the source arrays into slot ``q`` of the destination (at least as wide, zero-filled: only
+    the instructions in use are copied, the padding is already zero)."""
     for c in range(3):
         d_length[q, c] = length[p, c]
-        for k in range(op.shape[2]):
+        for k in range(length[p, c]):
             copy_instruction(op, in1, in2, out, data, p, c, k, d_op, d_in1, d_in2, d_out, d_data, q, k)
 
 
 @njit(cache=True)
 def copy_rows(op, in1, in2, out, data, length, rows, d_op, d_in1, d_in2, d_out, d_data, d_length, at):
-    """Program ``rows[i]`` of the source arrays into slot ``at[i]`` of the (possibly wider) destination."""
+    """Program ``rows[i]`` of the source arrays into slot ``at[i]`` of the (possibly wider, zero-filled) destination."""
     for i in range(rows.shape[0]):
         _copy_program(op, in1, in2, out, data, length, rows[i], d_op, d_in1, d_in2, d_out, d_data, d_length, at[i])

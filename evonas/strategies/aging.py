@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import deque
 from typing import Any
 
@@ -67,7 +68,7 @@ class AgingEvolution(Strategy):
             return [self._propose(ident) for ident in idents]
         population = self.population
         size = len(population)
-        mutated = sum(ident >= self.population_size for ident in idents)
+        mutated = len(idents) - bisect_left(idents, self.population_size)  # ids ascend: the initial ones come first
         fitness = self._population_fitness()
         draws = (self.rng.random((mutated, self.sample_size)) * size).astype(np.int64)
         sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]

@@ -26,6 +26,7 @@ from evonas.store import (
     LINEAGE_SCHEMA,
     Checkpoint,
     LineageBuffer,
+    SMALL_BATCH,
     MetricColumns,
     Repeat,
     atomic_write_bytes,
@@ -345,60 +346,102 @@ class Run:
         return min(1.0, task.train_steps / self.config.max_train_steps)
 
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
-        """Buffer the told batch's lineage rows as Arrow columns (this runs for every child); a ``ResultBatch``
-        is read from its arrays, without making a ``Result`` per row."""
+        """Buffer the told batch's lineage rows (this runs for every child); a ``ResultBatch`` is read from its
+        arrays, without making a ``Result`` per row. A large batch hands the buffer column pieces (arrays, runs of
+        one value), a small one plain lists: building pieces costs more than it saves below a few dozen rows."""
         count = len(candidates)
+        small = count < SMALL_BATCH
         columns: dict[str, Any]
         if isinstance(results, ResultBatch):
-            ok, fitness = results.ok, results.fitness
-            if ok.all():
+            ok_flags, fitness_values = (results.ok.tolist(), results.fitness.tolist()) if small else (results.ok, results.fitness)
+            if not small and results.ok.all():
                 status, errors = Repeat("ok", count), Repeat(None, count)
             else:
-                status = ["ok" if o else "failed" for o in ok.tolist()]
-                errors = [None if o else unusable_fitness(f) for f, o in zip(results.raw.tolist(), ok.tolist())]
-            columns = {
-                "status": status, "error": errors, "metrics": MetricColumns(results.metrics, count),
-                "eval_seconds": Repeat(results.eval_seconds, count), "worker": Repeat(results.worker, count),
-            }
+                status = ["ok" if o else "failed" for o in results.ok.tolist()]
+                errors = [None if o else unusable_fitness(f) for f, o in zip(results.raw.tolist(), results.ok.tolist())]
+            if small:
+                columns = {
+                    "status": status, "error": errors, "metrics": MetricColumns(results.metrics, count).rows(),
+                    "eval_seconds": [results.eval_seconds] * count, "worker": [results.worker] * count,
+                }
+            else:
+                columns = {
+                    "status": status, "error": errors, "metrics": MetricColumns(results.metrics, count),
+                    "eval_seconds": Repeat(results.eval_seconds, count), "worker": Repeat(results.worker, count),
+                }
         else:
-            ok = np.array([r.status == "ok" for r in results], dtype=bool)
-            fitness = np.array([r.fitness for r in results], dtype=np.float64)
+            ok_flags, fitness_values = [r.status == "ok" for r in results], [r.fitness for r in results]
+            if not small:
+                ok_flags, fitness_values = np.array(ok_flags, dtype=bool), np.array(fitness_values, dtype=np.float64)
             columns = {
                 "status": [r.status for r in results], "error": [r.error or None for r in results],
                 "metrics": [list(r.metrics.items()) for r in results], "eval_seconds": [r.eval_seconds for r in results],
                 "worker": [r.worker for r in results],
             }
         # a new best beats every fitness logged before it, earlier rows of this batch included
-        scores = np.where(ok, fitness, -math.inf)
-        new_best = ok & (scores > np.maximum.accumulate(np.concatenate(([self.best_logged], scores)))[:-1])
-        if count:
-            self.best_logged = max(self.best_logged, float(scores.max()))
-        self.failed += count - int(ok.sum())
+        new_best = self._note_new_bests(ok_flags, fitness_values)
         if self.verbose:
-            self._report_events(candidates, ok, new_best, fitness, columns["status"], columns["error"])
+            self._report_events(candidates, list(ok_flags), list(new_best), list(fitness_values), columns["status"], columns["error"])
         # Compact rows keep the genome only for the initial population and each new best: any other genome is
         # rebuilt by replaying mutations (each child's stream is keyed by run seed and id).
         if self.config.lineage == "compact":
-            full = [b or c.parent_id is None for c, b in zip(candidates, new_best.tolist())]
+            full = [b or c.parent_id is None for c, b in zip(candidates, list(new_best))]
         else:
             full = [True] * count
-        columns["fitness"] = fitness  # failures are NaN, written as null
-        self.buffer.append_columns({**self._candidate_columns(candidates, full), **columns}, count)
+        if small:
+            columns["fitness"] = [f if o else None for f, o in zip(fitness_values, ok_flags)]
+            self.buffer.append_rows({**self._candidate_lists(candidates, full), **columns}, count)
+        else:
+            columns["fitness"] = fitness_values  # failures are NaN, written as null
+            self.buffer.append_columns({**self._candidate_columns(candidates, full), **columns}, count)
 
-    def _report_events(self, candidates: list[Candidate], ok: np.ndarray, new_best: np.ndarray, fitness: np.ndarray,
+    def _note_new_bests(self, ok: Any, fitness: Any) -> Any:
+        """Which rows beat every fitness logged before them (lists in, list out for a small batch; arrays for a
+        large one); counts the failures and moves the logged best."""
+        if isinstance(ok, list):
+            best, flags = self.best_logged, []
+            for o, f in zip(ok, fitness):
+                beats = o and f > best
+                if beats:
+                    best = f
+                flags.append(beats)
+            self.best_logged = best
+            self.failed += len(ok) - sum(ok)
+            return flags
+        scores = np.where(ok, fitness, -math.inf)
+        flags = ok & (scores > np.maximum.accumulate(np.concatenate(([self.best_logged], scores)))[:-1])
+        if len(ok):
+            self.best_logged = max(self.best_logged, float(scores.max()))
+        self.failed += len(ok) - int(ok.sum())
+        return flags.tolist()
+
+    def _report_events(self, candidates: list[Candidate], ok: list[bool], new_best: list[bool], fitness: list[float],
                        status: Any, errors: Any) -> None:
         """-v: one line per failed evaluation and per new best."""
         status = [status.value] * status.count if isinstance(status, Repeat) else status
         errors = [errors.value] * errors.count if isinstance(errors, Repeat) else errors
-        for c, o, b, st, error, f in zip(candidates, ok.tolist(), new_best.tolist(), status, errors, fitness.tolist()):
+        for c, o, b, st, error, f in zip(candidates, ok, new_best, status, errors, fitness):
             if not o:
                 self._progress.event(f"id {c.id}: {st}: {error or ''}")
             elif b:
                 origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
                 self._progress.event(f"id {c.id}: new best {f:.6g} ({origin})")
 
+    def _candidate_lists(self, candidates: list[Candidate], full: list[bool]) -> dict[str, list[Any]]:
+        """The candidate side of a small batch's lineage rows, as plain lists."""
+        count = len(candidates)
+        return {
+            "id": [c.id for c in candidates], "parent_id": [c.parent_id for c in candidates],
+            "second_parent_id": [c.second_parent_id for c in candidates], "birth": [c.birth for c in candidates],
+            "mutation": [None if c.mutation is None else c.mutation.text for c in candidates],
+            "genome_kind": [self.strategy.space.kind] * count,
+            "genome": [genome_json(c.genome) if f else None for c, f in zip(candidates, full)],
+            "fingerprint": [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)],
+            "wall_time": [now_us()] * count,
+        }
+
     def _candidate_columns(self, candidates: list[Candidate], full: list[bool]) -> dict[str, Any]:
-        """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time."""
+        """The candidate side of a large batch's lineage rows: ids, parents, mutation, genome (where ``full``), time."""
         count = len(candidates)
         any_full = True in full
         return {

@@ -97,7 +97,10 @@ def write_lineage_part(path: Path, table: pa.Table, max_rows: int = BATCH_ROWS) 
     _replace_durably(tmp, path)
 
 
-@dataclass(frozen=True)
+SMALL_BATCH = 32  # below this many rows a told batch is buffered as plain lists (``LineageBuffer.append_rows``)
+
+
+@dataclass(slots=True)
 class Repeat:
     """One value for ``count`` consecutive rows of a buffered lineage column (a batch's worker, its time, ...)."""
 
@@ -105,7 +108,7 @@ class Repeat:
     count: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MetricColumns:
     """A batch's metrics as columns, one array per name; NaN means the row lacks that metric."""
 
@@ -127,19 +130,36 @@ class LineageBuffer:
 
     def __init__(self) -> None:
         self.pieces: dict[str, list[Any]] = {name: [] for name in LINEAGE_SCHEMA.names}
+        self.open: dict[str, list[Any]] | None = None  # small batches' rows, column by column, not yet a piece
         self.rows = 0
 
     def __len__(self) -> int:
         return self.rows
 
     def append_columns(self, columns: dict[str, Any], count: int) -> None:
-        """Add ``count`` rows given column by column; every schema column must be present."""
+        """Add ``count`` rows given column by column as pieces; every schema column must be present."""
+        self._close_open()
         for name, pieces in self.pieces.items():
             pieces.append(columns[name])
         self.rows += count
 
+    def append_rows(self, columns: dict[str, list[Any]], count: int) -> None:
+        """Add ``count`` rows given as one plain list per column (cheapest for a batch of a few rows)."""
+        if self.open is None:
+            self.open = {name: [] for name in self.pieces}
+        for name, values in self.open.items():
+            values.extend(columns[name])
+        self.rows += count
+
+    def _close_open(self) -> None:
+        if self.open is not None:
+            for name, values in self.open.items():
+                self.pieces[name].append(values)
+            self.open = None
+
     def table(self) -> pa.Table:
         """The buffered rows as a table with the lineage schema."""
+        self._close_open()
         arrays = [_metrics_array(self.pieces[f.name]) if f.name == "metrics" else _column_array(self.pieces[f.name], f.type)
                   for f in LINEAGE_SCHEMA]
         return pa.Table.from_arrays(arrays, schema=LINEAGE_SCHEMA)
@@ -148,6 +168,7 @@ class LineageBuffer:
         """Forget the buffered rows (after a successful flush)."""
         for pieces in self.pieces.values():
             pieces.clear()
+        self.open = None
         self.rows = 0
 
 

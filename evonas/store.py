@@ -117,10 +117,9 @@ class MetricColumns:
 
     def rows(self) -> list[list[tuple[str, float]]]:
         """Per-row (name, value) pairs, absent metrics left out."""
-        keys = list(self.columns)
-        if not keys:
-            return [[] for _ in range(self.count)]
-        return [[(k, v) for k, v in zip(keys, values) if v == v] for values in zip(*(self.columns[k].tolist() for k in keys))]
+        from evonas.strategies.base import metric_rows  # the one NaN-means-absent rule (imported late: store sits below strategies)
+
+        return [list(m.items()) for m in metric_rows(self.columns, self.count)]
 
 
 class LineageBuffer:

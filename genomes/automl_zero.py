@@ -64,17 +64,8 @@ class ProgramGenome:
         self.scalars, self.vectors, self.matrices, self.features = scalars, vectors, matrices, features
 
     @classmethod
-    def packed(cls, batch: ProgramBatch, row: int, features: int) -> ProgramGenome:
-        """The genome held in row ``row`` of a batch (no copy until its instructions are read)."""
-        genome = cls.__new__(cls)
-        genome._components = None
-        genome._packed = (batch, row)
-        genome.scalars, genome.vectors, genome.matrices, genome.features = batch.scalars, batch.vectors, batch.matrices, features
-        return genome
-
-    @classmethod
-    def rows_of(cls, batch: ProgramBatch, start: int, end: int, features: int) -> list[ProgramGenome]:
-        """Rows ``start..end-1`` of a batch as genomes (``packed`` for many rows, made in one tight loop)."""
+    def packed_rows(cls, batch: ProgramBatch, start: int, end: int, features: int) -> list[ProgramGenome]:
+        """Rows ``start..end-1`` of a batch as genomes, no copy until their instructions are read."""
         new, scalars, vectors, matrices = cls.__new__, batch.scalars, batch.vectors, batch.matrices
         out = []
         for row in range(start, end):
@@ -317,6 +308,7 @@ def _unpack(batch: ProgramBatch, row: int) -> tuple[Component, Component, Compon
 
 
 _FEATURES = operator.attrgetter("features")
+MAX_COMPONENT = (1 << 16) - 2  # positions and other codes must fit 16 bits once offset by 2
 _CODE_OFFSETS = np.array([1, 1, 2, 1], dtype=np.int64)  # the least each code can be is -1, -1, -2, -1
 _CODE_SCALES = np.array([1 << 48, 1 << 32, 1 << 16, 1], dtype=np.int64)
 
@@ -481,6 +473,8 @@ class ProgramSpace:
         for lo, init, hi in zip(self.min_sizes, self.init_sizes, self.max_sizes):
             if not 0 <= lo <= init <= hi:
                 raise ValueError(f"sizes need 0 <= min <= init <= max, got {lo}, {init}, {hi}")
+        if max(self.max_sizes) >= MAX_COMPONENT:  # a mutation's position codes are packed into 16 bits each
+            raise ValueError(f"components hold at most {MAX_COMPONENT - 1} instructions, got max sizes {self.max_sizes}")
         unknown = set(self.mutation_weights) - set(MUTATION_TYPES)
         if unknown or not self.mutation_weights or any(w < 0 for w in self.mutation_weights.values()) or sum(self.mutation_weights.values()) <= 0:
             raise ValueError(f"mutation_weights must give non-negative weights to {', '.join(MUTATION_TYPES)}")
@@ -650,8 +644,8 @@ class ProgramSpace:
         texts = self._mutation_texts
         for key in set(keys).difference(texts):
             texts[key] = describe_mutation(tuple(codes[keys.index(key)].tolist()))  # type: ignore[arg-type]
-        # copies are rows of the child batch too, so the whole batch goes to the kernel as it is
-        return list(zip(ProgramGenome.rows_of(arena, first, end, self.features), map(texts.__getitem__, keys)))
+        # unmutated copies are arena rows like the rest, so every child reads the same way
+        return list(zip(ProgramGenome.packed_rows(arena, first, end, self.features), map(texts.__getitem__, keys)))
 
     @property
     def _width(self) -> int:

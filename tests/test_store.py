@@ -36,16 +36,26 @@ def rows(n: int, start: int = 0) -> pa.Table:
     return buffer.table()
 
 
+def expected_value(piece: object, r: int, metrics_rows: list) -> object:
+    """Row ``r`` of a buffered piece as the plain value the table must hold."""
+    if isinstance(piece, Repeat):
+        return piece.value
+    if isinstance(piece, MetricColumns):
+        return metrics_rows[r]
+    value = piece[r].item() if isinstance(piece, np.ndarray) else piece[r]  # type: ignore[index]
+    return None if isinstance(value, float) and value != value else value
+
+
 def test_buffered_pieces_give_the_rows_they_stand_for() -> None:
     """Lists, arrays (NaN fitness: null), runs of one value and metric columns (NaN: absent), mixed across batches,
     make the same table as converting the plain rows."""
     buffer = LineageBuffer()
     expected: list[dict] = []
-    for batch, columnar in enumerate([True, False, True, True]):
+    for batch, columnar in enumerate([True, False, True, None, None, True]):  # None: a small batch given as plain lists
         n = 3 + batch
         ids = list(range(10 * batch, 10 * batch + n))
-        fitness = np.array([0.5, math.nan, 2.0, 0.25, math.nan, 1.0][:n])
-        hits = np.array([1.0, math.nan, 0.0, 1.0, 1.0, math.nan][:n])
+        fitness = np.array([0.5, math.nan, 2.0, 0.25, math.nan, 1.0] * 2)[:n]
+        hits = np.array([1.0, math.nan, 0.0, 1.0, 1.0, math.nan] * 2)[:n]
         metrics_rows = [[("hit", h), ("size", float(i))] if h == h else [("size", float(i))] for h, i in zip(hits.tolist(), ids)]
         pieces = {
             "id": ids, "parent_id": [None] + ids[:-1], "second_parent_id": [None] * n, "birth": np.array(ids), "mutation": ["m"] * n,
@@ -55,18 +65,12 @@ def test_buffered_pieces_give_the_rows_they_stand_for() -> None:
             "status": Repeat("ok", n) if batch % 2 else ["ok" if f == f else "failed" for f in fitness.tolist()],
             "error": Repeat(None, n), "eval_seconds": Repeat(0.5 * batch, n), "worker": Repeat(f"w{batch % 2}", n), "wall_time": Repeat(1000 + batch, n),
         }
-        buffer.append_columns(pieces, n)
+        if columnar is None:
+            buffer.append_rows({name: [expected_value(piece, r, metrics_rows) for r in range(n)] for name, piece in pieces.items()}, n)
+        else:
+            buffer.append_columns(pieces, n)
         for r in range(n):
-            row = {}
-            for name, piece in pieces.items():
-                if isinstance(piece, Repeat):
-                    row[name] = piece.value
-                elif isinstance(piece, MetricColumns):
-                    row[name] = metrics_rows[r]
-                else:
-                    value = piece[r].item() if isinstance(piece, np.ndarray) else piece[r]
-                    row[name] = None if isinstance(value, float) and value != value else value
-            expected.append(row)
+            expected.append({name: expected_value(piece, r, metrics_rows) for name, piece in pieces.items()})
     assert len(buffer) == len(expected)
     assert buffer.table().equals(pa.Table.from_pylist(expected, schema=LINEAGE_SCHEMA))
     buffer.clear()

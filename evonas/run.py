@@ -24,9 +24,9 @@ from evonas.genomes.base import canonical_hash
 from evonas.progress import Progress
 from evonas.store import (
     LINEAGE_SCHEMA,
+    SMALL_BATCH,
     Checkpoint,
     LineageBuffer,
-    SMALL_BATCH,
     MetricColumns,
     Repeat,
     atomic_write_bytes,

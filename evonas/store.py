@@ -177,9 +177,16 @@ def _column_array(pieces: list[Any], type_: pa.DataType) -> pa.Array:
     timestamp = pa.types.is_timestamp(type_)
     storage = pa.int64() if timestamp else type_
     if pieces and all(isinstance(p, Repeat) for p in pieces):
-        values: dict[Any, int] = {}
-        codes = np.array([values.setdefault(p.value, len(values)) for p in pieces], dtype=np.int32)
-        column = pa.array(list(values), type=storage).take(pa.array(np.repeat(codes, [p.count for p in pieces])))
+        values = [p.value for p in pieces]
+        counts = [p.count for p in pieces]
+        if all(v is None for v in values):
+            column = pa.nulls(sum(counts), storage)
+        elif None in values:
+            column = pa.array([v for v, n in zip(values, counts) for _ in range(n)], type=storage)
+        elif pa.types.is_string(storage):
+            column = _repeated_strings(values, counts)
+        else:  # numbers: a numpy array Arrow takes as it is
+            column = pa.array(np.repeat(np.array(values), counts), type=storage)
     elif pieces and all(isinstance(p, np.ndarray) for p in pieces):
         column = pa.array(np.concatenate(pieces), type=storage, from_pandas=True)
     else:
@@ -188,6 +195,16 @@ def _column_array(pieces: list[Any], type_: pa.DataType) -> pa.Array:
             flat.extend([p.value] * p.count if isinstance(p, Repeat) else p.tolist() if isinstance(p, np.ndarray) else p)
         column = pa.array(flat, type=storage, from_pandas=True)
     return column.view(type_) if timestamp else column
+
+
+def _repeated_strings(values: list[str], counts: list[int]) -> pa.Array:
+    """A string column of runs (``counts[i]`` times ``values[i]``) built straight from its offsets and bytes."""
+    encoded = [v.encode() for v in values]
+    lengths = np.repeat(np.array([len(b) for b in encoded], dtype=np.int64), counts)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    data = b"".join(b * n for b, n in zip(encoded, counts))
+    return pa.Array.from_buffers(pa.string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _metrics_array(pieces: list[Any]) -> pa.Array:

@@ -133,3 +133,20 @@ def test_silent_damage_inside_a_checkpoint_is_caught_by_its_checksum(tmp_path: P
         # Bytes that Arrow ignores (padding) may change without changing what is read.
         assert back.members == [(0, 0.5, '{"a":1}'), (1, 0.25, '{"a":2}')] and back.state == {"told": 3}
     assert caught > 0
+
+
+def test_runs_of_one_value_become_the_column_they_stand_for() -> None:
+    """Columns given only as runs: several texts (one not ASCII), numbers, nulls, and nulls mixed with text."""
+    buffer = LineageBuffer()
+    expected: list[dict] = []
+    for batch, (worker, error) in enumerate([("pool-1", None), ("pool-ü2", None), ("pool-1", "boom"), ("x", None)]):
+        n = 2 + batch
+        pieces = {
+            "id": np.arange(n) + 10 * batch, "parent_id": Repeat(None, n), "second_parent_id": Repeat(None, n), "birth": Repeat(batch, n),
+            "mutation": Repeat("flip: 3", n), "genome_kind": Repeat("bitstring", n), "genome": Repeat(None, n), "fingerprint": Repeat(None, n),
+            "fitness": np.full(n, 0.25 * batch), "metrics": MetricColumns({}, n), "status": Repeat("ok" if error is None else "failed", n),
+            "error": Repeat(error, n), "eval_seconds": Repeat(0.5 * batch, n), "worker": Repeat(worker, n), "wall_time": Repeat(1000 + batch, n),
+        }
+        buffer.append_columns(pieces, n)
+        expected += [{name: expected_value(piece, r, [[]] * n) for name, piece in pieces.items()} for r in range(n)]
+    assert buffer.table().equals(pa.Table.from_pylist(expected, schema=LINEAGE_SCHEMA))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import operator
 import os
 import signal
 import threading
@@ -444,12 +445,13 @@ class Run:
         """The candidate side of a large batch's lineage rows: ids, parents, mutation, genome (where ``full``), time."""
         count = len(candidates)
         any_full = True in full
+        mutations = list(map(_MUTATION, candidates))
         return {
-            "id": np.array([c.id for c in candidates], dtype=np.int64),
-            "parent_id": _int_piece([c.parent_id for c in candidates]),
-            "second_parent_id": _int_piece([c.second_parent_id for c in candidates]),
-            "birth": np.array([c.birth for c in candidates], dtype=np.int64),
-            "mutation": [None if c.mutation is None else c.mutation.text for c in candidates],
+            "id": np.fromiter(map(_ID, candidates), dtype=np.int64, count=count),
+            "parent_id": _int_piece(list(map(_PARENT, candidates))),
+            "second_parent_id": _int_piece(list(map(_SECOND_PARENT, candidates))),
+            "birth": np.fromiter(map(_BIRTH, candidates), dtype=np.int64, count=count),
+            "mutation": _mutation_texts(mutations),
             "genome_kind": Repeat(self.strategy.space.kind, count),
             "genome": [genome_json(c.genome) if f else None for c, f in zip(candidates, full)] if any_full else Repeat(None, count),
             "fingerprint": [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)] if any_full else Repeat(None, count),
@@ -484,6 +486,20 @@ class Run:
     def seed_of(self, ident: int) -> int:
         """Evaluation seed of an individual of this run."""
         return evaluation_seed(self.config.seed, ident)
+
+
+# C-level field readers: a lineage reads five fields of every child
+_ID, _PARENT, _SECOND_PARENT, _BIRTH, _MUTATION, _TEXT = (
+    operator.attrgetter(name) for name in ("id", "parent_id", "second_parent_id", "birth", "mutation", "text")
+)
+
+
+def _mutation_texts(mutations: list[Mutation | None]) -> list[str | None]:
+    """The lineage's mutation column (``in``/``==`` would call each Mutation's Python-level ``__eq__``)."""
+    try:
+        return list(map(_TEXT, mutations))
+    except AttributeError:  # an initial individual (no mutation) among them
+        return [None if m is None else m.text for m in mutations]
 
 
 def _int_piece(values: list[int | None]) -> Any:

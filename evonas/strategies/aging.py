@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import deque
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,8 @@ import numpy as np
 from evonas.genomes import Space
 
 from .base import Candidate, Member, Result, ResultBatch, Strategy, rank_value
+
+_ID, _GENOME = attrgetter("id"), attrgetter("genome")
 
 
 class AgingEvolution(Strategy):
@@ -79,8 +83,8 @@ class AgingEvolution(Strategy):
         child_ids = idents[len(idents) - mutated :]
         made = self._mutate_children([p.genome for p in parents], child_ids)
         initial = [self._random_candidate(ident) for ident in idents[: len(idents) - mutated]]
-        return initial + [Candidate(ident, parent.id, None, ident, child, mutation)
-                          for ident, parent, (child, mutation) in zip(child_ids, parents, made)]
+        children, mutations = zip(*made) if made else ((), ())
+        return initial + list(map(Candidate, child_ids, map(_ID, parents), repeat(None), child_ids, children, mutations))
 
     def _population_fitness(self) -> np.ndarray:
         """Fitness of the population in age order (oldest first)."""
@@ -123,13 +127,14 @@ class AgingEvolution(Strategy):
         if isinstance(results, ResultBatch):
             kept = candidates if keep_failures else [c for c, ok in zip(candidates, results.ok.tolist()) if ok]
             values = results.fitness.tolist() if keep_failures else results.fitness[results.ok].tolist()
-            joining = [Member(c.id, f, c.genome) for c, f in zip(kept, values)]
+            joining = list(map(Member, map(_ID, kept), values, map(_GENOME, kept)))
         else:
             joining = [Member(c.id, r.fitness, c.genome) for c, r in zip(candidates, results) if keep_failures or r.ok]
+            values = [m.fitness for m in joining]
         self.told += len(results)
         population = self.population
         population.extend(joining)
-        self._fitness_new.extend([m.fitness for m in joining])
+        self._fitness_new.extend(values)
         for _ in range(len(population) - self.population_size):
             population.popleft()
 

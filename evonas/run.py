@@ -382,11 +382,11 @@ class Run:
         # a new best beats every fitness logged before it, earlier rows of this batch included
         new_best = self._note_new_bests(ok_flags, fitness_values)
         if self.verbose:
-            self._report_events(candidates, list(ok_flags), list(new_best), list(fitness_values), columns["status"], columns["error"])
+            self._report_events(candidates, list(ok_flags), new_best, list(fitness_values), columns["status"], columns["error"])
         # Compact rows keep the genome only for the initial population and each new best: any other genome is
         # rebuilt by replaying mutations (each child's stream is keyed by run seed and id).
         if self.config.lineage == "compact":
-            full = [b or c.parent_id is None for c, b in zip(candidates, list(new_best))]
+            full = [b or c.parent_id is None for c, b in zip(candidates, new_best)]
         else:
             full = [True] * count
         if small:
@@ -397,7 +397,7 @@ class Run:
             self.buffer.append_columns({**self._candidate_columns(candidates, full), **columns}, count)
 
     def _note_new_bests(self, ok: Any, fitness: Any) -> Any:
-        """Which rows beat every fitness logged before them (lists in, list out for a small batch; arrays for a
+        """Which rows beat every fitness logged before them, as a list (from lists for a small batch, arrays for a
         large one); counts the failures and moves the logged best."""
         if isinstance(ok, list):
             best, flags = self.best_logged, []

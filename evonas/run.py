@@ -337,8 +337,14 @@ class Run:
         now = time.perf_counter()
         told_at, time_at = self._last_checkpoint
         if strategy.told - told_at >= self.config.checkpoint_every or now - time_at >= self.config.checkpoint_seconds:
+            # Held: a stop between writing a lineage part and forgetting its rows would have the final checkpoint
+            # write those rows a second time.
+            self._holding_stops = True
             self.checkpoint(started)
             self._last_checkpoint = (strategy.told, now)
+            self._holding_stops = False
+            if self._stop_requested:
+                raise KeyboardInterrupt
 
     def _budget_fraction(self, task: Any) -> float | None:
         """Share of the train-step budget spent, when that budget (not the evaluation count) ends the run."""

@@ -207,10 +207,12 @@ def test_verbose_prints_each_failure_and_each_new_best_as_it_happens(tmp_path: P
     assert clash.returncode != 0 and "-v and -q" in clash.stderr and not (tmp_path / "clash").exists()
 
 
-@pytest.mark.parametrize("where", ["ask", "evaluate", "tell"])
+@pytest.mark.parametrize("where", ["ask", "evaluate", "tell", "flush"])
 def test_a_stop_at_any_step_of_a_batch_resumes_to_the_uninterrupted_lineage(tmp_path: Path, where: str) -> None:
-    """Ctrl-C inside ask (after its random draws), as the results come back, or inside tell (held until the batch
-    is logged): the checkpoint describes the state after a whole tell, so resuming gives the same lineage."""
+    """Ctrl-C inside ask (after its random draws), as the results come back, inside tell (held until the batch
+    is logged) or between writing a lineage part and forgetting its rows (held until the checkpoint is whole):
+    the checkpoint describes the state after a whole tell and no row is written twice, so resuming gives the
+    same lineage."""
     from evonas.cli import build_config
     from evonas.executors import InProcessExecutor
 
@@ -237,6 +239,16 @@ def test_a_stop_at_any_step_of_a_batch_resumes_to_the_uninterrupted_lineage(tmp_
 
     if where == "evaluate":
         executor.evaluate = stop_on_the_seventh(executor.evaluate)  # type: ignore[method-assign]
+    elif where == "flush":
+        clear = run.buffer.clear
+
+        def interrupted_clear() -> None:
+            if calls["n"] == 0:
+                calls["n"] = 1
+                os.kill(os.getpid(), signal.SIGINT)  # lands before the rows are forgotten, unless held
+            clear()
+
+        run.buffer.clear = interrupted_clear  # type: ignore[method-assign]
     else:
         setattr(run.strategy, where, stop_on_the_seventh(getattr(run.strategy, where)))
     with pytest.raises(KeyboardInterrupt):

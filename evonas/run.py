@@ -361,21 +361,16 @@ class Run:
         columns: dict[str, Any]
         if isinstance(results, ResultBatch):
             ok_flags, fitness_values = (results.ok.tolist(), results.fitness.tolist()) if small else (results.ok, results.fitness)
-            if not small and results.ok.all():
-                status, errors = Repeat("ok", count), Repeat(None, count)
+            if results.ok.all():
+                status, errors = _run("ok", count, small), _run(None, count, small)
             else:
                 status = ["ok" if o else "failed" for o in results.ok.tolist()]
                 errors = [None if o else unusable_fitness(f) for f, o in zip(results.raw.tolist(), results.ok.tolist())]
-            if small:
-                columns = {
-                    "status": status, "error": errors, "metrics": MetricColumns(results.metrics, count).rows(),
-                    "eval_seconds": [results.eval_seconds] * count, "worker": [results.worker] * count,
-                }
-            else:
-                columns = {
-                    "status": status, "error": errors, "metrics": MetricColumns(results.metrics, count),
-                    "eval_seconds": Repeat(results.eval_seconds, count), "worker": Repeat(results.worker, count),
-                }
+            metrics = MetricColumns(results.metrics, count)
+            columns = {
+                "status": status, "error": errors, "metrics": metrics.rows() if small else metrics,
+                "eval_seconds": _run(results.eval_seconds, count, small), "worker": _run(results.worker, count, small),
+            }
         else:
             ok_flags, fitness_values = [r.status == "ok" for r in results], [r.fitness for r in results]
             if not small:
@@ -395,12 +390,13 @@ class Run:
             full = [b or c.parent_id is None for c, b in zip(candidates, new_best)]
         else:
             full = [True] * count
+        columns.update(self._candidate_columns(candidates, full, small))
         if small:
             columns["fitness"] = [f if o else None for f, o in zip(fitness_values, ok_flags)]
-            self.buffer.append_rows({**self._candidate_lists(candidates, full), **columns}, count)
+            self.buffer.append_rows(columns, count)
         else:
             columns["fitness"] = fitness_values  # failures are NaN, written as null
-            self.buffer.append_columns({**self._candidate_columns(candidates, full), **columns}, count)
+            self.buffer.append_columns(columns, count)
 
     def _note_new_bests(self, ok: Any, fitness: Any) -> Any:
         """Which rows beat every fitness logged before them, as a list (from lists for a small batch, arrays for a
@@ -434,35 +430,24 @@ class Run:
                 origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
                 self._progress.event(f"id {c.id}: new best {f:.6g} ({origin})")
 
-    def _candidate_lists(self, candidates: list[Candidate], full: list[bool]) -> dict[str, list[Any]]:
-        """The candidate side of a small batch's lineage rows, as plain lists."""
+    def _candidate_columns(self, candidates: list[Candidate], full: list[bool], small: bool) -> dict[str, Any]:
+        """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time; plain lists
+        for a small batch, column pieces for a large one."""
         count = len(candidates)
-        return {
-            "id": [c.id for c in candidates], "parent_id": [c.parent_id for c in candidates],
-            "second_parent_id": [c.second_parent_id for c in candidates], "birth": [c.birth for c in candidates],
-            "mutation": [None if c.mutation is None else c.mutation.text for c in candidates],
-            "genome_kind": [self.strategy.space.kind] * count,
-            "genome": [genome_json(c.genome) if f else None for c, f in zip(candidates, full)],
-            "fingerprint": [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)],
-            "wall_time": [now_us()] * count,
+        ids, parents, seconds, births = (list(map(get, candidates)) for get in (_ID, _PARENT, _SECOND_PARENT, _BIRTH))
+        if True in full:
+            genomes: Any = [genome_json(c.genome) if f else None for c, f in zip(candidates, full)]
+            fingerprints: Any = [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)]
+        else:
+            genomes = fingerprints = _run(None, count, small)
+        columns = {
+            "mutation": _mutation_texts(list(map(_MUTATION, candidates))), "genome_kind": _run(self.strategy.space.kind, count, small),
+            "genome": genomes, "fingerprint": fingerprints, "wall_time": _run(now_us(), count, small),
         }
-
-    def _candidate_columns(self, candidates: list[Candidate], full: list[bool]) -> dict[str, Any]:
-        """The candidate side of a large batch's lineage rows: ids, parents, mutation, genome (where ``full``), time."""
-        count = len(candidates)
-        any_full = True in full
-        mutations = list(map(_MUTATION, candidates))
-        return {
-            "id": np.fromiter(map(_ID, candidates), dtype=np.int64, count=count),
-            "parent_id": _int_piece(list(map(_PARENT, candidates))),
-            "second_parent_id": _int_piece(list(map(_SECOND_PARENT, candidates))),
-            "birth": np.fromiter(map(_BIRTH, candidates), dtype=np.int64, count=count),
-            "mutation": _mutation_texts(mutations),
-            "genome_kind": Repeat(self.strategy.space.kind, count),
-            "genome": [genome_json(c.genome) if f else None for c, f in zip(candidates, full)] if any_full else Repeat(None, count),
-            "fingerprint": [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)] if any_full else Repeat(None, count),
-            "wall_time": Repeat(now_us(), count),
-        }
+        if small:
+            return {"id": ids, "parent_id": parents, "second_parent_id": seconds, "birth": births, **columns}
+        return {"id": np.array(ids, dtype=np.int64), "parent_id": _int_piece(parents), "second_parent_id": _int_piece(seconds),
+                "birth": np.array(births, dtype=np.int64), **columns}
 
     def checkpoint(self, started: float) -> None:
         """Flush buffered lineage as a new part file, then atomically write the checkpoint."""
@@ -498,6 +483,11 @@ class Run:
 _ID, _PARENT, _SECOND_PARENT, _BIRTH, _MUTATION, _TEXT = (
     operator.attrgetter(name) for name in ("id", "parent_id", "second_parent_id", "birth", "mutation", "text")
 )
+
+
+def _run(value: Any, count: int, small: bool) -> Any:
+    """``count`` rows of one value: a plain list for a small batch, a ``Repeat`` piece for a large one."""
+    return [value] * count if small else Repeat(value, count)
 
 
 def _mutation_texts(mutations: list[Mutation | None]) -> list[str | None]:

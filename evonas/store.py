@@ -77,10 +77,10 @@ def _write_ipc(sink: Any, table: pa.Table, max_rows: int, compression: str | Non
             writer.write_batch(batch)
 
 
-def table_to_ipc_file(table: pa.Table, max_rows: int = BATCH_ROWS, compression: str | None = None) -> bytes:
-    """Serialise a table as an Arrow IPC file of record batches of at most ``max_rows`` rows."""
+def table_to_ipc_file(table: pa.Table, max_rows: int = BATCH_ROWS) -> bytes:
+    """Serialise a table as an uncompressed Arrow IPC file of record batches of at most ``max_rows`` rows."""
     sink = pa.BufferOutputStream()
-    _write_ipc(sink, table, max_rows, compression)
+    _write_ipc(sink, table, max_rows, None)
     return sink.getvalue().to_pybytes()
 
 

@@ -736,60 +736,115 @@ def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid:
 
 
 @njit(cache=True)
+def _code_hashes(op, in1, in2, out, data, length, hashes):
+    bits = data.view(np.uint64)
+    for p in range(op.shape[0]):
+        h = _GOLDEN
+        for c in range(3):
+            h = _mix(h ^ np.uint64(length[p, c] + 1 + (c << 16)))
+            for k in range(length[p, c]):
+                # injective packings: op < 2**16 and addresses are checked non-negative int32
+                h = _mix(h ^ (np.uint64(op[p, c, k]) | (np.uint64(out[p, c, k]) << np.uint64(16))))
+                h = _mix(h ^ (np.uint64(in1[p, c, k]) | (np.uint64(in2[p, c, k]) << np.uint64(32))))
+                for d in range(bits.shape[3]):
+                    h = _mix(h ^ bits[p, c, k, d])
+        hashes[p] = h
+
+
+def code_hashes(batch: ProgramBatch) -> np.ndarray:
+    """A 64-bit hash of each program's instructions as they stand (a pruned batch: of its live code), so that
+    programs with equal code, which behave identically on any task, can share work keyed by it."""
+    batch.check()
+    hashes = np.empty(len(batch), dtype=np.uint64)
+    _code_hashes(batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, hashes)
+    return hashes
+
+
+# Liveness sets are bitsets of memory slots (scalars, then vectors, then matrices) in a row of uint64 words,
+# all rows allocated once per batch: a program's analysis then allocates nothing, which had been most of its cost.
+_ONE = np.uint64(1)
+_P_OUT, _L_OUT, _P_IN, _L_IN, _P_OUT_NEW, _L_OUT_NEW = range(6)
+
+
+@njit(cache=True, inline="always")
+def _has(bits, slot):
+    return (bits[slot >> 6] >> np.uint64(slot & 63)) & _ONE != 0
+
+
+@njit(cache=True, inline="always")
+def _add(bits, slot):
+    bits[slot >> 6] |= _ONE << np.uint64(slot & 63)
+
+
+@njit(cache=True, inline="always")
+def _drop(bits, slot):
+    bits[slot >> 6] &= ~(_ONE << np.uint64(slot & 63))
+
+
+@njit(cache=True)
 def _backward(op, in1, in2, out, n, live, mask, base, in_kind, out_kind, partial):
-    """Liveness through one component: updates ``live`` in place and marks live instructions in ``mask``."""
+    """Liveness through one component: updates the bitset ``live`` in place and marks live instructions in ``mask``."""
     for k in range(n - 1, -1, -1):
         o = op[k]
         kind = out_kind[o]
         if kind < 0:
             continue
         slot = base[kind] + out[k]
-        if not live[slot]:
+        if not _has(live, slot):
             continue
         mask[k] = True
         if not partial[o]:
-            live[slot] = False
+            _drop(live, slot)
         if in_kind[o, 0] >= 0:
-            live[base[in_kind[o, 0]] + in1[k]] = True
+            _add(live, base[in_kind[o, 0]] + in1[k])
         if in_kind[o, 1] >= 0:
-            live[base[in_kind[o, 1]] + in2[k]] = True
+            _add(live, base[in_kind[o, 1]] + in2[k])
+
+
+@njit(cache=True, inline="always")
+def _assign(sets, dst, a, b):
+    """sets[dst] = sets[a] | sets[b], word by word (array expressions would allocate temporaries)."""
+    for w in range(sets.shape[1]):
+        sets[dst, w] = sets[a, w] | sets[b, w]
+
+
+@njit(cache=True, inline="always")
+def _same(sets, a, b):
+    for w in range(sets.shape[1]):
+        if sets[a, w] != sets[b, w]:
+            return False
+    return True
 
 
 @njit(cache=True)
-def _live_masks(op, in1, in2, out, length, scalars, vectors, matrices, in_kind, out_kind, partial, random_op, masks):
+def _live_masks(op, in1, in2, out, length, base, in_kind, out_kind, partial, random_op, sets, scratch, masks):
     """Dead-code analysis of one program (same rules as ``genomes.automl_zero.live_instructions``)."""
-    n_slots = scalars + vectors + max(matrices, 1)
-    base = np.array([0, scalars, scalars + vectors])
-    label, features, prediction = 0, scalars, 1
-    predict_out = np.zeros(n_slots, dtype=np.bool_)
-    predict_out[prediction] = True
-    learn_out = np.zeros(n_slots, dtype=np.bool_)
-    scratch = np.zeros(op.shape[1], dtype=np.bool_)
+    label, features, prediction = 0, base[1], 1
+    sets[:] = 0
+    _add(sets[_P_OUT], prediction)
     while True:
-        predict_in = predict_out.copy()
-        _backward(op[1], in1[1], in2[1], out[1], length[1], predict_in, scratch, base, in_kind, out_kind, partial)
-        learn_out_new = predict_in.copy()
-        learn_out_new[label] = False
-        learn_out_new[features] = False
-        learn_in = learn_out_new.copy()
-        _backward(op[2], in1[2], in2[2], out[2], length[2], learn_in, scratch, base, in_kind, out_kind, partial)
-        predict_out_new = learn_in | learn_out_new
-        predict_out_new[prediction] = True
-        predict_out_new[label] = False
-        predict_out_new[features] = False
-        if (predict_out_new == predict_out).all() and (learn_out_new == learn_out).all():
+        _assign(sets, _P_IN, _P_OUT, _P_OUT)
+        _backward(op[1], in1[1], in2[1], out[1], length[1], sets[_P_IN], scratch, base, in_kind, out_kind, partial)
+        _assign(sets, _L_OUT_NEW, _P_IN, _P_IN)
+        _drop(sets[_L_OUT_NEW], label)
+        _drop(sets[_L_OUT_NEW], features)
+        _assign(sets, _L_IN, _L_OUT_NEW, _L_OUT_NEW)
+        _backward(op[2], in1[2], in2[2], out[2], length[2], sets[_L_IN], scratch, base, in_kind, out_kind, partial)
+        _assign(sets, _P_OUT_NEW, _L_IN, _L_OUT_NEW)
+        _add(sets[_P_OUT_NEW], prediction)
+        _drop(sets[_P_OUT_NEW], label)
+        _drop(sets[_P_OUT_NEW], features)
+        if _same(sets, _P_OUT_NEW, _P_OUT) and _same(sets, _L_OUT_NEW, _L_OUT):
             break
-        predict_out, learn_out = predict_out_new, learn_out_new
-    for c in range(3):
-        for k in range(op.shape[1]):
-            masks[c, k] = False
-    predict_in = predict_out.copy()
-    _backward(op[1], in1[1], in2[1], out[1], length[1], predict_in, masks[1], base, in_kind, out_kind, partial)
-    learn_in = learn_out.copy()
-    _backward(op[2], in1[2], in2[2], out[2], length[2], learn_in, masks[2], base, in_kind, out_kind, partial)
-    predict_in[label] = False
-    predict_in[features] = False
-    _backward(op[0], in1[0], in2[0], out[0], length[0], predict_in, masks[0], base, in_kind, out_kind, partial)
+        _assign(sets, _P_OUT, _P_OUT_NEW, _P_OUT_NEW)
+        _assign(sets, _L_OUT, _L_OUT_NEW, _L_OUT_NEW)
+    masks[:] = False
+    _assign(sets, _P_IN, _P_OUT, _P_OUT)
+    _backward(op[1], in1[1], in2[1], out[1], length[1], sets[_P_IN], masks[1], base, in_kind, out_kind, partial)
+    _backward(op[2], in1[2], in2[2], out[2], length[2], sets[_L_OUT], masks[2], base, in_kind, out_kind, partial)
+    _drop(sets[_P_IN], label)
+    _drop(sets[_P_IN], features)
+    _backward(op[0], in1[0], in2[0], out[0], length[0], sets[_P_IN], masks[0], base, in_kind, out_kind, partial)
     any_random = False
     for c in range(3):
         for k in range(length[c]):
@@ -805,9 +860,12 @@ def _live_masks(op, in1, in2, out, length, scalars, vectors, matrices, in_kind, 
 @njit(cache=True)
 def _prune(op, in1, in2, out, data, length, scalars, vectors, matrices, in_kind, out_kind, partial, random_op,
            p_op, p_in1, p_in2, p_out, p_data, p_length):
+    base = np.array([0, scalars, scalars + vectors])
+    sets = np.zeros((6, (scalars + vectors + max(matrices, 1) + 63) // 64), dtype=np.uint64)
+    scratch = np.zeros(op.shape[2], dtype=np.bool_)
     masks = np.zeros((3, op.shape[2]), dtype=np.bool_)
     for p in range(op.shape[0]):
-        _live_masks(op[p], in1[p], in2[p], out[p], length[p], scalars, vectors, matrices, in_kind, out_kind, partial, random_op, masks)
+        _live_masks(op[p], in1[p], in2[p], out[p], length[p], base, in_kind, out_kind, partial, random_op, sets, scratch, masks)
         for c in range(3):
             j = 0
             for k in range(length[p, c]):

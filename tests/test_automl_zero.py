@@ -244,6 +244,35 @@ def test_fec_cache_reuses_scores_of_functionally_equal_programs() -> None:
     assert task.metrics()["fec_hit_rate"] == pytest.approx(2 / 3)
 
 
+def test_fingerprint_memo_skips_runs_for_known_live_code_and_changes_no_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Children whose live code was fingerprinted before (dead-code mutations, plain copies) skip the short run
+    and score exactly as with the memo off: same fitness, hits, train steps and hit rate."""
+    import evonas.kernels.program_cpu as kernel
+
+    fingerprinted: list[int] = []
+    real = kernel.fec_keys
+    monkeypatch.setattr(kernel, "fec_keys", lambda batch, *a, **k: (fingerprinted.append(len(batch)), real(batch, *a, **k))[1])
+    space = ProgramSpace()  # the demo's space: many mutations land in dead code
+    rng = np.random.default_rng(3)
+    parents = [space.random(rng) for _ in range(5)] + [sgd_linear_regression()]
+    options = {"kind": "linear", "tasks": 3, "features": 4, "train": 30, "valid": 10, "fec": True}
+    memo, plain = ProgramTaskSet(**options), ProgramTaskSet(**options)
+    plain.fingerprint_memo_size = 0
+    runs = {"memo": 0, "plain": 0}
+    for step in range(6):
+        children = [space.mutate(parents[i % len(parents)], rng)[0] for i in range(50)]
+        seeds = list(range(50 * step, 50 * step + 50))
+        scored = {}
+        for name, task in (("memo", memo), ("plain", plain)):
+            before = sum(fingerprinted)
+            scored[name] = task.evaluate_batch(children, seeds)
+            runs[name] += sum(fingerprinted) - before
+        assert scored["memo"] == scored["plain"]
+        parents = children[:6]
+    assert memo.train_steps == plain.train_steps and memo.metrics() == plain.metrics()
+    assert runs["plain"] == 300 and runs["memo"] < 200
+
+
 def test_space_config_round_trip_gives_the_same_mutations() -> None:
     """config.json is written with sorted keys; a reloaded space must mutate exactly like the original."""
     space = ProgramSpace(mutation_weights={"remove": 1.0, "alter_param": 2.0, "insert": 1.0}, min_sizes=(10, 1, 1), max_sizes=(12, 4, 10))

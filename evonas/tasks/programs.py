@@ -167,6 +167,7 @@ class ProgramTaskSet(Task):
     name = "programs"
     genome_kinds = ("automl-zero",)
     in_process = True  # the kernel parallelises with numba threads, and the FEC cache must stay in one place
+    fingerprint_memo_size = 1_000_000  # entries (about 100 MB); 0 turns the memo off
 
     def __init__(self, kind: str = "linear", tasks: int = 10, features: int = 4, train: int = 100, valid: int = 100,
                  epochs: int = 1, task_seed: int = 0, fec: bool = False, fec_train: int = 10, fec_valid: int = 10,
@@ -198,6 +199,7 @@ class ProgramTaskSet(Task):
         self.hurdle_stops = 0
         self._arrays: Any = None
         self.train_steps = 0
+        self._fingerprints: dict[int, int] = {}  # live-code hash -> FEC key (see _fec_keys)
 
     def arrays(self) -> Any:
         """The task set's kernel arrays, built once."""
@@ -217,7 +219,7 @@ class ProgramTaskSet(Task):
 
     def evaluate_columns(self, genomes: list[ProgramGenome], seeds: list[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The fitness column and metric columns (``fec_hit`` with FEC on) of many genomes in one kernel call."""
-        from evonas.kernels.program_cpu import fec_keys, prune_batch
+        from evonas.kernels.program_cpu import prune_batch
 
         self._check(genomes)
         tasks = self.arrays()
@@ -228,7 +230,7 @@ class ProgramTaskSet(Task):
         if self.fec is None:
             fitness[:] = self._full(batch, np.arange(len(genomes)), seeds_arr, tasks)
         else:
-            keys = fec_keys(batch, tasks, self.fec_train, self.fec_valid, self.fec_hashing == "truncated").tolist()
+            keys = self._fec_keys(batch, tasks)
             self.train_steps += len(genomes) * self.count * self.fec_train
             remaining = list(range(len(genomes)))
             # A key seen twice in one batch is evaluated once: later copies wait for the first and then hit.
@@ -253,6 +255,26 @@ class ProgramTaskSet(Task):
                         self.fec.put(keys[i], float(fitness[i]))
                 remaining = waiting
         return fitness, ({"fec_hit": hit.astype(np.float64)} if self.fec is not None else {})
+
+    def _fec_keys(self, batch: Any, tasks: Any) -> list[int]:
+        """FEC keys of a pruned batch. The fingerprint run is a pure function of a program's live code on this
+        task set, so it is run only for live code not met before: a mutation of dead code, or an unmutated
+        copy, reuses its parent's key (about half of the demo's children). The train steps it would have
+        taken are still counted, as the budget is part of the protocol, and the LRU lookup is unchanged."""
+        from evonas.kernels.program_cpu import code_hashes, fec_keys
+
+        codes = code_hashes(batch).tolist()
+        memo = self._fingerprints
+        if len(memo) >= self.fingerprint_memo_size:
+            memo.clear()  # a cache of pure results: forgetting it costs time, never changes a score
+        keys = [memo.get(code) for code in codes]
+        unknown = [i for i, key in enumerate(keys) if key is None]
+        if unknown:
+            sub = batch if len(unknown) == len(keys) else _take(batch, np.array(unknown, dtype=np.int64))
+            fresh = fec_keys(sub, tasks, self.fec_train, self.fec_valid, self.fec_hashing == "truncated").tolist()
+            for i, key in zip(unknown, fresh):
+                keys[i] = memo[codes[i]] = key
+        return keys  # type: ignore[return-value]
 
     def _full(self, batch: Any, index: np.ndarray, seeds: np.ndarray, tasks: Any) -> np.ndarray:
         """Full evaluations of the programs at ``index``: mean task fitness each.

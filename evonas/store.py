@@ -198,13 +198,27 @@ def _column_array(pieces: list[Any], type_: pa.DataType) -> pa.Array:
 
 
 def _repeated_strings(values: list[str], counts: list[int]) -> pa.Array:
-    """A string column of runs (``counts[i]`` times ``values[i]``) built straight from its offsets and bytes."""
+    """A string column of runs: ``counts[i]`` times ``values[i]``."""
+    return _strings_at(values, np.repeat(np.arange(len(values)), counts))
+
+
+def _strings_at(values: list[str], index: np.ndarray) -> pa.Array:
+    """The string column whose row i is ``values[index[i]]``, built straight from its offsets and bytes."""
     encoded = [v.encode() for v in values]
-    lengths = np.repeat(np.array([len(b) for b in encoded], dtype=np.int64), counts)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    sizes = np.array([len(b) for b in encoded], dtype=np.int64)
+    lengths = sizes[index]
+    offsets = np.zeros(len(index) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    data = b"".join(b * n for b, n in zip(encoded, counts))
-    return pa.Array.from_buffers(pa.string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    if len(encoded) == 1:
+        data = encoded[0] * len(index)
+    else:  # each value's bytes as a padded row; a row's mask keeps its own bytes
+        width = max(int(sizes.max()), 1)
+        table = np.zeros((len(encoded), width), dtype=np.uint8)
+        for row, b in enumerate(encoded):
+            table[row, : len(b)] = np.frombuffer(b, dtype=np.uint8)
+        keep = np.arange(width)[None, :] < sizes[:, None]
+        data = table[index][keep[index]].tobytes()
+    return pa.Array.from_buffers(pa.string(), len(index), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _metrics_array(pieces: list[Any]) -> pa.Array:
@@ -221,7 +235,7 @@ def _metrics_array(pieces: list[Any]) -> pa.Array:
         offsets = np.zeros(count + 1, dtype=np.int32)
         np.cumsum(present.sum(axis=1), out=offsets[1:])
         flat = np.flatnonzero(present.ravel())
-        names = pa.array(keys).take(pa.array((flat % len(keys)).astype(np.int32)))
+        names = _strings_at(keys, flat % len(keys))
         return pa.MapArray.from_arrays(offsets, names, pa.array(values.ravel()[flat]), type=type_)
     rows: list[Any] = []
     for p in pieces:

@@ -244,6 +244,26 @@ def test_fec_cache_reuses_scores_of_functionally_equal_programs() -> None:
     assert task.metrics()["fec_hit_rate"] == pytest.approx(2 / 3)
 
 
+def test_fec_cache_state_round_trips_in_order_and_reads_the_older_list_form() -> None:
+    """The checkpointed cache gives back the same entries in LRU order with their counts; the list form of
+    earlier checkpoints still loads."""
+    from evonas.tasks.programs import FecCache
+
+    cache = FecCache(size=5, forget_every=3)
+    for key, fitness in ((2**64 - 1, 0.25), (7, -1.5), (0, 1.0), (2**63, 0.125), (9, 0.5), (11, 0.75)):
+        cache.put(key, fitness)
+    assert cache.get(7) == -1.5 and cache.get(2**64 - 1) is None and cache.get(123) is None
+    restored = FecCache(size=5, forget_every=3)
+    restored.load(json.loads(json.dumps(cache.state())))
+    assert list(restored.entries.items()) == list(cache.entries.items()) and len(restored.entries) == 5
+    assert (restored.hits, restored.lookups) == (cache.hits, cache.lookups) == (1, 3)
+    older = {"entries": [[f"{k:016x}", f, c] for k, (f, c) in cache.entries.items()], "hits": 1, "lookups": 3}
+    from_list = FecCache(size=5, forget_every=3)
+    from_list.load(older)
+    assert list(from_list.entries.items()) == list(cache.entries.items())
+    assert [restored.get(7), restored.get(7)] == [-1.5, None]  # the count came back: the third hit forgets it
+
+
 def test_fingerprint_memo_skips_runs_for_known_live_code_and_changes_no_score(monkeypatch: pytest.MonkeyPatch) -> None:
     """Children whose live code was fingerprinted before (dead-code mutations, plain copies) skip the short run
     and score exactly as with the memo off: same fitness, hits, train steps and hit rate."""

@@ -46,22 +46,23 @@ def expected_value(piece: object, r: int, metrics_rows: list) -> object:
     return None if isinstance(value, float) and value != value else value
 
 
-def test_buffered_pieces_give_the_rows_they_stand_for() -> None:
-    """Lists, arrays (NaN fitness: null), runs of one value and metric columns (NaN: absent), mixed across batches,
-    make the same table as converting the plain rows."""
+@pytest.mark.parametrize("layout", [(True, False, True, None, None, True), (True, True, True)])
+def test_buffered_pieces_give_the_rows_they_stand_for(layout: tuple[bool | None, ...]) -> None:
+    """Lists, arrays (NaN fitness: null), runs of one value and metric columns (NaN: absent), mixed across batches
+    or all columns (metric names of several lengths, one not ASCII), make the same table as converting the plain rows."""
     buffer = LineageBuffer()
     expected: list[dict] = []
-    for batch, columnar in enumerate([True, False, True, None, None, True]):  # None: a small batch given as plain lists
+    for batch, columnar in enumerate(layout):  # None: a small batch given as plain lists
         n = 3 + batch
         ids = list(range(10 * batch, 10 * batch + n))
         fitness = np.array([0.5, math.nan, 2.0, 0.25, math.nan, 1.0] * 2)[:n]
         hits = np.array([1.0, math.nan, 0.0, 1.0, 1.0, math.nan] * 2)[:n]
-        metrics_rows = [[("hit", h), ("size", float(i))] if h == h else [("size", float(i))] for h, i in zip(hits.tolist(), ids)]
+        metrics_rows = [[("hit", h), ("größe", float(i))] if h == h else [("größe", float(i))] for h, i in zip(hits.tolist(), ids)]
         pieces = {
             "id": ids, "parent_id": [None] + ids[:-1], "second_parent_id": [None] * n, "birth": np.array(ids), "mutation": ["m"] * n,
             "genome_kind": Repeat("bits", n), "genome": [None] * n, "fingerprint": [None] * n,
             "fitness": fitness if columnar else [None if f != f else f for f in fitness.tolist()],
-            "metrics": MetricColumns({"hit": hits, "size": np.array(ids, dtype=float)}, n) if columnar else metrics_rows,
+            "metrics": MetricColumns({"hit": hits, "größe": np.array(ids, dtype=float)}, n) if columnar else metrics_rows,
             "status": Repeat("ok", n) if batch % 2 else ["ok" if f == f else "failed" for f in fitness.tolist()],
             "error": Repeat(None, n), "eval_seconds": Repeat(0.5 * batch, n), "worker": Repeat(f"w{batch % 2}", n), "wall_time": Repeat(1000 + batch, n),
         }

@@ -8,6 +8,7 @@ optional functional-equivalence caching (FEC) keyed by a short run's exact error
 from __future__ import annotations
 
 import base64
+import math
 from collections import OrderedDict
 from itertools import combinations
 from operator import itemgetter
@@ -243,37 +244,40 @@ class ProgramTaskSet(Task):
         self._check(genomes)
         tasks = self.arrays()
         batch = prune_batch(to_batch(genomes, eliminate_dead=False))
-        fitness = np.full(len(genomes), np.nan)
-        hit = np.zeros(len(genomes), dtype=bool)
         seeds_arr = np.asarray(seeds, dtype=np.uint64)
         if self.fec is None:
-            fitness[:] = self._full(batch, np.arange(len(genomes)), seeds_arr, tasks)
-        else:
-            keys = self._fec_keys(batch, tasks)
-            self.train_steps += len(genomes) * self.count * self.fec_train
-            remaining = list(range(len(genomes)))
-            # A key seen twice in one batch is evaluated once: later copies wait for the first and then hit.
-            while remaining:
-                misses: list[int] = []
-                waiting: list[int] = []
-                pending: set[int] = set()
-                for i in remaining:
-                    if keys[i] in pending:
-                        waiting.append(i)
-                        continue
-                    cached = self.fec.get(keys[i])
-                    if cached is None:
-                        pending.add(keys[i])
-                        misses.append(i)
-                    else:
-                        fitness[i], hit[i] = cached, True
-                if misses:
-                    index = np.array(misses, dtype=np.int64)
-                    fitness[index] = self._full(batch, index, seeds_arr, tasks)
-                    for i in misses:
-                        self.fec.put(keys[i], float(fitness[i]))
-                remaining = waiting
-        return fitness, ({"fec_hit": hit.astype(np.float64)} if self.fec is not None else {})
+            return self._full(batch, np.arange(len(genomes)), seeds_arr, tasks), {}
+        keys = self._fec_keys(batch, tasks)
+        self.train_steps += len(genomes) * self.count * self.fec_train
+        # plain lists, turned into arrays once: item assignment into numpy arrays costs more per child
+        fitness = [math.nan] * len(genomes)
+        hit = [0.0] * len(genomes)
+        get, put = self.fec.get, self.fec.put
+        remaining = list(range(len(genomes)))
+        # A key seen twice in one batch is evaluated once: later copies wait for the first and then hit.
+        while remaining:
+            misses: list[int] = []
+            waiting: list[int] = []
+            pending: set[int] = set()
+            for i in remaining:
+                key = keys[i]
+                if key in pending:
+                    waiting.append(i)
+                    continue
+                cached = get(key)
+                if cached is None:
+                    pending.add(key)
+                    misses.append(i)
+                else:
+                    fitness[i] = cached
+                    hit[i] = 1.0
+            if misses:
+                scored = self._full(batch, np.array(misses, dtype=np.int64), seeds_arr, tasks).tolist()
+                for i, value in zip(misses, scored):
+                    fitness[i] = value
+                    put(keys[i], value)
+            remaining = waiting
+        return np.array(fitness), {"fec_hit": np.array(hit)}
 
     def _fec_keys(self, batch: Any, tasks: Any) -> list[int]:
         """FEC keys of a pruned batch. The fingerprint run is a pure function of a program's live code on this

@@ -254,50 +254,74 @@ def _early_search_batch(space_overrides: dict[str, Any], count: int, mutations: 
     return prune_batch(to_batch(genomes, eliminate_dead=False))
 
 
-def _kernel_rate(batch: Any, tasks: Any, repeats: int) -> tuple[float, float]:
+def _kernel_rate(batch: Any, tasks: Any, repeats: int, run: Any = None) -> tuple[float, float]:
+    """Best of ``repeats``: programs/s and train steps/s of one kernel call (``run``: the CPU kernel by default)."""
     from evonas.kernels.program_cpu import run_programs
 
+    run = run or run_programs
     seeds = np.arange(len(batch), dtype=np.uint64)
-    run_programs(batch, tasks, seeds)  # warm (loads the compiled kernel)
+    run(batch, tasks, seeds)  # warm (loads or compiles the kernel)
     best = math.inf
     steps = 0
     for _ in range(repeats):
         started = time.perf_counter()
-        _, used, _ = run_programs(batch, tasks, seeds)
+        _, used, _ = run(batch, tasks, seeds)
         best = min(best, time.perf_counter() - started)
         steps = int(used.sum())
     return len(batch) / best, steps / best
 
 
-def bench_automl_zero(quick: bool = False, workers: int = 2) -> dict[str, Any]:
-    """Kernel evaluations/s and train steps/s on one core, the search loop without evaluation, and the demo
-    search's individuals/s with FEC on one and on ``workers`` threads."""
+def _gpu_kernel_rates(results: dict[str, Any], batches: dict[str, tuple[Any, Any]]) -> None:
+    """The same kernel figures on the GPU (one launch per batch, transfers included) and the ratio to one core."""
+    from evonas.kernels.cuda_support import gpu_name
+    from evonas.kernels.program_cuda import run_programs_cuda
+
+    results["gpu"] = gpu_name() or "CUDA simulator"
+    for name, (batch, tasks) in batches.items():
+        _log(f"kernel on the GPU, {name} ...")
+        rate, steps = _kernel_rate(batch, tasks, 3, run_programs_cuda)
+        results[f"{name}_evals_per_s_gpu"] = round(rate, 1)
+        results[f"{name}_train_steps_per_s_gpu"] = round(steps, 1)
+        results[f"{name}_gpu_vs_one_core"] = round(steps / results[f"{name}_train_steps_per_s"], 2)
+
+
+def bench_automl_zero(quick: bool = False, workers: int = 2, device: str = "cpu") -> dict[str, Any]:
+    """Kernel evaluations/s and train steps/s on one core (and on the GPU with ``device`` cuda), the search loop
+    without evaluation, and the demo search's individuals/s with FEC on one and on ``workers`` threads."""
     import numba
 
     from evonas.cli import build_config
     from evonas.executors import make_executor
+    from evonas.kernels.cuda_support import resolve_device
     from evonas.presets import PROGRAM_TASKS
     from evonas.run import Run
     from evonas.tasks.programs import build_task_arrays
 
+    target = resolve_device(device, _log)
     results: dict[str, Any] = {}
     numba.set_num_threads(1)
     demo_space = PROGRAM_TASKS["linear-regression"]["space"]
     _log("kernel, demo configuration (10 tasks x 100/100, F=4, FEC off), one core ...")
     demo_tasks = build_task_arrays("linear", 10, 4, 100, 100, seed=1)
     # Programs drawn the way the search draws its children: mutants of random programs.
-    rate, steps = _kernel_rate(_random_batch(demo_space, 2000 if quick else 20000, 0), demo_tasks, 3)
+    demo_batch = _random_batch(demo_space, 2000 if quick else 20000, 0)
+    rate, steps = _kernel_rate(demo_batch, demo_tasks, 3)
     results["demo_evals_per_s"] = round(rate, 1)
     results["demo_train_steps_per_s"] = round(steps, 1)
     results["demo_evals_per_s_reference"] = 40000.0  # [M] original C++ on this machine kind, one core
     results["demo_evals_per_s_ratio"] = round(rate / 40000.0, 3)
     _log("kernel, F=16, 10 tasks x 8000/1000, S10-like programs, one core ...")
     big_tasks = build_task_arrays("linear", 10, 16, 8000 if not quick else 2000, 1000, seed=2)
-    rate16, steps16 = _kernel_rate(_early_search_batch(PROGRAM_TASKS["binary-classification"]["space"], 200, 5, 1), big_tasks, 2)
+    big_batch = _early_search_batch(PROGRAM_TASKS["binary-classification"]["space"], 200, 5, 1)
+    rate16, steps16 = _kernel_rate(big_batch, big_tasks, 2)
     results["f16_evals_per_s"] = round(rate16, 2)
     results["f16_train_steps_per_s"] = round(steps16, 1)
     results["f16_train_steps_per_s_reference"] = 18.5e6  # [M] C++ S10-like space, no FEC
     results["f16_train_steps_per_s_ratio"] = round(steps16 / 18.5e6, 3)
+    if target == "cuda":
+        # a GPU needs tens of thousands of threads (one per program and task) to fill: 2000 programs x 10 tasks
+        gpu_batch = _early_search_batch(PROGRAM_TASKS["binary-classification"]["space"], 200 if quick else 2000, 5, 1)
+        _gpu_kernel_rates(results, {"demo": (demo_batch, demo_tasks), "f16": (gpu_batch, big_tasks)})
     _log("search loop without evaluation (ask -> mutate -> tell -> compact lineage -> checkpoint) ...")
     # The demo preset's own checkpoint interval: a run's checkpoint (1000 member genomes as JSON, the lineage part
     # written) is part of the loop's cost, at the rate a run pays it.
@@ -331,7 +355,7 @@ def bench_automl_zero(quick: bool = False, workers: int = 2) -> dict[str, Any]:
         "benchmark": "automl-zero",
         "evonas": __version__,
         "machine": machine_info(),
-        "config": {"quick": quick, "workers": workers},
+        "config": {"quick": quick, "workers": workers, "device": target},
         "results": results,
     }
 
@@ -442,3 +466,4 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "automl-zero-demo": bench_automl_zero_demo, "automl-zero-demo-parallel": bench_automl_zero_demo_parallel, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
     "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality, "scheduling": bench_scheduling,
 }
+GPU_BENCHMARKS = ("automl-zero",)  # the ones that take --device and time CUDA kernels

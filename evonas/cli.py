@@ -114,7 +114,8 @@ def build_config(
     if train_images is not None:
         task_options["train_images"] = train_images
         task_options.pop("epochs", None)
-    if task_class(task_name)[0] is ImageClassification:
+    task_type = task_class(task_name)[0]
+    if task_type is ImageClassification or getattr(task_type, "kernel_devices", False):
         task_options["device"] = device
     keys = strategy_option_keys(strategy)
     strategy_options: dict[str, Any] = {k: v for k, v in (("population", population), ("sample", sample)) if k in keys}
@@ -389,6 +390,13 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
                           train_images, max_seconds, checkpoint_every, device, parse_options(options), lineage_mode)
     if until_solved is not None:
         config.until_solved = until_solved
+    from evonas.kernels.cuda_support import resolve_device
+    from evonas.tasks import task_class
+
+    if getattr(task_class(config.task)[0], "kernel_devices", False):
+        # resolved here, once, and recorded in the config: experiments in other processes and resumes keep it
+        notice = None if quiet else (lambda line: click.echo(line, err=True))
+        config.task_options["device"] = resolve_device(config.task_options.get("device", "cpu"), notice)
     check_task(config)  # before any folder is made (the protocol path creates one before its first run)
     check_execution(config, execution)
     strategy = config.strategy
@@ -509,13 +517,22 @@ def export(run_dir: Path, ident: int | None, best: bool, fmt: str | None, out: P
 @click.argument("name", default="amoeba")
 @click.option("--quick", is_flag=True, help="Fewer repetitions (seconds instead of minutes).")
 @click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Workers for the architectures/hour figure.")
-def bench(name: str, quick: bool, workers: int) -> None:
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda: also time the GPU kernels (automl-zero).")
+def bench(name: str, quick: bool, workers: int, device: str) -> None:
     """Run a benchmark and print one JSON object (progress on stderr)."""
-    from evonas.bench import BENCHMARKS
+    from evonas.bench import BENCHMARKS, GPU_BENCHMARKS
 
     if name not in BENCHMARKS:
         raise UserError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
-    click.echo(json.dumps(BENCHMARKS[name](quick=quick, workers=workers), indent=2))
+    if device not in ("auto", "cpu", "cuda"):
+        raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    if name in GPU_BENCHMARKS:
+        result = BENCHMARKS[name](quick=quick, workers=workers, device=device)
+    elif device == "cuda":
+        raise UserError(f"benchmark {name!r} has no GPU kernels; use --device cpu, or one of {', '.join(GPU_BENCHMARKS)}")
+    else:
+        result = BENCHMARKS[name](quick=quick, workers=workers)
+    click.echo(json.dumps(result, indent=2))
 
 
 def main() -> None:

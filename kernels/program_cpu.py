@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numba import get_num_threads, njit, prange
@@ -527,8 +528,9 @@ def _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classific
 
 @njit(cache=True, error_model="numpy")
 def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                 max_abs_error, seed, out_kind, task_fitness, errors, record, s, v, m, tmpv, tmpm, rng, lanes, flags):
+                 max_abs_error, seed, out_kind, task_fitness, errors, record, s, v, m, tmpv, tmpm, rng, lanes, flags, first_task):
     """Evaluate one program on all tasks in lockstep; fills ``task_fitness`` (T,), returns training steps run.
+    ``first_task`` numbers the lanes' random streams (the GPU twin runs one task per thread).
 
     ``xs`` (E*N, F, T) and ``ys`` (E*N, T) hold the training examples in visiting order, epoch after epoch;
     ``xv`` (Nv, F, T) and ``yv`` (Nv, T) the validation set. Dead lanes keep computing (their memory is theirs
@@ -541,7 +543,7 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
     v[:] = 0.0
     m[:] = 0.0
     for t in range(n_lanes):
-        rng[t] = lane_seed(seed, t)
+        rng[t] = lane_seed(seed, first_task + t)
     best, err, sq, wrong = lanes[0], lanes[1], lanes[2], lanes[3]
     alive, failed = flags[0], flags[1]
     for t in range(n_lanes):
@@ -674,8 +676,17 @@ def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_p
             steps[p] = _run_program(
                 op[p], in1[p], in2[p], out[p], data[p], length[p], xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
                 classification, max_abs_error, seeds[p], out_kind, task_fitness[p], errors[p], record, s, v, m, tmpv, tmpm, rng,
-                lanes, flags,
+                lanes, flags, 0,
             )
+
+
+def run_lengths(tasks: TaskArrays, n_train: int | None, n_valid: int | None, epochs: int | None) -> tuple[int, int, int]:
+    """Training and validation examples and epochs of a call: the task set's own, or fewer where asked."""
+    return (
+        tasks.x_train.shape[1] if n_train is None else min(n_train, tasks.x_train.shape[1]),
+        tasks.x_valid.shape[1] if n_valid is None else min(n_valid, tasks.x_valid.shape[1]),
+        tasks.order.shape[1] if epochs is None else min(epochs, tasks.order.shape[1]),
+    )
 
 
 def run_programs(
@@ -691,9 +702,7 @@ def run_programs(
     """Evaluate every program on every task: returns per-task fitness (B, T), training steps (B,) and, when
     ``record_errors``, the first epoch's per-example errors (B, T, n_train + n_valid; NaN where not reached)."""
     batch.check()
-    n_train = tasks.x_train.shape[1] if n_train is None else min(n_train, tasks.x_train.shape[1])
-    n_valid = tasks.x_valid.shape[1] if n_valid is None else min(n_valid, tasks.x_valid.shape[1])
-    epochs = tasks.order.shape[1] if epochs is None else min(epochs, tasks.order.shape[1])
+    n_train, n_valid, epochs = run_lengths(tasks, n_train, n_valid, epochs)
     xs, ys, xv, yv = tasks.lanes
     b, t = len(batch), tasks.count
     task_fitness = np.zeros((b, t))
@@ -720,12 +729,14 @@ def _hash_errors(errors: np.ndarray, salt: np.uint64) -> np.ndarray:
     return out
 
 
-def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid: int = 10, truncated: bool = False) -> np.ndarray:
+def fec_keys(batch: ProgramBatch, tasks: TaskArrays, n_train: int = 10, n_valid: int = 10, truncated: bool = False,
+             run: Any = None) -> np.ndarray:
     """Functional-equivalence fingerprints: a hash of the per-example errors of a short run with a fixed
     random seed (NaN where a run stopped early), salted with the full training length. ``truncated`` hashes
-    floor(1e8 * (1 - (2/pi) atan(error))) as [P] describes; the default hashes the exact doubles as [C] does."""
+    floor(1e8 * (1 - (2/pi) atan(error))) as [P] describes; the default hashes the exact doubles as [C] does.
+    ``run`` is the interpreter (``run_programs``, or its GPU twin)."""
     seeds = np.full(len(batch), FEC_SEED, dtype=np.uint64)
-    _, _, errors = run_programs(batch, tasks, seeds, n_train, n_valid, epochs=1, record_errors=True)
+    _, _, errors = (run or run_programs)(batch, tasks, seeds, n_train, n_valid, epochs=1, record_errors=True)
     if truncated:
         with np.errstate(invalid="ignore"):
             errors = np.floor((1.0 - (2.0 / np.pi) * np.arctan(errors)) * 1e8)

@@ -187,13 +187,14 @@ class ProgramTaskSet(Task):
     name = "programs"
     genome_kinds = ("automl-zero",)
     in_process = True  # the kernel parallelises with numba threads, and the FEC cache must stay in one place
+    kernel_devices = True  # takes ``device``: cpu, cuda (kernels/program_cuda.py) or auto
     fingerprint_memo_size = 1_000_000  # entries (about 100 MB); 0 turns the memo off
 
     def __init__(self, kind: str = "linear", tasks: int = 10, features: int = 4, train: int = 100, valid: int = 100,
                  epochs: int = 1, task_seed: int = 0, fec: bool = False, fec_train: int = 10, fec_valid: int = 10,
                  fec_cache_size: int = 100_000, fec_forget_every: int = 100, fec_hashing: str = "exact",
                  hurdle: bool = False, hurdle_tasks: int = 0, hurdle_percentile: float = 75.0, hurdle_window: int = 1000,
-                 max_abs_error: float = 100.0) -> None:
+                 max_abs_error: float = 100.0, device: str = "cpu") -> None:
         if kind not in KINDS:
             raise UserError(f"unknown program task kind {kind!r}; choose one of {', '.join(KINDS)}")
         if min(tasks, features, train, valid, epochs) < 1:
@@ -206,7 +207,7 @@ class ProgramTaskSet(Task):
                          task_seed=task_seed, fec=fec, fec_train=fec_train, fec_valid=fec_valid,
                          fec_cache_size=fec_cache_size, fec_forget_every=fec_forget_every, fec_hashing=fec_hashing,
                          hurdle=hurdle, hurdle_tasks=hurdle_tasks, hurdle_percentile=hurdle_percentile,
-                         hurdle_window=hurdle_window, max_abs_error=max_abs_error)
+                         hurdle_window=hurdle_window, max_abs_error=max_abs_error, device=device)
         self.kind, self.count, self.features = kind, tasks, features
         self.train, self.valid, self.epochs, self.task_seed = train, valid, epochs, task_seed
         self.fec = FecCache(fec_cache_size, fec_forget_every) if fec else None
@@ -220,6 +221,20 @@ class ProgramTaskSet(Task):
         self._arrays: Any = None
         self.train_steps = 0
         self._fingerprints: dict[int, int] = {}  # live-code hash -> FEC key (see _fec_keys)
+        self.device = device
+        self._runner: Any = None
+
+    def _run(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The interpreter of this task's device (resolved at first use, so building a task never loads CUDA)."""
+        if self._runner is None:
+            from evonas.kernels.cuda_support import resolve_device
+
+            if resolve_device(self.device) == "cuda":
+                from evonas.kernels.program_cuda import run_programs_cuda as runner
+            else:
+                from evonas.kernels.program_cpu import run_programs as runner
+            self._runner = runner
+        return self._runner(*args, **kwargs)
 
     def arrays(self) -> Any:
         """The task set's kernel arrays, built once."""
@@ -294,7 +309,7 @@ class ProgramTaskSet(Task):
         unknown = [i for i, key in enumerate(keys) if key is None]
         if unknown:
             sub = batch if len(unknown) == len(keys) else _take(batch, np.array(unknown, dtype=np.int64))
-            fresh = fec_keys(sub, tasks, self.fec_train, self.fec_valid, self.fec_hashing == "truncated").tolist()
+            fresh = fec_keys(sub, tasks, self.fec_train, self.fec_valid, self.fec_hashing == "truncated", self._run).tolist()
             for i, key in zip(unknown, fresh):
                 keys[i] = memo[codes[i]] = key
         return keys  # type: ignore[return-value]
@@ -305,8 +320,7 @@ class ProgramTaskSet(Task):
         With hurdles ([P] S3, after So et al. 2019), programs first run on ``hurdle_tasks`` tasks; those scoring
         below the rolling ``hurdle_percentile`` of recent first-stage scores stop there with that score.
         """
-        from evonas.kernels.program_cpu import run_programs
-
+        run_programs = self._run
         sub = batch if len(index) == len(batch) else _take(batch, index)
         if not self.hurdle:
             task_fitness, steps, _ = run_programs(sub, tasks, seeds[index], max_abs_error=self.max_abs_error)

@@ -1,0 +1,79 @@
+"""Finding a CUDA GPU for the bulk kernels, and the ``--device auto|cpu|cuda`` rule.
+
+numba's CUDA target is imported only here and only when a GPU path is asked for, so CPU users never load it.
+With the ``cuda`` extra installed it is NVIDIA's ``numba-cuda`` (the target built into numba is deprecated);
+``NUMBA_ENABLE_CUDASIM=1`` swaps in numba's simulator, which the tests use on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from evonas.errors import UserError
+
+DEVICES = ("auto", "cpu", "cuda")
+_INSTALL = "install the NVIDIA driver and pip install 'evonas[cuda]', or use --device cpu"
+
+
+def simulated() -> bool:
+    """Whether numba.cuda is the simulator (``NUMBA_ENABLE_CUDASIM=1``, read by numba at import)."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+@cache
+def _probe() -> tuple[Any, str | None]:
+    """numba.cuda and None when a GPU (or the simulator) is usable, else None and why not."""
+    try:
+        from numba import cuda
+    except Exception as exc:  # noqa: BLE001 - any failure to load the target means no GPU path
+        return None, f"numba's CUDA target failed to load ({type(exc).__name__}: {exc})"
+    try:
+        if cuda.is_available():
+            return cuda, None
+    except Exception as exc:  # noqa: BLE001
+        return None, f"the CUDA driver failed to start ({type(exc).__name__}: {exc})"
+    return None, "no CUDA GPU is visible (numba.cuda found no driver or device)"
+
+
+def cuda_module() -> Any:
+    """numba.cuda, or a UserError naming what is missing and the fix."""
+    cuda, problem = _probe()
+    if cuda is None:
+        raise UserError(f"--device cuda: {problem}; {_INSTALL}")
+    return cuda
+
+
+def gpu_name() -> str | None:
+    """The GPU's name, or None without one (the simulator is not a GPU)."""
+    cuda, _ = _probe()
+    if cuda is None or simulated():
+        return None
+    name = cuda.get_current_device().name
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+_told_fallback = False
+
+
+def resolve_device(requested: str, echo: Callable[[str], None] | None = None) -> str:
+    """'cpu' or 'cuda' for ``--device``: ``auto`` takes a real GPU when one is visible and otherwise falls back
+    to the CPU, saying so once per process; ``cuda`` without one is a UserError."""
+    global _told_fallback
+    if requested not in DEVICES:
+        raise UserError(f"unknown device {requested!r}; choose auto, cpu or cuda")
+    if requested == "cpu":
+        return "cpu"
+    if requested == "cuda":
+        cuda_module()
+        return "cuda"
+    if gpu_name() is not None:
+        return "cuda"
+    if not _told_fallback and echo is not None:
+        _, problem = _probe()
+        echo(f"--device auto: {problem or 'the CUDA simulator is not a GPU'}; running on the CPU")
+        _told_fallback = True
+    return "cpu"

@@ -1,0 +1,137 @@
+"""numba.cuda twin of the AutoML-Zero interpreter (``kernels/program_cpu.py``), one launch per batch.
+
+The device functions are compiled from the CPU kernel's own Python source (each njit function's ``py_func``)
+with its callees rebound to their device twins, so the op table, the early-stop rules and the fitness formulas
+exist once and the two targets cannot drift apart. One thread runs one (program, task) pair: its memory is a
+one-lane view of workspace arrays whose last axis is the thread, and the examples are stored task-last as on
+the CPU, so the threads of a warp touch neighbouring addresses (coalesced loads) and every example stays on the
+device (no host round trip per example). Under ``NUMBA_ENABLE_CUDASIM=1`` (numba's simulator, for tests
+without a GPU) the kernel runs as Python, where ``math.sin(inf)`` raises; there the math functions are
+NumPy's, which follow IEEE 754 as the compiled kernels do.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from evonas.genomes.program_ir import OUT_KIND, ProgramBatch
+
+from . import program_cpu as cpu
+from . import splitmix
+from .cuda_support import cuda_module, simulated
+
+THREADS_PER_BLOCK = 128
+
+# the names the CPU kernel's math calls use, for the simulator (NumPy scalars: inf and NaN instead of exceptions)
+_IEEE_MATH = types.SimpleNamespace(
+    acos=np.arccos, asin=np.arcsin, atan=np.arctan, cos=np.cos, exp=np.exp, isfinite=np.isfinite, log=np.log,
+    pi=math.pi, sin=np.sin, sqrt=np.sqrt, tan=np.tan,
+)
+# callees first: each twin's globals must hold its callees' twins when numba compiles it
+_TWINS = ("_uniform", "_gaussian", "lane_seed", "fraction_index", "_exec", "_writes_features", "_load_features",
+          "_score_epoch", "_run_program")
+
+
+def _device_twin(function: Any, namespace: dict[str, Any], cuda: Any) -> Any:
+    """A CUDA device function with the Python source of ``function`` (an njit dispatcher), resolving its
+    globals in ``namespace``."""
+    source = getattr(function, "py_func", function)
+    rebound = types.FunctionType(source.__code__, namespace, source.__name__, source.__defaults__, source.__closure__)
+    return cuda.jit(device=True)(rebound)
+
+
+def _kernel_source(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,  # pragma: no cover
+                   classification, max_abs_error, seeds, out_kind, task_fitness, steps, errors, record,
+                   s, v, m, tmpv, tmpm, rng, lanes, flags):
+    """One thread: program ``p`` on task ``t``, with one-lane views of the inputs and the workspace."""
+    tid = cuda.grid(1)  # noqa: F821 - bound in the kernel's namespace
+    n_tasks = xs.shape[2]
+    if tid >= op.shape[0] * n_tasks:
+        return
+    p = tid // n_tasks
+    t = tid - p * n_tasks
+    steps[p, t] = _run_program(  # noqa: F821 - bound in the kernel's namespace
+        op[p], in1[p], in2[p], out[p], data[p], length[p], xs[:, :, t : t + 1], ys[:, t : t + 1], xv[:, :, t : t + 1],
+        yv[:, t : t + 1], epochs, n_per_epoch, n_train, n_valid, n_full, classification, max_abs_error, seeds[p], out_kind,
+        task_fitness[p, t : t + 1], errors[p, t : t + 1], record, s[:, tid : tid + 1], v[:, :, tid : tid + 1],
+        m[:, :, :, tid : tid + 1], tmpv[:, tid : tid + 1], tmpm[:, :, tid : tid + 1], rng[tid : tid + 1], lanes[:, tid : tid + 1],
+        flags[:, tid : tid + 1], t,
+    )
+
+
+@cache
+def _kernel() -> Any:
+    """The compiled kernel (built once per process: numba compiles it at its first launch)."""
+    cuda = cuda_module()
+    namespace = dict(vars(cpu))
+    if simulated():
+        namespace["math"] = _IEEE_MATH
+    namespace["cuda"] = cuda
+    namespace["_mix"] = _device_twin(splitmix.mix, dict(vars(splitmix)), cuda)
+    for name in _TWINS:
+        namespace[name] = _device_twin(getattr(cpu, name), namespace, cuda)
+    kernel = types.FunctionType(_kernel_source.__code__, namespace, "program_kernel")
+    return cuda.jit(kernel)
+
+
+def run_programs_cuda(
+    batch: ProgramBatch,
+    tasks: cpu.TaskArrays,
+    seeds: np.ndarray,
+    n_train: int | None = None,
+    n_valid: int | None = None,
+    epochs: int | None = None,
+    record_errors: bool = False,
+    max_abs_error: float = cpu.MAX_ABS_ERROR,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``program_cpu.run_programs`` on the GPU: the same arguments and the same results (per-task fitness,
+    training steps per program, recorded errors)."""
+    cuda = cuda_module()
+    batch.check()
+    n_train, n_valid, epochs = cpu.run_lengths(tasks, n_train, n_valid, epochs)
+    b, t, f = len(batch), tasks.count, tasks.features
+    threads = b * t
+    errors = np.full((b, t, n_train + n_valid) if record_errors else (b, t, 1), np.nan)
+    device = _device_tasks(tasks)
+    task_fitness = cuda.device_array((b, t), dtype=np.float64)
+    steps = cuda.device_array((b, t), dtype=np.int64)
+    errors_device = cuda.to_device(errors)
+    workspace = (
+        cuda.device_array((batch.scalars, threads)), cuda.device_array((batch.vectors, f, threads)),
+        cuda.device_array((max(batch.matrices, 1), f, f, threads)), cuda.device_array((f, threads)),
+        cuda.device_array((f, f, threads)), cuda.device_array(threads, dtype=np.uint64), cuda.device_array((4, threads)),
+        cuda.device_array((2, threads), dtype=np.bool_),
+    )
+    program = [cuda.to_device(np.ascontiguousarray(a)) for a in (batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length)]
+    blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    _kernel()[blocks, THREADS_PER_BLOCK](
+        *program, *device, epochs, tasks.x_train.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification,
+        max_abs_error, cuda.to_device(np.asarray(seeds, dtype=np.uint64)), _device_out_kind(), task_fitness, steps,
+        errors_device, record_errors, *workspace,
+    )
+    return task_fitness.copy_to_host(), steps.copy_to_host().sum(axis=1), errors_device.copy_to_host()
+
+
+_DEVICE_TASKS: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _device_tasks(tasks: cpu.TaskArrays) -> tuple[Any, ...]:
+    """The task set's lane-major examples on the device, copied once per task set (a search reuses one)."""
+    cuda = cuda_module()
+    held = _DEVICE_TASKS.get(id(tasks))
+    if held is None or held[0] is not tasks:
+        if len(_DEVICE_TASKS) >= 4:  # a protocol makes new task sets per experiment: keep the recent few
+            _DEVICE_TASKS.pop(next(iter(_DEVICE_TASKS)))
+        held = (tasks, tuple(cuda.to_device(a) for a in tasks.lanes))
+        _DEVICE_TASKS[id(tasks)] = held
+    return held[1]
+
+
+@cache
+def _device_out_kind() -> Any:
+    return cuda_module().to_device(OUT_KIND)

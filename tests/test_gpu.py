@@ -1,0 +1,65 @@
+"""The GPU path without a GPU: the CUDA kernels under numba's simulator, and the --device rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+from evonas.errors import UserError
+from evonas.kernels import cuda_support
+
+TESTS = Path(__file__).parent
+
+
+def test_cuda_kernels_match_the_cpu_kernels_under_the_simulator(tmp_path: Path) -> None:
+    """``cuda_sim_cases.py`` in a fresh interpreter with NUMBA_ENABLE_CUDASIM=1 (numba reads it at import)."""
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONSAFEPATH": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(TESTS / "cuda_sim_cases.py")],
+        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.skipif(cuda_support.gpu_name() is not None, reason="this machine has a GPU")
+def test_device_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
+    """evolve and bench refuse --device cuda with one line naming the problem and the fix, and log nothing."""
+    result = run_cli("evolve", "--genome", "automl-zero", "--task", "linear-regression", "--experiments", "1", "--cycles", "50",
+                     "--device", "cuda", "--out", str(tmp_path / "run"))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--device cuda" in lines[0] and "evonas[cuda]" in lines[0], result.stderr
+    assert not (tmp_path / "run" / "lineage").exists()
+    bench = run_cli("bench", "automl-zero", "--quick", "--device", "cuda")
+    assert bench.returncode != 0 and len(bench.stderr.strip().splitlines()) == 1 and "--device cuda" in bench.stderr
+
+
+@pytest.mark.skipif(cuda_support.gpu_name() is not None, reason="this machine has a GPU")
+def test_device_auto_falls_back_to_the_cpu_and_says_so_once(tmp_path: Path) -> None:
+    """--device auto without a GPU runs on the CPU with one notice, even over several experiments."""
+    result = run_cli("evolve", "--genome", "automl-zero", "--task", "linear-regression", "--experiments", "2", "--workers", "1",
+                     "--cycles", "1200", "-o", "train=20", "-o", "valid=10", "--device", "auto", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    notices = [line for line in (result.stdout + result.stderr).splitlines() if "--device auto" in line]
+    assert len(notices) == 1 and "running on the CPU" in notices[0], notices
+
+
+def test_unknown_device_and_the_resolution_rule() -> None:
+    """cpu is taken as asked; an unknown name is refused; auto says it fell back once per process."""
+    assert cuda_support.resolve_device("cpu") == "cpu"
+    with pytest.raises(UserError, match="unknown device"):
+        cuda_support.resolve_device("tpu")
+    if cuda_support.gpu_name() is None:
+        said: list[str] = []
+        cuda_support._told_fallback = False
+        assert cuda_support.resolve_device("auto", said.append) == "cpu"
+        assert cuda_support.resolve_device("auto", said.append) == "cpu"
+        assert len(said) == 1
+        with pytest.raises(UserError, match="--device cuda"):
+            cuda_support.resolve_device("cuda")

@@ -466,4 +466,4 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "automl-zero-demo": bench_automl_zero_demo, "automl-zero-demo-parallel": bench_automl_zero_demo_parallel, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
     "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality, "scheduling": bench_scheduling,
 }
-GPU_BENCHMARKS = ("automl-zero",)  # the ones that take --device and time CUDA kernels
+GPU_BENCHMARKS = ("automl-zero", "neat")  # the ones that take --device and time CUDA kernels

@@ -193,9 +193,10 @@ def _neat_python_available() -> bool:
     return True
 
 
-def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int = 10) -> dict[str, Any]:
+def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int = 10, device: str = "cpu") -> dict[str, Any]:
     """Genome evaluations/s on ``rows`` input rows, for grown XOR-shaped genomes (5 add-node, 10 add-connection
-    mutations): our lowering + kernel against neat-python's ``FeedForwardNetwork.create`` + ``activate`` per row."""
+    mutations): our lowering + kernel against neat-python's ``FeedForwardNetwork.create`` + ``activate`` per row;
+    with ``device`` cuda also the GPU kernel's rate (wall time, transfers included) and its ratio to one core."""
     from evonas.genomes.neat import NeatSpace, population_ir
     from evonas.kernels.neat_cpu import activate_rows, lower_population
 
@@ -227,6 +228,18 @@ def throughput(genomes: int = 1000, rows: int = 10_000, reference_genomes: int =
     out: dict[str, Any] = {"genome_evals_per_s": ours, "rows": rows, "genomes": genomes,
                            "hidden_nodes_mean": float(np.mean([len(g.hidden) for g in population])),
                            "enabled_connections_mean": float(np.mean([int(g.enabled.sum()) for g in population]))}
+    if device == "cuda":
+        from evonas.kernels.cuda_support import gpu_name
+        from evonas.kernels.neat_cuda import activate_rows_cuda
+
+        nets = lower_population(population_ir(population))
+        activate_rows_cuda(nets, inputs[:10])  # compile outside the timing
+        gpu = 0.0
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            activate_rows_cuda(nets, inputs)
+            gpu = max(gpu, genomes / (time.perf_counter() - started))
+        out.update(gpu=gpu_name() or "CUDA simulator", genome_evals_per_s_gpu=gpu, gpu_vs_one_core=gpu / ours)
     if not _neat_python_available():
         return {**out, "genome_evals_per_s_reference": None, "genome_evals_per_s_ratio": None}
     import neat
@@ -276,9 +289,13 @@ def _dpnv_ours(seed: int) -> dict[str, Any]:
     return neat_search("double-pole-novel", seed, 300)
 
 
-def bench_neat(quick: bool = False, workers: int = 2, seeds: int = 100) -> dict[str, Any]:
-    """XOR over many seeds (evaluations, failures, CPU ms per generation) beside neat-python, and evaluation throughput."""
+def bench_neat(quick: bool = False, workers: int = 2, seeds: int = 100, device: str = "cpu") -> dict[str, Any]:
+    """XOR over many seeds (evaluations, failures, CPU ms per generation) beside neat-python, and evaluation
+    throughput (on the GPU too with ``device`` cuda, or auto with one visible)."""
     from evonas.bench import _log, machine_info
+    from evonas.kernels.cuda_support import resolve_device
+
+    target = resolve_device(device, _log)
 
     count = 10 if quick else seeds
     _log(f"XOR, {count} seeds, evonas ...")
@@ -298,7 +315,7 @@ def bench_neat(quick: bool = False, workers: int = 2, seeds: int = 100) -> dict[
     ours_alone = _map(_xor_ours, list(range(1, alone + 1)), 1, warm_up=True)
     theirs_alone = _map(neat_python_xor, list(range(1, min(alone, 10) + 1)), 1) if reference_available else []
     _log("evaluation throughput on 10,000 rows ...")
-    rates = throughput(genomes=200 if quick else 1000)
+    rates = throughput(genomes=200 if quick else 1000, device=target)
     their_solved = [r for r in theirs if r["solved"]]
     ms_ours = float(np.mean([r["cpu_ms_per_generation"] for r in ours]))
     ms_theirs = float(np.mean([r["cpu_ms_per_generation"] for r in theirs])) if theirs else None
@@ -308,7 +325,8 @@ def bench_neat(quick: bool = False, workers: int = 2, seeds: int = 100) -> dict[
         "machine": machine_info(),
         "config": {"task": "xor", "population": 150, "seeds": count, "generation_limit": 500, "reference_generation_limit": 300,
                    "reference": "neat-python 2.0.0, its standard XOR config" if reference_available else None, "reference_available": reference_available,
-                   "cpu_time": "process CPU time, one thread per run, runs two at a time (ms_per_generation_alone: one at a time)"},
+                   "cpu_time": "process CPU time, one thread per run, runs two at a time (ms_per_generation_alone: one at a time)",
+                   "device": target},
         "results": {
             "xor_failures": count - len(solved),
             "xor_evaluations": _summary([r["evaluations"] for r in solved]),

@@ -393,10 +393,10 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     from evonas.kernels.cuda_support import resolve_device
     from evonas.tasks import task_class
 
+    device_notes: list[str] = []  # said once the run exists, so that an error stays the only line
     if getattr(task_class(config.task)[0], "kernel_devices", False):
         # resolved here, once, and recorded in the config: experiments in other processes and resumes keep it
-        notice = None if quiet else (lambda line: click.echo(line, err=True))
-        config.task_options["device"] = resolve_device(config.task_options.get("device", "cpu"), notice)
+        config.task_options["device"] = resolve_device(config.task_options.get("device", "cpu"), device_notes.append)
     check_task(config)  # before any folder is made (the protocol path creates one before its first run)
     check_execution(config, execution)
     strategy = config.strategy
@@ -405,14 +405,32 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
         from evonas import protocol
 
         state = protocol.start(out, config, max(0, experiments))
+        _say(device_notes, quiet)
         if not quiet:
             click.echo(f"evolving {genome} on {config.task}: experiments until selection fitness > {config.protocol['threshold']}, folder {out}", err=True)
         _run_protocol(out, state, execution, quiet)
         return
     run = Run.create(out, config)
+    _say(device_notes, quiet)
     if not quiet:
         click.echo(f"evolving {genome} on {config.task} with {strategy}: {config.cycles} evaluations, {workers if execution.asynchronous else min(workers, config.batch)} worker(s){', asynchronous' if execution.asynchronous else ''}, run folder {out}", err=True)
     _execute(run, execution, quiet)
+
+
+def _check_recorded_device(run_dir: Path, config: Any) -> None:
+    """A run recorded on the GPU resumes only where one is visible (its scores depend on the device)."""
+    from evonas.kernels.cuda_support import cuda_problem
+
+    problem = cuda_problem() if config.task_options.get("device") == "cuda" else None
+    if problem:
+        raise UserError(f"{run_dir} was started with --device cuda but here {problem}; resume it where a GPU and "
+                        "'evonas[cuda]' are installed")
+
+
+def _say(lines: list[str], quiet: bool) -> None:
+    """Notices for stderr, unless quiet."""
+    for line in lines if not quiet else ():
+        click.echo(line, err=True)
 
 
 @cli.command()
@@ -430,9 +448,11 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: An
     if protocol.is_protocol_folder(run_dir):
         state = protocol.load(run_dir)
         check_execution(RunConfig(**state["config"]), execution)
+        _check_recorded_device(run_dir, RunConfig(**state["config"]))
         _run_protocol(run_dir, state, execution, quiet)
         return
     check_execution(load_config(run_dir), execution)  # before Run.open, which may set rows aside
+    _check_recorded_device(run_dir, load_config(run_dir))
     run = Run.open(run_dir, cycles)
     if not quiet:
         click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)

@@ -7,9 +7,13 @@ With the ``cuda`` extra installed it is NVIDIA's ``numba-cuda`` (the target buil
 
 from __future__ import annotations
 
+import math
+import types
 from collections.abc import Callable
 from functools import cache
 from typing import Any
+
+import numpy as np
 
 from evonas.errors import UserError
 
@@ -37,6 +41,11 @@ def _probe() -> tuple[Any, str | None]:
     except Exception as exc:  # noqa: BLE001
         return None, f"the CUDA driver failed to start ({type(exc).__name__}: {exc})"
     return None, "no CUDA GPU is visible (numba.cuda found no driver or device)"
+
+
+def cuda_problem() -> str | None:
+    """Why numba.cuda cannot run kernels here, or None when it can (a GPU, or the simulator)."""
+    return _probe()[1]
 
 
 def cuda_module() -> Any:
@@ -77,3 +86,34 @@ def resolve_device(requested: str, echo: Callable[[str], None] | None = None) ->
         echo(f"--device auto: {problem or 'the CUDA simulator is not a GPU'}; running on the CPU")
         _told_fallback = True
     return "cpu"
+
+
+# the names the CPU kernels' math calls use, for the simulator (NumPy scalars: inf and NaN instead of exceptions)
+_IEEE_MATH = types.SimpleNamespace(
+    acos=np.arccos, asin=np.arcsin, atan=np.arctan, cos=np.cos, exp=np.exp, isfinite=np.isfinite, log=np.log,
+    pi=math.pi, sin=np.sin, sqrt=np.sqrt, tan=np.tan,
+)
+
+
+def twin_namespace(module: Any) -> dict[str, Any]:
+    """Globals for device twins of ``module``'s njit functions: the module's own, with ``cuda`` bound and, under
+    the simulator (which runs kernels as Python, where ``math.sin(inf)`` raises), IEEE 754 math."""
+    namespace = dict(vars(module))
+    namespace["cuda"] = cuda_module()
+    if simulated():
+        namespace["math"] = _IEEE_MATH
+    return namespace
+
+
+def device_twins(namespace: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Compile the njit functions ``names`` of the namespace's module as CUDA device functions from their Python
+    source, callees first; each resolves its globals (its callees' twins included) in ``namespace``."""
+    cuda = namespace["cuda"]
+    for name in names:
+        namespace[name] = cuda.jit(device=True)(rebind(namespace[name], namespace))
+
+
+def rebind(function: Any, namespace: dict[str, Any]) -> Any:
+    """The Python function behind ``function`` (an njit dispatcher or a plain function) with globals ``namespace``."""
+    source = getattr(function, "py_func", function)
+    return types.FunctionType(source.__code__, namespace, source.__name__, source.__defaults__, source.__closure__)

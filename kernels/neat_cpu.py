@@ -166,11 +166,17 @@ def _activate_rows(order_offset, order, begin, end, source, weight, n_nodes, n_i
                              values_all[: n_nodes[g]], acc)
 
 
-def activate_rows(nets: PackedNets, inputs: np.ndarray) -> np.ndarray:
-    """Outputs ``[genome, row, output]`` of every network on every input row (state reset per row, one pass)."""
+def checked_rows(nets: PackedNets, inputs: np.ndarray) -> np.ndarray:
+    """Input rows as contiguous float64, refused unless each row has the networks' input count."""
     inputs = np.ascontiguousarray(inputs, dtype=np.float64)
     if inputs.ndim != 2 or inputs.shape[1] != nets.n_inputs:
         raise ValueError(f"inputs must be rows of {nets.n_inputs} values (bias included), got shape {inputs.shape}")
+    return inputs
+
+
+def activate_rows(nets: PackedNets, inputs: np.ndarray) -> np.ndarray:
+    """Outputs ``[genome, row, output]`` of every network on every input row (state reset per row, one pass)."""
+    inputs = checked_rows(nets, inputs)
     out = np.zeros((len(nets), inputs.shape[0], nets.n_outputs))
     chunks = max(1, min(len(nets), numba.get_num_threads()))
     _activate_rows(nets.order_offset, nets.order, nets.begin, nets.end, nets.source, nets.weight, nets.n_nodes, nets.n_inputs,
@@ -261,6 +267,47 @@ def _set_inputs(values, st, poles, velocities, bias, bias_value):  # type: ignor
         values[k] = bias_value
 
 
+@njit(cache=True, inline="always")
+def _pole_episode(order_offset, order, begin, end, source, weight, activated, n_in, start, poles, velocities, bias, bias_value,  # type: ignore[no-untyped-def]
+                  max_steps, angle, gruau, synchronous, g, values, st, d0, dt, dm, yt, jiggle, sums):
+    """Network ``g`` balancing from ``start``: (balanced decisions, fitness). ``values`` (the network's nodes),
+    ``sums`` (its activated nodes), the state ``st``, the RK4 scratch and ``jiggle`` (Gruau: ``max_steps``
+    long) are the caller's workspace, so the GPU twin can hand each thread its own slice."""
+    if not activated[g]:
+        return 0, FAILED_ACTIVATION_FITNESS
+    values[:] = 0.0  # flushed network
+    sums[:] = 0.0
+    for i in range(6):
+        st[i] = start[i]
+    lo, hi = order_offset[g], order_offset[g + 1]
+    steps = 0
+    while steps < max_steps:
+        _set_inputs(values, st, poles, velocities, bias, bias_value)
+        if synchronous:
+            _activate_synchronous(values, sums, order, begin, end, source, weight, lo, hi)
+        else:
+            _activate(values, order, begin, end, source, weight, lo, hi)
+        force = (values[n_in] - 0.5) * FORCE_SCALE
+        rk4_step(force, st, poles, d0, dt, dm, yt)
+        rk4_step(force, st, poles, d0, dt, dm, yt)
+        if gruau:
+            jiggle[steps] = abs(st[0]) + abs(st[1]) + abs(st[2]) + abs(st[3])
+        if _failed(st, poles, angle):
+            break
+        steps += 1
+    if not gruau:
+        return steps, float(steps)
+    # [EC02] Eqs. 3-4 as [NEATC] computes them: f2 over the last 100 balanced decisions' raw states.
+    f1 = steps / max_steps
+    f2 = 0.0
+    if steps >= 100:
+        total = 0.0
+        for i in range(steps - 100, steps):
+            total += jiggle[i]
+        f2 = 0.75 / total
+    return steps, 0.1 * f1 + 0.9 * f2
+
+
 @njit(cache=True, parallel=True)
 def _pole_episodes(order_offset, order, begin, end, source, weight, n_nodes, activated, n_in, starts, poles, velocities, bias, bias_value,
                    max_steps, angle, gruau, synchronous, balanced, fitness):  # type: ignore[no-untyped-def]
@@ -269,47 +316,23 @@ def _pole_episodes(order_offset, order, begin, end, source, weight, n_nodes, act
     for job in prange(genomes * n_starts):
         g = job // n_starts
         s = job % n_starts
-        if not activated[g]:
-            balanced[g, s] = 0
-            fitness[g, s] = FAILED_ACTIVATION_FITNESS
-            continue
-        values = np.zeros(n_nodes[g])  # flushed network
-        st = starts[s].copy()
-        d0 = np.empty(6)
-        dt = np.empty(6)
-        dm = np.empty(6)
-        yt = np.empty(6)
-        jiggle = np.zeros(max_steps if gruau else 1)
-        lo, hi = order_offset[g], order_offset[g + 1]
-        sums = np.zeros(hi - lo)
-        steps = 0
-        while steps < max_steps:
-            _set_inputs(values, st, poles, velocities, bias, bias_value)
-            if synchronous:
-                _activate_synchronous(values, sums, order, begin, end, source, weight, lo, hi)
-            else:
-                _activate(values, order, begin, end, source, weight, lo, hi)
-            force = (values[n_in] - 0.5) * FORCE_SCALE
-            rk4_step(force, st, poles, d0, dt, dm, yt)
-            rk4_step(force, st, poles, d0, dt, dm, yt)
-            if gruau:
-                jiggle[steps] = abs(st[0]) + abs(st[1]) + abs(st[2]) + abs(st[3])
-            if _failed(st, poles, angle):
-                break
-            steps += 1
-        balanced[g, s] = steps
-        if gruau:
-            # [EC02] Eqs. 3-4 as [NEATC] computes them: f2 over the last 100 balanced decisions' raw states.
-            f1 = steps / max_steps
-            f2 = 0.0
-            if steps >= 100:
-                total = 0.0
-                for i in range(steps - 100, steps):
-                    total += jiggle[i]
-                f2 = 0.75 / total
-            fitness[g, s] = 0.1 * f1 + 0.9 * f2
-        else:
-            fitness[g, s] = steps
+        scratch = np.empty((5, 6))
+        balanced[g, s], fitness[g, s] = _pole_episode(
+            order_offset, order, begin, end, source, weight, activated, n_in, starts[s], poles, velocities, bias, bias_value,
+            max_steps, angle, gruau, synchronous, g, np.empty(n_nodes[g]), scratch[0], scratch[1], scratch[2], scratch[3],
+            scratch[4], np.empty(max_steps if gruau else 1), np.empty(order_offset[g + 1] - order_offset[g]),
+        )
+
+
+def checked_starts(nets: PackedNets, starts: np.ndarray, poles: int, velocities: bool, bias: bool) -> np.ndarray:
+    """Start states as contiguous float64 rows of 6, refused unless the networks take this task's inputs."""
+    starts = np.ascontiguousarray(starts, dtype=np.float64)
+    expected = (1 + int(velocities)) * (1 + poles) + int(bias)
+    if nets.n_inputs != expected:
+        raise ValueError(f"this pole task feeds {expected} inputs (bias included); the networks take {nets.n_inputs}")
+    if starts.ndim != 2 or starts.shape[1] != 6:
+        raise ValueError("start states must be rows of 6 values")
+    return starts
 
 
 def pole_episodes(
@@ -321,12 +344,7 @@ def pole_episodes(
 
     ``synchronous`` selects [NEATC]'s propagation: every node reads the previous step's values of its sources
     (inputs: this step's), so a signal advances one link per decision; otherwise the in-place topological scheme."""
-    starts = np.ascontiguousarray(starts, dtype=np.float64)
-    expected = (1 + int(velocities)) * (1 + poles) + int(bias)
-    if nets.n_inputs != expected:
-        raise ValueError(f"this pole task feeds {expected} inputs (bias included); the networks take {nets.n_inputs}")
-    if starts.ndim != 2 or starts.shape[1] != 6:
-        raise ValueError("start states must be rows of 6 values")
+    starts = checked_starts(nets, starts, poles, velocities, bias)
     balanced = np.zeros((len(nets), len(starts)), dtype=np.int64)
     fitness = np.zeros((len(nets), len(starts)))
     _pole_episodes(nets.order_offset, nets.order, nets.begin, nets.end, nets.source, nets.weight, nets.n_nodes, nets.activated,

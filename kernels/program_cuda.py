@@ -12,8 +12,6 @@ NumPy's, which follow IEEE 754 as the compiled kernels do.
 
 from __future__ import annotations
 
-import math
-import types
 from functools import cache
 from typing import Any
 
@@ -23,26 +21,13 @@ from evonas.genomes.program_ir import OUT_KIND, ProgramBatch
 
 from . import program_cpu as cpu
 from . import splitmix
-from .cuda_support import cuda_module, simulated
+from .cuda_support import cuda_module, device_twins, rebind, twin_namespace
 
 THREADS_PER_BLOCK = 128
 
-# the names the CPU kernel's math calls use, for the simulator (NumPy scalars: inf and NaN instead of exceptions)
-_IEEE_MATH = types.SimpleNamespace(
-    acos=np.arccos, asin=np.arcsin, atan=np.arctan, cos=np.cos, exp=np.exp, isfinite=np.isfinite, log=np.log,
-    pi=math.pi, sin=np.sin, sqrt=np.sqrt, tan=np.tan,
-)
 # callees first: each twin's globals must hold its callees' twins when numba compiles it
 _TWINS = ("_uniform", "_gaussian", "lane_seed", "fraction_index", "_exec", "_writes_features", "_load_features",
           "_score_epoch", "_run_program")
-
-
-def _device_twin(function: Any, namespace: dict[str, Any], cuda: Any) -> Any:
-    """A CUDA device function with the Python source of ``function`` (an njit dispatcher), resolving its
-    globals in ``namespace``."""
-    source = getattr(function, "py_func", function)
-    rebound = types.FunctionType(source.__code__, namespace, source.__name__, source.__defaults__, source.__closure__)
-    return cuda.jit(device=True)(rebound)
 
 
 def _kernel_source(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,  # pragma: no cover
@@ -67,16 +52,12 @@ def _kernel_source(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_pe
 @cache
 def _kernel() -> Any:
     """The compiled kernel (built once per process: numba compiles it at its first launch)."""
-    cuda = cuda_module()
-    namespace = dict(vars(cpu))
-    if simulated():
-        namespace["math"] = _IEEE_MATH
-    namespace["cuda"] = cuda
-    namespace["_mix"] = _device_twin(splitmix.mix, dict(vars(splitmix)), cuda)
-    for name in _TWINS:
-        namespace[name] = _device_twin(getattr(cpu, name), namespace, cuda)
-    kernel = types.FunctionType(_kernel_source.__code__, namespace, "program_kernel")
-    return cuda.jit(kernel)
+    namespace = twin_namespace(cpu)
+    splitmix_namespace = twin_namespace(splitmix)
+    device_twins(splitmix_namespace, ("mix",))
+    namespace["_mix"] = splitmix_namespace["mix"]
+    device_twins(namespace, _TWINS)
+    return namespace["cuda"].jit(rebind(_kernel_source, namespace))
 
 
 def run_programs_cuda(

@@ -1,4 +1,4 @@
-"""GPU kernels against the CPU kernels under numba's CUDA simulator.
+"""GPU kernels (AutoML-Zero programs, NEAT networks) against the CPU kernels under numba's CUDA simulator.
 
 Not collected by the suite itself (no ``test_`` prefix): ``test_gpu.py`` runs this file in a subprocess with
 ``NUMBA_ENABLE_CUDASIM=1``, which numba reads at import, so it must be set before numba is loaded.
@@ -12,11 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import config
 from test_automl_zero import random_program, sgd_linear_regression, small_tasks
+from test_neat import FEED_FORWARD, RECURRENT, grown
 
 from evonas.genomes.automl_zero import ProgramGenome, ProgramSpace, to_batch
+from evonas.genomes.neat import NeatSpace
 from evonas.genomes.program_ir import OP_ID
+from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, activate_rows, pack, pole_episodes
+from evonas.kernels.neat_cuda import activate_rows_cuda, pole_episodes_cuda
 from evonas.kernels.program_cpu import run_programs
 from evonas.kernels.program_cuda import run_programs_cuda
+from evonas.tasks.neat import STANDARD_START, NeatTask
 from evonas.tasks.programs import ProgramTaskSet
 
 pytestmark = [
@@ -69,3 +74,45 @@ def test_a_task_on_the_cuda_device_scores_like_the_cpu_with_fec() -> None:
 
 def random_space_genome(seed: int) -> ProgramGenome:
     return ProgramSpace().random(np.random.default_rng(seed))
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(0, 30), recurrent=st.booleans())
+def test_neat_populations_give_the_cpu_outputs_on_the_gpu(seed: int, steps: int, recurrent: bool) -> None:
+    """Grown populations (feed-forward or recurrent, hidden nodes, disabled genes): the same outputs per input row."""
+    space = RECURRENT if recurrent else FEED_FORWARD
+    nets = pack([grown(space, seed + k, steps).lower() for k in range(4)])
+    rows = np.random.default_rng(seed).normal(0, 2, (5, space.n_inputs))
+    assert np.allclose(activate_rows_cuda(nets, rows), activate_rows(nets, rows), rtol=1e-12, atol=1e-15)
+
+
+@settings(max_examples=6)
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(0, 25), variant=st.sampled_from(["dpv", "dpnv", "single"]), synchronous=st.booleans())
+def test_neat_pole_episodes_balance_as_long_as_on_the_cpu(seed: int, steps: int, variant: str, synchronous: bool) -> None:
+    """Every (network, start state): the same balanced decisions and fitness (Gruau's for DPNV) as the CPU."""
+    poles, velocities, inputs, gruau = {"dpv": (2, True, 6, False), "dpnv": (2, False, 3, True), "single": (1, True, 4, False)}[variant]
+    space = NeatSpace(inputs=inputs, outputs=1, feed_forward=variant != "dpnv", prob_add_node=0.3, prob_add_connection=0.5)
+    nets = pack([grown(space, seed + k, steps).lower() for k in range(3)])
+    starts = np.vstack([STANDARD_START, np.random.default_rng(seed).uniform(-0.05, 0.05, (2, 6))])
+    if poles == 1:
+        starts[:, 4:] = 0.0
+    angle = 0.2094395 if poles == 1 else THIRTY_SIX_DEGREES
+    args = (starts, poles, velocities, True, 0.5, 150, angle, gruau, synchronous)
+    gpu_balanced, gpu_fitness = pole_episodes_cuda(nets, *args)
+    cpu_balanced, cpu_fitness = pole_episodes(nets, *args)
+    assert np.array_equal(gpu_balanced, cpu_balanced)
+    assert np.allclose(gpu_fitness, cpu_fitness, rtol=1e-9)
+
+
+def test_a_neat_task_on_the_cuda_device_scores_like_the_cpu() -> None:
+    """NeatTask(device="cuda") on XOR and on DPNV (with the champion tests) gives the CPU's fitness and metrics."""
+    for problem, inputs, steps in (("xor", 2, 20), ("double-pole-novel", 3, 10)):
+        space = NeatSpace(inputs=inputs, outputs=1, feed_forward=problem == "xor", prob_add_node=0.3, prob_add_connection=0.5)
+        genomes = [grown(space, k, steps) for k in range(5)]
+        options = {"problem": problem, "max_steps": 120, "long_test_steps": 150, "generalisation_steps": 40} if problem != "xor" else {"problem": "xor"}
+        gpu = NeatTask(**options, device="cuda").evaluate_batch(genomes, list(range(5)))
+        cpu = NeatTask(**options, device="cpu").evaluate_batch(genomes, list(range(5)))
+        assert [f for f, _ in gpu] == pytest.approx([f for f, _ in cpu], rel=1e-9)
+        for (_, gpu_metrics), (_, cpu_metrics) in zip(gpu, cpu):
+            assert sorted(gpu_metrics) == sorted(cpu_metrics)
+            assert np.allclose([gpu_metrics[k] for k in sorted(cpu_metrics)], [cpu_metrics[k] for k in sorted(cpu_metrics)], equal_nan=True)

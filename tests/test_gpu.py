@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,21 @@ def test_unknown_device_and_the_resolution_rule() -> None:
         assert len(said) == 1
         with pytest.raises(UserError, match="--device cuda"):
             cuda_support.resolve_device("cuda")
+
+
+@pytest.mark.skipif(cuda_support.gpu_name() is not None, reason="this machine has a GPU")
+def test_a_run_started_on_the_gpu_resumes_only_where_one_is(tmp_path: Path) -> None:
+    """A NEAT run made with --device cuda (on the simulator) is refused by a resume without a GPU, in one line,
+    with its lineage untouched; on the simulator it resumes."""
+    run = tmp_path / "run"
+    made = run_cli("evolve", "--genome", "neat", "--task", "xor", "--cycles", "300", "--device", "cuda", "--no-until-solved", "-q",
+                   "--out", str(run), env={"NUMBA_ENABLE_CUDASIM": "1"})
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert json.loads((run / "config.json").read_text())["task_options"]["device"] == "cuda"
+    parts = {p.name: p.read_bytes() for p in (run / "lineage").iterdir()}
+    refused = run_cli("resume", str(run), "--cycles", "450", "-q")
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "--device cuda" in refused.stderr and "evonas[cuda]" in refused.stderr
+    assert {p.name: p.read_bytes() for p in (run / "lineage").iterdir()} == parts
+    resumed = run_cli("resume", str(run), "--cycles", "450", "-q", env={"NUMBA_ENABLE_CUDASIM": "1"})
+    assert resumed.returncode == 0, resumed.stderr[-2000:]

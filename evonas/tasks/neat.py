@@ -45,9 +45,11 @@ class NeatTask(Task):
     name = "neat"
     genome_kinds: ClassVar[tuple[str, ...]] = ("neat",)
     in_process = True  # the kernel is parallel over genomes; a process pool would only add copying
+    kernel_devices = True  # takes ``device``: cpu, cuda (kernels/neat_cuda.py) or auto
 
     def __init__(self, problem: str = "xor", max_steps: int | None = None, long_test_steps: int = 100_000,
-                 generalisation_steps: int = 1000, generalisation_needed: int = 200, propagation: str | None = None, **options: Any) -> None:
+                 generalisation_steps: int = 1000, generalisation_needed: int = 200, propagation: str | None = None,
+                 device: str = "cpu", **options: Any) -> None:
         if problem not in PROBLEMS:
             raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}, got {problem!r}")
         if options:
@@ -60,7 +62,10 @@ class NeatTask(Task):
         if propagation not in ("topological", "synchronous") or (problem == "xor" and propagation != "topological"):
             raise ValueError("propagation is 'synchronous' ([NEATC], pole tasks) or 'topological'; xor is scored in one topological pass")
         super().__init__(problem=problem, max_steps=max_steps, long_test_steps=long_test_steps,
-                         generalisation_steps=generalisation_steps, generalisation_needed=generalisation_needed, propagation=propagation)
+                         generalisation_steps=generalisation_steps, generalisation_needed=generalisation_needed, propagation=propagation,
+                         device=device)
+        self.device = device
+        self._kernel_pair: tuple[Any, Any] | None = None
         self.synchronous = propagation == "synchronous"
         self.problem = problem
         self.sensors, self.poles, self.velocities = PROBLEMS[problem]
@@ -73,6 +78,22 @@ class NeatTask(Task):
         self.tested: set[str] = set()  # DPNV: fingerprints of networks that already faced the champion tests
 
     # -- evaluation ---------------------------------------------------------------------------------
+    def _kernels(self) -> tuple[Any, Any]:
+        """(activate_rows, pole_episodes) of this task's device, resolved at first use (building a task never
+        loads CUDA)."""
+        if self._kernel_pair is None:
+            from evonas.kernels.cuda_support import resolve_device
+
+            if resolve_device(self.device) == "cuda":
+                from evonas.kernels.neat_cuda import activate_rows_cuda, pole_episodes_cuda
+
+                self._kernel_pair = (activate_rows_cuda, pole_episodes_cuda)
+            else:
+                from evonas.kernels.neat_cpu import activate_rows, pole_episodes
+
+                self._kernel_pair = (activate_rows, pole_episodes)
+        return self._kernel_pair
+
     def _check(self, genome: NeatGenome) -> None:
         if not isinstance(genome, NeatGenome):
             raise TypeError(f"the {self.problem} task scores NEAT genomes, not {type(genome).__name__}")
@@ -108,18 +129,16 @@ class NeatTask(Task):
         return self._poles(nets, genomes)
 
     def _xor(self, nets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        from evonas.kernels.neat_cpu import activate_rows
-
-        out = activate_rows(nets, self._xor_rows)[:, :, 0]
+        out = self._kernels()[0](nets, self._xor_rows)[:, :, 0]
         error = np.abs(out - XOR_TARGETS).sum(axis=1)
         wrong = ((out >= 0.5) != (XOR_TARGETS > 0.5)).sum(axis=1)  # [NEATC] xor_evaluate: solved when none is wrong
         return (4.0 - error) ** 2, {"error": error, "solved": (wrong == 0).astype(np.float64)}
 
     def _episodes(self, nets: Any, starts: np.ndarray, steps: int, gruau: bool) -> tuple[np.ndarray, np.ndarray]:
-        from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, TWELVE_DEGREES, pole_episodes
+        from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, TWELVE_DEGREES
 
         angle = TWELVE_DEGREES if self.poles == 1 else THIRTY_SIX_DEGREES
-        return pole_episodes(nets, starts, self.poles, self.velocities, True, self.bias_value, steps, angle, gruau, self.synchronous)
+        return self._kernels()[1](nets, starts, self.poles, self.velocities, True, self.bias_value, steps, angle, gruau, self.synchronous)
 
     def _poles(self, nets: Any, genomes: list[NeatGenome]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         gruau = self.problem == "double-pole-novel"

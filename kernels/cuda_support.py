@@ -18,6 +18,7 @@ import numpy as np
 from evonas.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
+THREADS_PER_BLOCK = 128
 _INSTALL = "install the NVIDIA driver and pip install 'evonas[cuda]', or use --device cpu"
 
 
@@ -117,3 +118,8 @@ def rebind(function: Any, namespace: dict[str, Any]) -> Any:
     """The Python function behind ``function`` (an njit dispatcher or a plain function) with globals ``namespace``."""
     source = getattr(function, "py_func", function)
     return types.FunctionType(source.__code__, namespace, source.__name__, source.__defaults__, source.__closure__)
+
+
+def launch_shape(threads: int) -> tuple[int, int]:
+    """(blocks, threads per block) covering ``threads`` threads; kernels skip the ids past the end."""
+    return (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, THREADS_PER_BLOCK

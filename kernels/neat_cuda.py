@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import neat_cpu as cpu
-from .cuda_support import cuda_module, device_twins, rebind, twin_namespace
+from .cuda_support import cuda_module, device_twins, launch_shape, rebind, twin_namespace
 
-THREADS_PER_BLOCK = 128
 # callees first: each twin's globals must hold its callees' twins when numba compiles it
 _TWINS = ("_sigmoid", "_activate", "_activate_synchronous", "_activate_block", "_derivatives", "rk4_step", "_failed",
           "_set_inputs", "_pole_episode")
@@ -76,8 +75,7 @@ def activate_rows_cuda(nets: cpu.PackedNets, inputs: np.ndarray) -> np.ndarray:
     out = cuda.device_array((len(nets), inputs.shape[0], nets.n_outputs))
     if threads:
         rows_kernel, _ = _kernels()
-        blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-        rows_kernel[blocks, THREADS_PER_BLOCK](*_network_arrays(nets), nets.n_inputs, nets.n_outputs, cuda.to_device(inputs), out,
+        rows_kernel[launch_shape(threads)](*_network_arrays(nets), nets.n_inputs, nets.n_outputs, cuda.to_device(inputs), out,
                                                cuda.device_array((_most_nodes(nets), threads)), cuda.device_array(threads))
     return out.copy_to_host()
 
@@ -94,9 +92,8 @@ def pole_episodes_cuda(
     fitness = cuda.device_array((len(nets), len(starts)))
     if threads:
         _, poles_kernel = _kernels()
-        blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
         most = _most_nodes(nets)
-        poles_kernel[blocks, THREADS_PER_BLOCK](
+        poles_kernel[launch_shape(threads)](
             *_network_arrays(nets), cuda.to_device(nets.n_nodes), cuda.to_device(nets.activated), nets.n_inputs, cuda.to_device(starts),
             poles, velocities, bias, bias_value, max_steps, angle, gruau, synchronous, balanced, fitness,
             cuda.device_array((most, threads)), cuda.device_array((5, 6, threads)),

@@ -21,9 +21,7 @@ from evonas.genomes.program_ir import OUT_KIND, ProgramBatch
 
 from . import program_cpu as cpu
 from . import splitmix
-from .cuda_support import cuda_module, device_twins, rebind, twin_namespace
-
-THREADS_PER_BLOCK = 128
+from .cuda_support import cuda_module, device_twins, launch_shape, rebind, twin_namespace
 
 # callees first: each twin's globals must hold its callees' twins when numba compiles it
 _TWINS = ("_uniform", "_gaussian", "lane_seed", "fraction_index", "_exec", "_writes_features", "_load_features",
@@ -89,8 +87,7 @@ def run_programs_cuda(
         cuda.device_array((2, threads), dtype=np.bool_),
     )
     program = [cuda.to_device(np.ascontiguousarray(a)) for a in (batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length)]
-    blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    _kernel()[blocks, THREADS_PER_BLOCK](
+    _kernel()[launch_shape(threads)](
         *program, *device, epochs, tasks.x_train.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification,
         max_abs_error, cuda.to_device(np.asarray(seeds, dtype=np.uint64)), _device_out_kind(), task_fitness, steps,
         errors_device, record_errors, *workspace,

@@ -5,6 +5,7 @@ That makes a child's genome and its evaluation independent of batching, worker c
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,15 +29,23 @@ def derive_seed(seed: int, purpose: int, ident: int) -> int:
     return splitmix64(splitmix64((seed & MASK64) ^ (purpose << 56)) ^ (ident & MASK64)) >> 1
 
 
+@lru_cache(maxsize=64)
+def _stream_base(seed: int, purpose: int) -> np.uint64:
+    return np.uint64(splitmix64((seed & MASK64) ^ (purpose << 56)))
+
+
+_GOLDEN, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S1, _S27, _S30, _S31 = np.uint64(1), np.uint64(27), np.uint64(30), np.uint64(31)
+
+
 def derive_seeds(seed: int, purpose: int, idents: np.ndarray) -> np.ndarray:
     """``derive_seed`` of many ids at once (uint64 array)."""
-    base = np.uint64(splitmix64((seed & MASK64) ^ (purpose << 56)))
-    x = base ^ np.asarray(idents, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return (x ^ (x >> np.uint64(31))) >> np.uint64(1)
+    # at least one dimension: integer arrays wrap on overflow silently, where numpy scalars would warn
+    x = _stream_base(seed, purpose) ^ np.atleast_1d(np.asarray(idents, dtype=np.uint64))
+    x = x + _GOLDEN
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return (x ^ (x >> _S31)) >> _S1
 
 
 class KeyedRng:

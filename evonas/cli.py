@@ -391,12 +391,17 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     if until_solved is not None:
         config.until_solved = until_solved
     from evonas.kernels.cuda_support import resolve_device
-    from evonas.tasks import task_class
+    from evonas.tasks import ImageClassification, task_class
 
     device_notes: list[str] = []  # said once the run exists, so that an error stays the only line
-    if getattr(task_class(config.task)[0], "kernel_devices", False):
+    task_type = task_class(config.task)[0]
+    if getattr(task_type, "kernel_devices", False):
         # resolved here, once, and recorded in the config: experiments in other processes and resumes keep it
         config.task_options["device"] = resolve_device(config.task_options.get("device", "cpu"), device_notes.append)
+    elif task_type is ImageClassification:
+        from evonas.kernels.torchnet import check_torch_device
+
+        check_torch_device(config.task_options.get("device", "auto"), device_notes.append)
     check_task(config)  # before any folder is made (the protocol path creates one before its first run)
     check_execution(config, execution)
     strategy = config.strategy

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evonas.errors import UserError
 from evonas.genomes.ir import CellIR, Macro, NetIR
 
 
@@ -218,6 +220,7 @@ class ProxyBudget:
     channels_last: bool = True
     eval_batch_size: int = 500
     recalibration_images: int = 512
+    mixed_precision: bool = True  # on a GPU only (see ``autocast_dtype``); the CPU always trains in float32
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form, stored in the run config."""
@@ -274,11 +277,30 @@ def configure_worker_threads() -> None:
         torch.set_num_threads(1)
 
 
+def check_torch_device(requested: str, note: Callable[[str], None]) -> None:
+    """Refuse ``--device cuda`` in one line when torch sees no GPU; for ``auto`` say (through ``note``) that
+    training runs on the CPU."""
+    if torch.cuda.is_available() or requested == "cpu":
+        return
+    if requested == "cuda":
+        raise UserError(f"--device cuda: torch {torch.__version__} sees no CUDA GPU; install a CUDA build of torch on a GPU machine, or use --device cpu")
+    note("--device auto: torch sees no CUDA GPU; training on the CPU")
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     """CUDA when asked or, for ``auto``, when torch sees a GPU; otherwise the CPU."""
     if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision for training on ``device``: bfloat16 on GPUs that have it (float32's range, so no
+    loss scaling), float16 with loss scaling on older GPUs, None (float32) on the CPU, where it would only
+    change results. Autocast keeps batch norm and the loss in float32."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device, channels_last: bool) -> float:
@@ -345,6 +367,8 @@ def train_model(
     n_train = len(data.train_x)
     order = torch.cat([torch.randperm(n_train, generator=shuffle) for _ in range(math.ceil(steps * budget.batch_size / n_train))])
     model.train()
+    reduced = autocast_dtype(device) if budget.mixed_precision else None
+    scaler = torch.amp.GradScaler(device.type, enabled=reduced is torch.float16)  # a no-op unless float16
     loss_sum = 0.0
     finite = True
     started = time.perf_counter()
@@ -353,10 +377,12 @@ def train_model(
         xb, yb = data.train_x[idx].to(device), data.train_y[idx].to(device)
         if budget.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(model(xb), yb)
+        with torch.autocast(device.type, dtype=reduced or torch.float32, enabled=reduced is not None):
+            loss = F.cross_entropy(model(xb), yb)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         schedule.step()
         value = float(loss.detach())
         if not math.isfinite(value):

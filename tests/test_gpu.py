@@ -82,3 +82,29 @@ def test_a_run_started_on_the_gpu_resumes_only_where_one_is(tmp_path: Path) -> N
     assert {p.name: p.read_bytes() for p in (run / "lineage").iterdir()} == parts
     resumed = run_cli("resume", str(run), "--cycles", "450", "-q", env={"NUMBA_ENABLE_CUDASIM": "1"})
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+def test_reduced_precision_only_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU trains in float32; a GPU in bfloat16 where it has it, else in float16 (with loss scaling)."""
+    import torch
+
+    from evonas.kernels.torchnet import autocast_dtype
+
+    assert autocast_dtype(torch.device("cpu")) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert autocast_dtype(torch.device("cuda")) is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert autocast_dtype(torch.device("cuda")) is torch.float16
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="torch sees a GPU here")
+def test_torch_training_refuses_device_cuda_without_a_gpu_and_auto_says_it_uses_the_cpu(tmp_path: Path) -> None:
+    """An AmoebaNet search: --device cuda is one line and no folder; --device auto runs on the CPU with one notice."""
+    refused = run_cli("evolve", "--genome", "amoeba", "--preset", "smoke", "--device", "cuda", "--out", str(tmp_path / "no"))
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode != 0 and len(lines) == 1 and "torch" in lines[0] and "--device cpu" in lines[0], refused.stderr
+    assert not (tmp_path / "no").exists()
+    ran = run_cli("evolve", "--genome", "amoeba", "--preset", "smoke", "--train-images", "64", "--cycles", "4", "--workers", "1",
+                  "--device", "auto", "--out", str(tmp_path / "yes"))
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert [line for line in ran.stderr.splitlines() if "--device auto" in line] == ["--device auto: torch sees no CUDA GPU; training on the CPU"]

@@ -96,13 +96,24 @@ _IEEE_MATH = types.SimpleNamespace(
 )
 
 
+def thread_pair(outer: int, inner: int) -> tuple[int, int, int]:  # pragma: no cover - compiled for the device
+    """This thread's id and its (i, j) in an ``outer`` x ``inner`` grid of jobs, j fastest; id -1 past the end."""
+    tid = cuda.grid(1)  # noqa: F821 - bound in the kernels' namespace
+    if tid >= outer * inner:
+        return -1, 0, 0
+    i = tid // inner
+    return tid, i, tid - i * inner
+
+
 def twin_namespace(module: Any) -> dict[str, Any]:
-    """Globals for device twins of ``module``'s njit functions: the module's own, with ``cuda`` bound and, under
-    the simulator (which runs kernels as Python, where ``math.sin(inf)`` raises), IEEE 754 math."""
+    """Globals for device twins of ``module``'s njit functions: the module's own, with ``cuda`` and the
+    ``thread_pair`` helper bound and, under the simulator (which runs kernels as Python, where ``math.sin(inf)``
+    raises), IEEE 754 math."""
     namespace = dict(vars(module))
-    namespace["cuda"] = cuda_module()
+    cuda = namespace["cuda"] = cuda_module()
     if simulated():
         namespace["math"] = _IEEE_MATH
+    namespace["thread_pair"] = cuda.jit(device=True)(rebind(thread_pair, namespace))
     return namespace
 
 

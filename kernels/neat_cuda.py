@@ -23,12 +23,9 @@ _TWINS = ("_sigmoid", "_activate", "_activate_synchronous", "_activate_block", "
 
 def _rows_source(order_offset, order, begin, end, source, weight, n_in, n_out, inputs, out, values, acc):  # pragma: no cover
     """One thread: network ``g`` on input row ``r``, through a one-row block."""
-    tid = cuda.grid(1)  # noqa: F821 - bound in the kernel's namespace
-    rows = inputs.shape[0]
-    if tid >= (order_offset.shape[0] - 1) * rows:
+    tid, g, r = thread_pair(order_offset.shape[0] - 1, inputs.shape[0])  # noqa: F821 - bound in the kernel's namespace
+    if tid < 0:
         return
-    g = tid // rows
-    r = tid - g * rows
     _activate_block(order, begin, end, source, weight, n_in, n_out, inputs, out, g, order_offset[g], order_offset[g + 1],  # noqa: F821
                     r, 1, values[:, tid : tid + 1], acc[tid : tid + 1])
 
@@ -36,12 +33,9 @@ def _rows_source(order_offset, order, begin, end, source, weight, n_in, n_out, i
 def _poles_source(order_offset, order, begin, end, source, weight, n_nodes, activated, n_in, starts, poles, velocities,  # pragma: no cover
                   bias, bias_value, max_steps, angle, gruau, synchronous, balanced, fitness, values, scratch, jiggle, sums):
     """One thread: network ``g`` balancing from start state ``s``."""
-    tid = cuda.grid(1)  # noqa: F821 - bound in the kernel's namespace
-    n_starts = starts.shape[0]
-    if tid >= n_nodes.shape[0] * n_starts:
+    tid, g, s = thread_pair(n_nodes.shape[0], starts.shape[0])  # noqa: F821 - bound in the kernel's namespace
+    if tid < 0:
         return
-    g = tid // n_starts
-    s = tid - g * n_starts
     balanced[g, s], fitness[g, s] = _pole_episode(  # noqa: F821
         order_offset, order, begin, end, source, weight, activated, n_in, starts[s], poles, velocities, bias, bias_value,
         max_steps, angle, gruau, synchronous, g, values[: n_nodes[g], tid], scratch[0, :, tid], scratch[1, :, tid],

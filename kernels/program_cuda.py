@@ -32,12 +32,9 @@ def _kernel_source(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_pe
                    classification, max_abs_error, seeds, out_kind, task_fitness, steps, errors, record,
                    s, v, m, tmpv, tmpm, rng, lanes, flags):
     """One thread: program ``p`` on task ``t``, with one-lane views of the inputs and the workspace."""
-    tid = cuda.grid(1)  # noqa: F821 - bound in the kernel's namespace
-    n_tasks = xs.shape[2]
-    if tid >= op.shape[0] * n_tasks:
+    tid, p, t = thread_pair(op.shape[0], xs.shape[2])  # noqa: F821 - bound in the kernel's namespace
+    if tid < 0:
         return
-    p = tid // n_tasks
-    t = tid - p * n_tasks
     steps[p, t] = _run_program(  # noqa: F821 - bound in the kernel's namespace
         op[p], in1[p], in2[p], out[p], data[p], length[p], xs[:, :, t : t + 1], ys[:, t : t + 1], xv[:, :, t : t + 1],
         yv[:, t : t + 1], epochs, n_per_epoch, n_train, n_valid, n_full, classification, max_abs_error, seeds[p], out_kind,

@@ -375,6 +375,7 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
            device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, until_solved: bool | None, quiet: bool,
            **execution_flags: Any) -> None:
     """Run an evolutionary search and print the best individual."""
+    from evonas.kernels.cuda_support import check_device, resolve_device
     from evonas.run import Run, check_task
 
     execution = execution_from(execution_flags, quiet)
@@ -383,14 +384,12 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
         raise UserError(f"unknown --lineage {lineage_mode!r}; choose full or compact")
     if experiments < 0:
         raise UserError("--experiments must be 0 (until solved) or a positive count")
-    if device not in ("auto", "cpu", "cuda"):
-        raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    check_device(device)
     options = click.get_current_context().meta.get("config_options", ()) + tuple(options)
     config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
                           train_images, max_seconds, checkpoint_every, device, parse_options(options), lineage_mode)
     if until_solved is not None:
         config.until_solved = until_solved
-    from evonas.kernels.cuda_support import resolve_device
     from evonas.tasks import ImageClassification, task_class
 
     device_notes: list[str] = []  # said once the run exists, so that an error stays the only line
@@ -546,11 +545,11 @@ def export(run_dir: Path, ident: int | None, best: bool, fmt: str | None, out: P
 def bench(name: str, quick: bool, workers: int, device: str) -> None:
     """Run a benchmark and print one JSON object (progress on stderr)."""
     from evonas.bench import BENCHMARKS, GPU_BENCHMARKS
+    from evonas.kernels.cuda_support import check_device
 
     if name not in BENCHMARKS:
         raise UserError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
-    if device not in ("auto", "cpu", "cuda"):
-        raise UserError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    check_device(device)
     if name in GPU_BENCHMARKS:
         result = BENCHMARKS[name](quick=quick, workers=workers, device=device)
     elif device == "cuda":

@@ -69,12 +69,17 @@ def gpu_name() -> str | None:
 _told_fallback = False
 
 
+def check_device(requested: str) -> None:
+    """Refuse a ``--device`` value that is not auto, cpu or cuda."""
+    if requested not in DEVICES:
+        raise UserError(f"unknown device {requested!r}; choose auto, cpu or cuda")
+
+
 def resolve_device(requested: str, echo: Callable[[str], None] | None = None) -> str:
     """'cpu' or 'cuda' for ``--device``: ``auto`` takes a real GPU when one is visible and otherwise falls back
     to the CPU, saying so once per process; ``cuda`` without one is a UserError."""
     global _told_fallback
-    if requested not in DEVICES:
-        raise UserError(f"unknown device {requested!r}; choose auto, cpu or cuda")
+    check_device(requested)
     if requested == "cpu":
         return "cpu"
     if requested == "cuda":
@@ -87,6 +92,18 @@ def resolve_device(requested: str, echo: Callable[[str], None] | None = None) ->
         echo(f"--device auto: {problem or 'the CUDA simulator is not a GPU'}; running on the CPU")
         _told_fallback = True
     return "cpu"
+
+
+def device_functions(device: str, family: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The kernels ``names`` of ``kernels/<family>_cpu.py``, or their twins ``<name>_cuda`` of
+    ``kernels/<family>_cuda.py`` when ``device`` resolves to cuda; imported only then, so a task built for the
+    CPU never loads numba.cuda. An ``auto`` that falls back says so on stderr, once per process."""
+    import importlib
+    import sys
+
+    on_gpu = resolve_device(device, lambda line: print(line, file=sys.stderr)) == "cuda"
+    module = importlib.import_module(f"evonas.kernels.{family}_{'cuda' if on_gpu else 'cpu'}")
+    return tuple(getattr(module, f"{name}_cuda" if on_gpu else name) for name in names)
 
 
 # the names the CPU kernels' math calls use, for the simulator (NumPy scalars: inf and NaN instead of exceptions)

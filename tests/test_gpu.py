@@ -51,9 +51,13 @@ def test_device_auto_falls_back_to_the_cpu_and_says_so_once(tmp_path: Path) -> N
     assert len(notices) == 1 and "running on the CPU" in notices[0], notices
 
 
-def test_unknown_device_and_the_resolution_rule() -> None:
-    """cpu is taken as asked; an unknown name is refused; auto says it fell back once per process."""
+def test_unknown_device_and_the_resolution_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    """cpu is taken as asked; an unknown name is refused; auto says it fell back once per process, also when a
+    task picks its kernels itself (the Python API, no CLI in between)."""
+    from evonas.kernels import neat_cpu, program_cpu
+
     assert cuda_support.resolve_device("cpu") == "cpu"
+    assert cuda_support.device_functions("cpu", "neat", ("activate_rows", "pole_episodes")) == (neat_cpu.activate_rows, neat_cpu.pole_episodes)
     with pytest.raises(UserError, match="unknown device"):
         cuda_support.resolve_device("tpu")
     if cuda_support.gpu_name() is None:
@@ -64,6 +68,12 @@ def test_unknown_device_and_the_resolution_rule() -> None:
         assert len(said) == 1
         with pytest.raises(UserError, match="--device cuda"):
             cuda_support.resolve_device("cuda")
+        cuda_support._told_fallback = False
+        capsys.readouterr()
+        assert cuda_support.device_functions("auto", "program", ("run_programs",)) == (program_cpu.run_programs,)
+        assert cuda_support.device_functions("auto", "program", ("run_programs",)) == (program_cpu.run_programs,)
+        notices = capsys.readouterr().err.splitlines()
+        assert len(notices) == 1 and notices[0].startswith("--device auto:") and "running on the CPU" in notices[0]
 
 
 @pytest.mark.skipif(cuda_support.gpu_name() is not None, reason="this machine has a GPU")

@@ -82,16 +82,9 @@ class NeatTask(Task):
         """(activate_rows, pole_episodes) of this task's device, resolved at first use (building a task never
         loads CUDA)."""
         if self._kernel_pair is None:
-            from evonas.kernels.cuda_support import resolve_device
+            from evonas.kernels.cuda_support import device_functions
 
-            if resolve_device(self.device) == "cuda":
-                from evonas.kernels.neat_cuda import activate_rows_cuda, pole_episodes_cuda
-
-                self._kernel_pair = (activate_rows_cuda, pole_episodes_cuda)
-            else:
-                from evonas.kernels.neat_cpu import activate_rows, pole_episodes
-
-                self._kernel_pair = (activate_rows, pole_episodes)
+            self._kernel_pair = device_functions(self.device, "neat", ("activate_rows", "pole_episodes"))  # type: ignore[assignment]
         return self._kernel_pair
 
     def _check(self, genome: NeatGenome) -> None:

@@ -227,13 +227,9 @@ class ProgramTaskSet(Task):
     def _run(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The interpreter of this task's device (resolved at first use, so building a task never loads CUDA)."""
         if self._runner is None:
-            from evonas.kernels.cuda_support import resolve_device
+            from evonas.kernels.cuda_support import device_functions
 
-            if resolve_device(self.device) == "cuda":
-                from evonas.kernels.program_cuda import run_programs_cuda as runner
-            else:
-                from evonas.kernels.program_cpu import run_programs as runner
-            self._runner = runner
+            (self._runner,) = device_functions(self.device, "program", ("run_programs",))
         return self._runner(*args, **kwargs)
 
     def arrays(self) -> Any:

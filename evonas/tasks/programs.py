@@ -11,7 +11,6 @@ import base64
 import math
 from collections import OrderedDict
 from itertools import combinations
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -121,64 +120,96 @@ def build_task_arrays(kind: str, count: int, features: int, n_train: int, n_vali
 
 
 class FecCache:
-    """LRU map from FEC key to fitness with [C]'s ``forget_every`` refresh; its state is plain data."""
+    """LRU map from FEC key to fitness with [C]'s ``forget_every`` refresh, in compiled arrays
+    (``kernels/fec_cache.py``) that the batch path and the compiled search loop share; its state is plain data."""
 
     def __init__(self, size: int = 100_000, forget_every: int = 100) -> None:
+        from evonas.kernels.fec_cache import new_lru
+
         self.size = size
         self.forget_every = forget_every
-        # key -> (fitness, count); tuples of numbers are invisible to the garbage collector, which would
-        # otherwise walk all 100,000 entries on every full collection of a long search
-        self.entries: OrderedDict[int, tuple[float, int]] = OrderedDict()
-        self.hits = 0
-        self.lookups = 0
+        self.arrays = new_lru(size, forget_every)
+        self._out = np.empty(1)
+
+    @property
+    def hits(self) -> int:
+        """Lookups that found their key."""
+        from evonas.kernels.fec_cache import lru_sizes
+
+        return lru_sizes(self.arrays[-1])[1]
+
+    @property
+    def lookups(self) -> int:
+        """Lookups made."""
+        from evonas.kernels.fec_cache import lru_sizes
+
+        return lru_sizes(self.arrays[-1])[2]
+
+    @property
+    def entries(self) -> OrderedDict[int, tuple[float, int]]:
+        """The entries, oldest first, as key -> (fitness, hit count) (for inspection; the cache keeps arrays)."""
+        keys, fitness, counts = self._items()
+        return OrderedDict(zip(keys.tolist(), zip(fitness.tolist(), counts.tolist())))
 
     def get(self, key: int) -> float | None:
         """Fitness for a key (and count the hit), or None."""
-        self.lookups += 1
-        entry = self.entries.get(key)
-        if entry is None:
-            return None
-        self.hits += 1
-        count = entry[1] + 1
-        if self.forget_every and count >= self.forget_every:
-            del self.entries[key]
-        else:
-            self.entries[key] = (entry[0], count)
-            self.entries.move_to_end(key)
-        return entry[0]
+        from evonas.kernels.fec_cache import lru_get
+
+        return float(self._out[0]) if lru_get(*self.arrays, np.uint64(key), self._out) else None
 
     def put(self, key: int, fitness: float) -> None:
         """Insert a freshly evaluated fitness, evicting the least recently used entry when full."""
-        self.entries[key] = (fitness, 1)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        from evonas.kernels.fec_cache import lru_put
+
+        lru_put(*self.arrays, np.uint64(key), float(fitness), 1)
+
+    def lookup_round(self, keys: np.ndarray, status: np.ndarray, values: np.ndarray) -> int:
+        """One batch round of lookups in compiled code (see ``kernels.fec_cache.lru_round``); returns the misses."""
+        from evonas.kernels.fec_cache import lru_round
+
+        return int(lru_round(*self.arrays, keys, status, values))
+
+    def put_many(self, keys: np.ndarray, fitness: np.ndarray) -> None:
+        """``put`` of each (key, fitness) in order, in one compiled call."""
+        from evonas.kernels.fec_cache import lru_put_many
+
+        lru_put_many(*self.arrays, keys, fitness, np.ones(len(keys), dtype=np.int64))
+
+    def _items(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from evonas.kernels.fec_cache import lru_items, lru_sizes
+
+        n = lru_sizes(self.arrays[-1])[0]
+        keys, fitness, counts = np.empty(n, np.uint64), np.empty(n), np.empty(n, np.int64)
+        keys_a, fitness_a, counts_a, links, _, _, meta = self.arrays
+        lru_items(keys_a, fitness_a, counts_a, links, meta, keys, fitness, counts)
+        return keys, fitness, counts
 
     def state(self) -> dict[str, Any]:
         """JSON-safe state, oldest entry first, so a resumed run sees the same hits. Entries go as base64 of
         little-endian arrays: a full cache as JSON lists of numbers took longer to write than 40,000 children."""
-        n = len(self.entries)
-        keys = np.fromiter(self.entries.keys(), dtype="<u8", count=n)
-        fitness = np.fromiter(map(_FITNESS, self.entries.values()), dtype="<f8", count=n)
-        counts = np.fromiter(map(_COUNT, self.entries.values()), dtype="<i8", count=n)
-        encode = lambda a: base64.b64encode(a.tobytes()).decode()  # noqa: E731
-        return {"keys": encode(keys), "fitness": encode(fitness), "counts": encode(counts), "hits": self.hits, "lookups": self.lookups}
+        keys, fitness, counts = self._items()
+        encode = lambda a, dtype: base64.b64encode(a.astype(dtype).tobytes()).decode()  # noqa: E731
+        return {"keys": encode(keys, "<u8"), "fitness": encode(fitness, "<f8"), "counts": encode(counts, "<i8"),
+                "hits": self.hits, "lookups": self.lookups}
 
     def load(self, state: dict[str, Any]) -> None:
         """Inverse of ``state``; also reads the older form, a list of [hex key, fitness, count]."""
+        from evonas.kernels.fec_cache import lru_put_many, new_lru, set_lru_counters
+
         if "entries" in state:
-            pairs = [(int(k, 16), (float(f), int(c))) for k, f, c in state["entries"]]
+            entries = state["entries"]
+            keys = np.array([int(k, 16) for k, _, _ in entries], dtype=np.uint64)
+            fitness = np.array([float(f) for _, f, _ in entries], dtype=np.float64)
+            counts = np.array([int(c) for _, _, c in entries], dtype=np.int64)
         else:
             keys, fitness, counts = (np.frombuffer(base64.b64decode(state[name]), dtype=dtype)
                                      for name, dtype in (("keys", "<u8"), ("fitness", "<f8"), ("counts", "<i8")))
             if not len(keys) == len(fitness) == len(counts):
                 raise ValueError("FEC cache state arrays differ in length")
-            pairs = list(zip(keys.tolist(), zip(fitness.tolist(), counts.tolist())))
-        self.entries = OrderedDict(pairs)
-        self.hits, self.lookups = int(state["hits"]), int(state["lookups"])
-
-
-_FITNESS, _COUNT = itemgetter(0), itemgetter(1)
+        self.arrays = new_lru(self.size, self.forget_every)
+        lru_put_many(*self.arrays, np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(fitness, dtype=np.float64),
+                     np.ascontiguousarray(counts, dtype=np.int64))
+        set_lru_counters(self.arrays[-1], int(state["hits"]), int(state["lookups"]))
 
 
 class ProgramTaskSet(Task):
@@ -250,6 +281,7 @@ class ProgramTaskSet(Task):
 
     def evaluate_columns(self, genomes: list[ProgramGenome], seeds: list[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The fitness column and metric columns (``fec_hit`` with FEC on) of many genomes in one kernel call."""
+        from evonas.kernels.fec_cache import HIT, MISS, WAIT
         from evonas.kernels.program_cpu import prune_batch
 
         self._check(genomes)
@@ -258,37 +290,26 @@ class ProgramTaskSet(Task):
         seeds_arr = np.asarray(seeds, dtype=np.uint64)
         if self.fec is None:
             return self._full(batch, np.arange(len(genomes)), seeds_arr, tasks), {}
-        keys = self._fec_keys(batch, tasks)
+        keys = np.array(self._fec_keys(batch, tasks), dtype=np.uint64)
         self.train_steps += len(genomes) * self.count * self.fec_train
-        # plain lists, turned into arrays once: item assignment into numpy arrays costs more per child
-        fitness = [math.nan] * len(genomes)
-        hit = [0.0] * len(genomes)
-        get, put = self.fec.get, self.fec.put
-        remaining = list(range(len(genomes)))
+        fitness = np.full(len(genomes), math.nan)
+        hit = np.zeros(len(genomes))
+        status, values = np.empty(len(genomes), dtype=np.int64), np.empty(len(genomes))
+        remaining = np.arange(len(genomes))
         # A key seen twice in one batch is evaluated once: later copies wait for the first and then hit.
-        while remaining:
-            misses: list[int] = []
-            waiting: list[int] = []
-            pending: set[int] = set()
-            for i in remaining:
-                key = keys[i]
-                if key in pending:
-                    waiting.append(i)
-                    continue
-                cached = get(key)
-                if cached is None:
-                    pending.add(key)
-                    misses.append(i)
-                else:
-                    fitness[i] = cached
-                    hit[i] = 1.0
-            if misses:
-                scored = self._full(batch, np.array(misses, dtype=np.int64), seeds_arr, tasks).tolist()
-                for i, value in zip(misses, scored):
-                    fitness[i] = value
-                    put(keys[i], value)
-            remaining = waiting
-        return np.array(fitness), {"fec_hit": np.array(hit)}
+        while len(remaining):
+            n = len(remaining)
+            self.fec.lookup_round(keys[remaining], status[:n], values[:n])
+            found = status[:n] == HIT
+            fitness[remaining[found]] = values[:n][found]
+            hit[remaining[found]] = 1.0
+            misses = remaining[status[:n] == MISS]
+            if len(misses):
+                scored = self._full(batch, misses, seeds_arr, tasks)
+                fitness[misses] = scored
+                self.fec.put_many(keys[misses], np.ascontiguousarray(scored, dtype=np.float64))
+            remaining = remaining[status[:n] == WAIT]
+        return fitness, {"fec_hit": hit}
 
     def _fec_keys(self, batch: Any, tasks: Any) -> list[int]:
         """FEC keys of a pruned batch. The fingerprint run is a pure function of a program's live code on this

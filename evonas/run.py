@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from evonas import __version__
 from evonas.errors import UserError
-from evonas.executors import Executor, evaluation_seed
+from evonas.executors import Executor, InProcessExecutor, evaluation_seed
 from evonas.genomes import SPACES, InvalidGenome, Mutation
 from evonas.genomes.base import canonical_hash
 from evonas.progress import Progress
@@ -41,7 +42,7 @@ from evonas.store import (
     write_lineage_part,
 )
 from evonas.strategies import STRATEGIES, Candidate, Member, Result, ResultBatch, Strategy
-from evonas.strategies.base import first_solved, unusable_fitness
+from evonas.strategies.base import Brood, first_solved, unusable_fitness
 from evonas.tasks import make_task
 
 CONFIG_FILE = "config.json"
@@ -267,12 +268,32 @@ class Run:
         task = getattr(self.executor, "task", None)
         return config.max_train_steps is not None and getattr(task, "train_steps", 0) >= config.max_train_steps
 
+    def _breeder(self, executor: Executor) -> Any:
+        """The strategy's compiled stand-in for whole batches on this task, if it has one (see
+        ``AgingEvolution.breeder``); the single-process executor only, since the task must be here."""
+        make = getattr(self.strategy, "breeder", None)
+        task = getattr(executor, "task", None)
+        if make is None or task is None or not isinstance(executor, InProcessExecutor) or self.config.until_solved:
+            return None
+        return make(task, self.config.batch, self.config.seed)
+
     def _loop_batches(self, executor: Executor, started: float) -> None:
         strategy = self.strategy
         if self.pending:  # left in flight by an asynchronous run: told first, as one batch
             pending = list(self.pending)
             self._absorb(pending, executor.evaluate(pending), started)
+        breeder = self._breeder(executor)
         while not strategy.done and not self._should_stop(started):
+            if breeder is not None:
+                # Held throughout: the breeder tells as it goes, so a stop must wait until its rows are logged.
+                self._holding_stops = True
+                bred = breeder.breed(self.config.max_train_steps)
+                if bred is not None:
+                    self._absorb(*bred, started, told=True)
+                    continue
+                self._holding_stops = False
+                if self._stop_requested:
+                    raise KeyboardInterrupt
             rng_before = strategy.rng.bit_generator.state
             # A stop anywhere from the ask until the results are in hand undoes the ask, so the checkpoint
             # describes the state right after the last tell; once they are in hand it waits for the tell.
@@ -315,11 +336,13 @@ class Run:
             if self._should_stop(started) and self.pending:
                 break  # the rest stay pending in the checkpoint and run again on resume
 
-    def _absorb(self, candidates: list[Candidate], results: list[Result], started: float) -> None:
-        """Tell results, log them, note a solution, update the display and checkpoint when due."""
+    def _absorb(self, candidates: Sequence[Candidate], results: list[Result], started: float, told: bool = False) -> None:
+        """Tell results (unless the breeder has ``told`` them), log them, note a solution, update the display and
+        checkpoint when due."""
         strategy = self.strategy
         self._holding_stops = True
-        strategy.tell(results, candidates)
+        if not told:
+            strategy.tell(results, candidates)  # type: ignore[arg-type]
         if self.pending:
             told = {c.id for c in candidates}
             self.pending = [c for c in self.pending if c.id not in told]
@@ -387,7 +410,10 @@ class Run:
         # Compact rows keep the genome only for the initial population and each new best: any other genome is
         # rebuilt by replaying mutations (each child's stream is keyed by run seed and id).
         if self.config.lineage == "compact":
-            full = [b or c.parent_id is None for c, b in zip(candidates, new_best)]
+            if isinstance(candidates, Brood):
+                full = new_best  # bred children all have a parent
+            else:
+                full = [b or c.parent_id is None for c, b in zip(candidates, new_best)]
         else:
             full = [True] * count
         columns.update(self._candidate_columns(candidates, full, small))
@@ -423,10 +449,13 @@ class Run:
         """-v: one line per failed evaluation and per new best."""
         status = [status.value] * status.count if isinstance(status, Repeat) else status
         errors = [errors.value] * errors.count if isinstance(errors, Repeat) else errors
-        for c, o, b, st, error, f in zip(candidates, ok, new_best, status, errors, fitness):
+        for k, (o, b, st, error, f) in enumerate(zip(ok, new_best, status, errors, fitness)):
+            if o and not b:
+                continue
+            c = candidates[k]  # made only for the rows reported (a bred batch makes candidates on demand)
             if not o:
                 self._progress.event(f"id {c.id}: {st}: {error or ''}")
-            elif b:
+            else:
                 origin = "initial" if c.parent_id is None else f"{c.mutation} of id {c.parent_id}"
                 self._progress.event(f"id {c.id}: new best {f:.6g} ({origin})")
 
@@ -434,14 +463,22 @@ class Run:
         """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time; plain lists
         for a small batch, column pieces for a large one."""
         count = len(candidates)
-        ids, parents, seconds, births = (list(map(get, candidates)) for get in (_ID, _PARENT, _SECOND_PARENT, _BIRTH))
+        if isinstance(candidates, Brood):  # children as columns: no object per row
+            ids, births, mutations = candidates.ids.tolist(), candidates.ids.tolist(), candidates.mutations
+            parents, seconds = candidates.parent_ids.tolist(), [None] * count
+        else:
+            ids, parents, seconds, births = (list(map(get, candidates)) for get in (_ID, _PARENT, _SECOND_PARENT, _BIRTH))
+            mutations = list(map(_MUTATION, candidates))
         if True in full:
-            genomes: Any = [genome_json(c.genome) if f else None for c, f in zip(candidates, full)]
-            fingerprints: Any = [c.genome.fingerprint() if f else None for c, f in zip(candidates, full)]
+            genomes: Any = [None] * count
+            fingerprints: Any = [None] * count
+            for k in [k for k, f in enumerate(full) if f]:
+                genome = candidates[k].genome
+                genomes[k], fingerprints[k] = genome_json(genome), genome.fingerprint()
         else:
             genomes = fingerprints = _run(None, count, small)
         columns = {
-            "mutation": _mutation_texts(list(map(_MUTATION, candidates))), "genome_kind": _run(self.strategy.space.kind, count, small),
+            "mutation": _mutation_texts(mutations), "genome_kind": _run(self.strategy.space.kind, count, small),
             "genome": genomes, "fingerprint": fingerprints, "wall_time": _run(now_us(), count, small),
         }
         if small:

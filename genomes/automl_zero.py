@@ -638,14 +638,18 @@ class ProgramSpace:
         mutate_programs(source.op, source.in1, source.in2, source.out, source.data, source.length, parent_rows,
                         np.asarray(seeds, dtype=np.uint64), *t, arena.op[first:end], arena.in1[first:end], arena.in2[first:end],
                         arena.out[first:end], arena.data[first:end], arena.length[first:end], codes)
+        # unmutated copies are arena rows like the rest, so every child reads the same way
+        return list(zip(ProgramGenome.packed_rows(arena, first, end, self.features), self.mutation_texts(codes)))
+
+    def mutation_texts(self, codes: np.ndarray) -> list[Mutation]:
+        """The lineage text of each row of the compiled mutation's codes (n, 4)."""
         # One integer per child's four codes (each field shifted to be >= 0, 16 bits apart): looking texts up by
         # int costs a fraction of building a tuple per child.
         keys = ((codes + _CODE_OFFSETS) @ _CODE_SCALES).tolist()
-        texts = self._mutation_texts
+        texts = self._mutation_texts  # type: ignore[attr-defined]
         for key in set(keys).difference(texts):
             texts[key] = describe_mutation(tuple(codes[keys.index(key)].tolist()))  # type: ignore[arg-type]
-        # unmutated copies are arena rows like the rest, so every child reads the same way
-        return list(zip(ProgramGenome.packed_rows(arena, first, end, self.features), map(texts.__getitem__, keys)))
+        return list(map(texts.__getitem__, keys))
 
     @property
     def _width(self) -> int:

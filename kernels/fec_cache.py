@@ -245,7 +245,7 @@ def memo_find(keys, meta, key):
 def memo_store(keys, values, meta, position, key, value):
     """Store at the position ``memo_find`` gave; a memo at its limit is emptied first (a pure cache: that
     costs recomputation, never a different result)."""
-    if key == 0:
+    if key == 0 or meta[1] <= 0:
         return
     if meta[0] >= meta[1]:
         keys[:] = 0

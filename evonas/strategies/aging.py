@@ -39,12 +39,39 @@ class AgingEvolution(Strategy):
         self.replace = replace
         self.on_failure = on_failure
         self.aging = aging
-        self.population: deque[Member] = deque()
+        self._population: deque[Member] | None = deque()
+        self._population_source: Any = None  # see ``defer_population``
         self._samples: dict[int, list[int]] = {}  # non-aging only: each in-flight child's tournament
         # Population fitness in age order for batched tournaments: the last array plus the values folded in
         # since (FIFO: appends at the end, removals at the front); None when it must be rebuilt.
         self._fitness: np.ndarray | None = None
         self._fitness_new: list[float] = []
+
+    @property
+    def population(self) -> deque[Member]:
+        """The members in age order (oldest first); made on first use after a compiled breeder has run."""
+        if self._population is None:
+            self._population = deque(self._population_source())
+            self._population_source = None
+        return self._population
+
+    @population.setter
+    def population(self, members: deque[Member]) -> None:
+        self._population, self._population_source = members, None
+
+    def defer_population(self, source: Any) -> None:
+        """Let ``source()`` (a list of members in age order) stand for the population until it is next read: a
+        compiled breeder keeps the population in arrays and makes member objects only when they are asked for."""
+        self._population, self._population_source = None, source
+        self._fitness, self._fitness_new = None, []
+
+    def breeder(self, task: Any, batch: int, run_seed: int) -> Any:
+        """A compiled stand-in for ask -> evaluate -> tell of whole batches, when the task offers one for this
+        space and these settings (``task.breeder``); None otherwise. It gives the same lineage as the batch path."""
+        make = getattr(task, "breeder", None)
+        if make is None or not (self.aging and self.replace and self.on_failure == "worst"):
+            return None
+        return make(self, batch, run_seed)
 
     def options(self) -> dict[str, Any]:
         """P, S, sampling with replacement, and the failure rule."""

@@ -105,6 +105,26 @@ class ResultBatch(Sequence[Result]):
         return self._items
 
 
+class Brood(Sequence[Candidate]):
+    """Children made in compiled code, as columns (ids, parents, mutation texts); a ``Candidate`` with its genome
+    is made only for the rows asked for (the lineage keeps few genomes whole)."""
+
+    def __init__(self, ids: np.ndarray, parent_ids: np.ndarray, mutations: list[str], genome_at: Any) -> None:
+        self.ids = ids
+        self.parent_ids = parent_ids
+        self.mutations = mutations
+        self._genome_at = genome_at
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        ident = int(self.ids[k])
+        return Candidate(ident, int(self.parent_ids[k]), None, ident, self._genome_at(k), self.mutations[k])
+
+
 def best_row(results: Sequence[Result]) -> int | None:
     """Position of the first of the best successful results of a batch (None when all failed)."""
     if isinstance(results, ResultBatch):

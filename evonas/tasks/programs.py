@@ -359,6 +359,21 @@ class ProgramTaskSet(Task):
             fitness[passed] = (stage1[passed].sum(axis=1) + stage2.sum(axis=1)) / tasks.count
         return fitness
 
+    def breeder(self, strategy: Any, batch: int, run_seed: int) -> Any:
+        """The compiled search loop for an aging search of this task (``tasks/program_search.py``), or None where
+        it does not apply: another space, hurdles, truncated FEC hashing, a GPU device, or over 128 tasks."""
+        from evonas.genomes.automl_zero import ProgramSpace
+        from evonas.kernels.program_search import MAX_TASKS
+
+        from .program_search import ProgramBreeder
+
+        space = strategy.space
+        if not isinstance(space, ProgramSpace) or space.features != self.features or batch < 1:
+            return None
+        if self.hurdle or self.fec_hashing != "exact" or self.device != "cpu" or self.count > MAX_TASKS:
+            return None
+        return ProgramBreeder(self, strategy, batch, run_seed)
+
     def evaluate(self, genome: ProgramGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
         """Mean task fitness of one genome."""
         return self.evaluate_batch([genome], [seed])[0]

@@ -1,0 +1,158 @@
+"""The compiled search loop's Python side: batches of an AutoML-Zero aging search in one kernel call.
+
+``ProgramBreeder`` stands in for ask -> evaluate -> tell of whole batches (``kernels/program_search.py``). It
+reads the strategy's own random stream and the per-id seeds the batch path uses, and shares the task's FEC
+cache and step counter, so the lineage is the batch path's; only the Python per child is gone. The run logs what
+it returns like any batch: a ``Brood`` (the children as columns) and a ``ResultBatch``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from evonas.genomes.automl_zero import ProgramGenome, ProgramSpace, to_batch
+from evonas.genomes.program_ir import PARTIAL, RANDOM, ProgramBatch
+from evonas.rng import EVALUATE, MUTATE, derive_seeds
+from evonas.strategies.base import Brood, Member, ResultBatch, best_row
+
+#: Children per kernel call: enough that the call's fixed Python is small, few enough that progress, stops and
+#: the train-step budget are seen often (a call takes about 10-20 ms on the demo).
+CHILDREN_PER_CALL = 2000
+
+
+def _copy_rows(batch: ProgramBatch, rows: np.ndarray) -> ProgramBatch:
+    """A standalone batch of the given rows (genomes made from it outlive the arrays it was cut from)."""
+    out = ProgramBatch(batch.op[rows], batch.in1[rows], batch.in2[rows], batch.out[rows], batch.data[rows], batch.length[rows],
+                       batch.scalars, batch.vectors, batch.matrices)
+    return out.mark_checked()
+
+
+class ProgramBreeder:
+    """Runs batches of an aging search over AutoML-Zero programs in compiled code (see module docstring)."""
+
+    def __init__(self, task: Any, strategy: Any, batch: int, run_seed: int, worker: str = "") -> None:
+        from evonas.kernels.fec_cache import new_lru, new_memo
+
+        space: ProgramSpace = strategy.space
+        self.task, self.strategy, self.space, self.batch, self.run_seed = task, strategy, space, batch, run_seed
+        self.worker = worker
+        self.batches_per_call = max(1, CHILDREN_PER_CALL // batch)
+        width = space._width
+        size = strategy.population_size
+        self.ring = self._empty(size, width, space)
+        self.ring_fitness = np.zeros(size)
+        self.ring_ids = np.zeros(size, dtype=np.int64)
+        self.ring_head = np.zeros(1, dtype=np.int64)
+        self.children = self._empty(self.batches_per_call * batch, width, space)
+        self.codes = np.empty((self.batches_per_call * batch, 4), dtype=np.int64)
+        self.memo = new_memo(task.fingerprint_memo_size)
+        self._no_lru = new_lru(0, 0)  # the kernel's FEC arrays when FEC is off
+        self._told: int | None = None  # the strategy's told count when the ring last matched its population
+
+    @staticmethod
+    def _empty(rows: int, width: int, space: ProgramSpace) -> ProgramBatch:
+        shape = (rows, 3, width)
+        return ProgramBatch(np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int32),
+                            np.zeros((*shape, 3)), np.zeros(shape[:2], np.int32), space.scalars, space.vectors, space.matrices).mark_checked()
+
+    def _load_ring(self) -> bool:
+        """Copy the strategy's population into the ring (after the batch path or a resume changed it)."""
+        members = list(self.strategy.population)
+        width = self.ring.op.shape[2]
+        source = to_batch([m.genome for m in members], eliminate_dead=False, width=width)
+        if source.op.shape[2] != width or (source.scalars, source.vectors, source.matrices) != (self.ring.scalars, self.ring.vectors, self.ring.matrices):
+            return False
+        source.check()
+        for name in ("op", "in1", "in2", "out", "data", "length"):
+            getattr(self.ring, name)[:] = getattr(source, name)
+        self.ring_fitness[:] = [m.fitness for m in members]
+        self.ring_ids[:] = [m.id for m in members]
+        self.ring_head[0] = 0
+        return True
+
+    def members(self) -> list[Member]:
+        """The ring's members in age order, each genome a row of one fresh batch."""
+        size = len(self.ring_ids)
+        order = (self.ring_head[0] + np.arange(size)) % size
+        rows = _copy_rows(self.ring, order)
+        genomes = ProgramGenome.packed_rows(rows, 0, size, self.space.features)
+        return list(map(Member, self.ring_ids[order].tolist(), self.ring_fitness[order].tolist(), genomes))
+
+    def breed(self, max_train_steps: int | None) -> tuple[Brood, ResultBatch] | None:
+        """Run up to ``CHILDREN_PER_CALL`` children (whole batches, stopping once the train steps reach
+        ``max_train_steps``) and tell them; None where only the batch path applies (the initial population, a
+        partial last batch, a population that is not full)."""
+        from evonas.kernels.program_search import breed
+
+        strategy, task, batch = self.strategy, self.task, self.batch
+        size = strategy.population_size
+        if strategy.next_id != strategy.told or strategy.next_id < size:
+            return None
+        batches = min(self.batches_per_call, (strategy.budget - strategy.next_id) // batch)
+        if batches <= 0 or len(strategy.population) != size:
+            return None
+        if self._told != strategy.told and not self._load_ring():
+            return None
+        started = time.perf_counter()
+        count = batches * batch
+        rng_state = strategy.rng.bit_generator.state
+        draws = strategy.rng.random((count, strategy.sample_size))
+        ids = np.arange(strategy.next_id, strategy.next_id + count, dtype=np.int64)
+        mutation_seeds = derive_seeds(strategy.seed, MUTATE, ids)
+        eval_seeds = derive_seeds(self.run_seed, EVALUATE, ids)
+        tasks = task.arrays()
+        xs, ys, xv, yv = tasks.lanes
+        n_train, n_valid = tasks.x_train.shape[1], tasks.x_valid.shape[1]
+        counters = np.array([task.train_steps, 0], dtype=np.int64)
+        fitness = np.empty(count)
+        hits = np.empty(count)
+        parents = np.empty(count, dtype=np.int64)
+        c, r = self.children, self.ring
+        fec = task.fec
+        lru = fec.arrays if fec is not None else self._no_lru
+        done = breed(
+            batches, batch, draws, mutation_seeds, eval_seeds, -1 if max_train_steps is None else int(max_train_steps), counters,
+            r.op, r.in1, r.in2, r.out, r.data, r.length, self.ring_fitness, self.ring_ids, self.ring_head,
+            *self.space._tables,  # type: ignore[attr-defined]
+            c.op, c.in1, c.in2, c.out, c.data, c.length, self.codes, parents, fitness, hits, strategy.next_id,
+            xs, ys, xv, yv, tasks.order.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification, task.max_abs_error,
+            r.scalars, r.vectors, r.matrices, PARTIAL, RANDOM,
+            fec is not None, task.count * task.fec_train, min(task.fec_train, n_train), min(task.fec_valid, n_valid),
+            np.uint64(n_train * tasks.order.shape[1]), *lru, *self.memo,
+        )
+        n = done * batch
+        if done < batches:  # the budget ran out mid-call: the stream must stand where the batch path leaves it
+            strategy.rng.bit_generator.state = rng_state
+            strategy.rng.random((n, strategy.sample_size))
+        task.train_steps = int(counters[0])
+        if n == 0:
+            return None
+        ids = ids[:n]
+        results = ResultBatch(ids.tolist(), fitness[:n].copy(), {"fec_hit": hits[:n].copy()} if fec is not None else {},
+                              (time.perf_counter() - started) / n, self.worker)
+        brood = Brood(ids, parents[:n].copy(), self.space.mutation_texts(self.codes[:n]), _Rows(self.children, self.space.features, n))
+        strategy.told += n
+        strategy.next_id += n
+        k = best_row(results)
+        if k is not None and (strategy.best is None or results.fitness[k] > strategy.best.fitness):
+            strategy.best = Member(int(ids[k]), float(results.fitness[k]), brood[k].genome)
+        strategy.defer_population(self.members)
+        self._told = strategy.told
+        return brood, results
+
+
+class _Rows:
+    """Genome of a child row, copied out when asked for (the child arrays are reused by the next call), and
+    only while the call's rows are current."""
+
+    def __init__(self, children: ProgramBatch, features: int, count: int) -> None:
+        self.children, self.features, self.count = children, features, count
+        self.cache: dict[int, ProgramGenome] = {}
+
+    def __call__(self, row: int) -> ProgramGenome:
+        if row not in self.cache:
+            self.cache[row] = ProgramGenome.packed_rows(_copy_rows(self.children, np.array([row])), 0, 1, self.features)[0]
+        return self.cache[row]

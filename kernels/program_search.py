@@ -1,0 +1,219 @@
+"""Regularized evolution of AutoML-Zero programs in one compiled call per many batches.
+
+The batch path of the engine (ask a batch, mutate, evaluate, tell, log) costs about as much Python per child as
+the kernels cost: Candidate and genome objects, FEC lookups, population bookkeeping. Here whole batches run in
+compiled code: tournaments (from the strategy's own uniforms), mutation, dead-code pruning, the fingerprint
+memo, FEC lookups and full runs, and the aging population, in exactly the order the batch path takes, so the
+lineage is the same. What comes back is columns (parents, mutation codes, fitness, FEC hits) and the children's
+programs; the engine logs them.
+
+The population is a ring of P program slots: slot ``(head + i) % P`` holds the i-th oldest member, and a told
+child takes the oldest member's slot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .fec_cache import HIT, MISS, lru_put, lru_round, memo_find, memo_store
+from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_program
+from .program_mutate import _copy_program, _mutate_one
+from .splitmix import mix
+
+_NAN_BITS = np.uint64(0x7FF8000000000000)  # numpy's NaN: every NaN error hashes alike
+MAX_TASKS = 128  # ``pairwise_mean`` follows numpy's summation up to one block
+
+
+@njit(cache=True, inline="always")
+def pairwise_mean(a):
+    """Mean of ``a`` (at most 128 values) summed in numpy's pairwise order, so it equals ``a.mean()`` bit for bit."""
+    n = a.shape[0]
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += a[i]
+        return total / n
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += a[i]
+        i += 1
+    return total / n
+
+
+@njit(cache=True)
+def _error_hash(errors, salt):
+    """The FEC key of one program's recorded errors (T, K), as ``program_cpu.fec_keys`` computes it."""
+    h = np.uint64(42) ^ salt
+    bits = errors.view(np.uint64)
+    for t in range(errors.shape[0]):
+        for k in range(errors.shape[1]):
+            value = _NAN_BITS if errors[t, k] != errors[t, k] else bits[t, k]
+            h = mix(h ^ value) + np.uint64(t)
+    return h
+
+
+@njit(cache=True, error_model="numpy")
+def breed(
+    batches, batch, draws, mutation_seeds, eval_seeds, max_train_steps, counters,
+    r_op, r_in1, r_in2, r_out, r_data, r_length, r_fitness, r_id, ring_meta,
+    allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative, type_ids, paper,
+    c_op, c_in1, c_in2, c_out, c_data, c_length, codes, parent_ids, fitness, hits, first_id,
+    xs, ys, xv, yv, epochs, n_train, n_valid, n_full, classification, max_abs_error, scalars, vectors, matrices,
+    partial, random_op,
+    fec, fec_steps, fec_train, fec_valid, fec_salt,
+    l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, m_keys, m_values, m_meta,
+):
+    """Up to ``batches`` batches of ``batch`` children; returns the number run (fewer once ``counters[0]``, the
+    train steps, reaches ``max_train_steps``; -1 for no limit). Child ``row`` of the call has id
+    ``first_id + row`` and uses ``draws[row]`` (its tournament's uniforms), ``mutation_seeds[row]`` and
+    ``eval_seeds[row]``; its program goes to row ``row`` of the ``c_`` arrays, its columns to ``codes``,
+    ``parent_ids``, ``fitness`` and ``hits`` (FEC hit, 1.0 or 0.0)."""
+    population = r_fitness.shape[0]
+    sample = draws.shape[1]
+    n_lanes = xs.shape[2]
+    f = xs.shape[1]
+    n_per_epoch = n_train
+    width = c_op.shape[2]
+    state = np.empty(1, dtype=np.uint64)
+    s = np.empty((scalars, n_lanes))
+    v = np.empty((vectors, f, n_lanes))
+    m = np.empty((max(matrices, 1), f, f, n_lanes))
+    tmpv = np.zeros((f, n_lanes))
+    tmpm = np.zeros((f, f, n_lanes))
+    rng = np.empty(n_lanes, dtype=np.uint64)
+    lanes = np.zeros((4, n_lanes))
+    flags = np.zeros((2, n_lanes), dtype=np.bool_)
+    task_fitness = np.empty(n_lanes)
+    no_errors = np.empty((n_lanes, 1))
+    errors = np.empty((n_lanes, fec_train + fec_valid))
+    p_op = np.zeros((batch, 3, width), dtype=np.int32)
+    p_in1 = np.zeros_like(p_op)
+    p_in2 = np.zeros_like(p_op)
+    p_out = np.zeros_like(p_op)
+    p_data = np.zeros((batch, 3, width, 3))
+    p_length = np.zeros((batch, 3), dtype=np.int32)
+    code = np.empty(batch, dtype=np.uint64)
+    key = np.empty(batch, dtype=np.uint64)
+    remaining = np.empty(batch, dtype=np.int64)
+    waiting = np.empty(batch, dtype=np.int64)
+    missed = np.empty(batch, dtype=np.int64)
+    wanted = np.empty(batch, dtype=np.uint64)
+    status = np.empty(batch, dtype=np.int64)
+    values = np.empty(batch)
+    done = 0
+    for b in range(batches):
+        if max_train_steps >= 0 and counters[0] >= max_train_steps:
+            break
+        base = b * batch
+        head = ring_meta[0]
+        # Tournaments on the population as it stands before this batch: with replacement, strict '>' keeps the
+        # first drawn among equals, and a failure (NaN) never wins (a sample of failures gives its first draw).
+        for i in range(batch):
+            row = base + i
+            best_slot = -1
+            best = -math.inf
+            for j in range(sample):
+                slot = head + int(draws[row, j] * population)
+                if slot >= population:
+                    slot -= population
+                value = r_fitness[slot]
+                if value != value:
+                    value = -math.inf
+                if j == 0 or value > best:
+                    best = value
+                    best_slot = slot
+            parent_ids[row] = r_id[best_slot]
+            _copy_program(r_op, r_in1, r_in2, r_out, r_data, r_length, best_slot, c_op, c_in1, c_in2, c_out, c_data, c_length, row)
+            _mutate_one(state, mutation_seeds[row], allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob,
+                        cumulative, type_ids, paper, c_op[row], c_in1[row], c_in2[row], c_out[row], c_data[row], c_length[row], codes[row])
+        end = base + batch
+        _prune(c_op[base:end], c_in1[base:end], c_in2[base:end], c_out[base:end], c_data[base:end], c_length[base:end],
+               scalars, vectors, matrices, in_kind, out_kind, partial, random_op, p_op, p_in1, p_in2, p_out, p_data, p_length)
+        if not fec:
+            for i in range(batch):
+                counters[0] += _run_program(
+                    p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
+                    n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
+                    s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                fitness[base + i] = pairwise_mean(task_fitness)
+                hits[base + i] = math.nan
+        else:
+            # FEC keys: the fingerprint run is a pure function of the live code, so known code reuses its key.
+            _code_hashes(p_op, p_in1, p_in2, p_out, p_data, p_length, code)
+            for i in range(batch):
+                position, found = memo_find(m_keys, m_meta, code[i])
+                if found:
+                    key[i] = m_values[position]
+                    continue
+                errors[:] = math.nan
+                _run_program(p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, 1, n_per_epoch, fec_train,
+                             fec_valid, n_full, classification, MAX_ABS_ERROR, np.uint64(FEC_SEED), out_kind, task_fitness, errors,
+                             True, s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                key[i] = _error_hash(errors, fec_salt)
+                memo_store(m_keys, m_values, m_meta, position, code[i], key[i])
+            counters[0] += batch * fec_steps
+            n_remaining = batch
+            for i in range(batch):
+                remaining[i] = i
+            # Rounds as the batch path takes them: lookups in order, then the misses' full runs, then their puts;
+            # a key missed earlier in the round waits and is looked up in the next.
+            while n_remaining > 0:
+                for k in range(n_remaining):
+                    wanted[k] = key[remaining[k]]
+                lru_round(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, wanted[:n_remaining], status[:n_remaining],
+                          values[:n_remaining])
+                n_missed = 0
+                n_waiting = 0
+                for k in range(n_remaining):
+                    i = remaining[k]
+                    if status[k] == HIT:
+                        fitness[base + i] = values[k]
+                        hits[base + i] = 1.0
+                    elif status[k] == MISS:
+                        missed[n_missed] = i
+                        n_missed += 1
+                    else:
+                        waiting[n_waiting] = i
+                        n_waiting += 1
+                for k in range(n_missed):
+                    i = missed[k]
+                    counters[0] += _run_program(
+                        p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
+                        n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
+                        s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                    fitness[base + i] = pairwise_mean(task_fitness)
+                    hits[base + i] = 0.0
+                for k in range(n_missed):
+                    i = missed[k]
+                    lru_put(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, key[i], fitness[base + i], 1)
+                for k in range(n_waiting):
+                    remaining[k] = waiting[k]
+                n_remaining = n_waiting
+        # Tell: each child takes the oldest member's slot, in order.
+        for i in range(batch):
+            row = base + i
+            _copy_program(c_op, c_in1, c_in2, c_out, c_data, c_length, row, r_op, r_in1, r_in2, r_out, r_data, r_length, head)
+            value = fitness[row]
+            r_fitness[head] = value if math.isfinite(value) else math.nan
+            r_id[head] = first_id + row
+            head += 1
+            if head == population:
+                head = 0
+        ring_meta[0] = head
+        done += 1
+    return done

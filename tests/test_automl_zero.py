@@ -538,3 +538,54 @@ def test_vectorised_seed_derivation_matches_the_scalar_rule(seed: int, idents: l
 
     assert derive_seeds(seed, MUTATE, np.array(idents)).tolist() == [derive_seed(seed, MUTATE, i) for i in idents]
     assert evaluation_seeds(seed, idents) == [evaluation_seed(seed, i) for i in idents]
+
+
+def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | None, compiled: bool, monkeypatch: pytest.MonkeyPatch,
+            resume_at: int | None = None) -> tuple:
+    """An aging search of a small AutoML-Zero space run in this process, with or without the compiled loop;
+    returns what must match: lineage rows, the strategy's stream and population, the task's state."""
+    import pyarrow.dataset as ds
+
+    from evonas.cli import build_config
+    from evonas.executors import InProcessExecutor
+    from evonas.run import Run
+    from evonas.tasks.program_search import ProgramBreeder
+
+    bred: list[int] = []
+    real_breed = ProgramBreeder.breed
+    monkeypatch.setattr(ProgramBreeder, "breed", lambda self, *a: (out := real_breed(self, *a)) and (bred.append(len(out[0])) or out))
+    monkeypatch.setattr(ProgramTaskSet, "breeder", ProgramTaskSet.breeder if compiled else (lambda self, *a: None))
+    config = build_config("automl-zero", "linear-regression", "aging", 60, 6, cycles, 10, 5, "cpu", None, None, None, None, None,
+                          "cpu", {"tasks": 3, "train": 20, "valid": 10, **options}, "full")
+    config.max_train_steps = max_train_steps
+    run = Run.create(folder, config)
+    if resume_at is not None:  # stop part-way (a budget), then resume to the end as `evonas resume` does
+        run.config.cycles = run.strategy.budget = resume_at
+        executor = InProcessExecutor(config.task, config.task_options, config.seed)
+        run.execute(executor)
+        run = Run.open(folder, cycles)
+    executor = InProcessExecutor(config.task, config.task_options, config.seed)
+    run.execute(executor)
+    table = ds.dataset(folder / "lineage", format="arrow").to_table().sort_by("id")
+    rows = table.drop_columns(["wall_time", "eval_seconds", "worker"]).to_pylist()
+    strategy = run.strategy
+    population = [(m.id, m.fitness, m.genome.to_dict()) for m in strategy.population]
+    assert (sum(bred) >= strategy.told - 200) if compiled else not bred  # all but the first batches were bred
+    return rows, strategy.rng.bit_generator.state, population, strategy.best.id, strategy.told, executor.task.state_dict()
+
+
+@pytest.mark.parametrize("options, cycles, max_train_steps, resume_at", [
+    ({"fec": True, "fec_cache_size": 40, "fec_forget_every": 3}, 900, None, None),  # evictions and forgetting
+    ({"fec": False, "tasks": 10}, 500, None, None),  # ten tasks: the mean sums in numpy's pairwise order
+    ({"fec": True, "epochs": 2}, 5000, 150_000, None),  # the train-step budget ends the run part-way through a call
+    ({"fec": True}, 1200, None, 430),  # stopped mid-call by the cycle budget, then resumed
+])
+def test_compiled_search_loop_gives_the_batch_paths_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict, cycles: int,
+                                                         max_train_steps: int | None, resume_at: int | None) -> None:
+    """The compiled loop (tournaments, mutation, FEC, aging in one call) logs the same lineage as ask -> evaluate ->
+    tell batch by batch, and leaves the same random stream, population, best, FEC cache and train steps."""
+    compiled = _search(tmp_path / "compiled", options, cycles, max_train_steps, True, monkeypatch, resume_at)
+    batch = _search(tmp_path / "batch", options, cycles, max_train_steps, False, monkeypatch, resume_at)
+    assert compiled[0] == batch[0]
+    assert compiled[1:] == batch[1:]
+    assert len(compiled[0]) == (cycles if max_train_steps is None else compiled[4]) and compiled[4] > 60

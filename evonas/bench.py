@@ -229,6 +229,16 @@ class _ConstantTask:
         return np.full(len(genomes), 0.5), {}
 
 
+class _ConstantProgramTask(_ConstantTask):
+    """``_ConstantTask`` that also offers the compiled search loop, run with evaluation switched off."""
+
+    def breeder(self, strategy: Any, batch: int, run_seed: int) -> Any:
+        from evonas.tasks.program_search import ProgramBreeder
+        from evonas.tasks.programs import ProgramTaskSet
+
+        return ProgramBreeder(ProgramTaskSet(fec=False), strategy, batch, run_seed, evaluate=False)
+
+
 def _random_batch(space_overrides: dict[str, Any], count: int, seed: int) -> Any:
     from evonas.genomes.automl_zero import ProgramSpace, to_batch
     from evonas.kernels.program_cpu import prune_batch
@@ -322,20 +332,23 @@ def bench_automl_zero(quick: bool = False, workers: int = 2, device: str = "cpu"
         # a GPU needs tens of thousands of threads (one per program and task) to fill: 2000 programs x 10 tasks
         gpu_batch = _early_search_batch(PROGRAM_TASKS["binary-classification"]["space"], 200 if quick else 2000, 5, 1)
         _gpu_kernel_rates(results, {"demo": (demo_batch, demo_tasks), "f16": (gpu_batch, big_tasks)})
-    _log("search loop without evaluation (ask -> mutate -> tell -> compact lineage -> checkpoint) ...")
-    # The demo preset's own checkpoint interval: a run's checkpoint (1000 member genomes as JSON, the lineage part
-    # written) is part of the loop's cost, at the rate a run pays it.
-    cycles = 20_000 if quick else 400_000
-    config = build_config("automl-zero", "linear-regression", "aging", None, None, cycles, None, 0, "cpu", None, None, None, None, None, "cpu", {}, None)
-    config.max_train_steps = None
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Run.create(Path(tmp) / "run", config)
-        started = time.perf_counter()
-        from evonas.executors import InProcessExecutor
+    from evonas.executors import InProcessExecutor
 
-        run.execute(InProcessExecutor(config.task, config.task_options, config.seed, task=_ConstantTask()))  # type: ignore[arg-type]
-        results["loop_children_per_s"] = round(cycles / (time.perf_counter() - started), 1)
-        results["loop_checkpoint_every"] = config.checkpoint_every
+    # The demo preset's own checkpoint interval: a run's checkpoint (1000 member genomes as JSON, the lineage part
+    # written) is part of the loop's cost, at the rate a run pays it. "compiled" is the loop a demo search runs
+    # (tasks/program_search.py); "batch" the engine's generic ask -> evaluate -> tell, one batch at a time.
+    cycles = 20_000 if quick else 400_000
+    for name, task in (("compiled", _ConstantProgramTask()), ("batch", _ConstantTask())):
+        _log(f"search loop without evaluation, {name} (ask -> mutate -> tell -> compact lineage -> checkpoint) ...")
+        config = build_config("automl-zero", "linear-regression", "aging", None, None, cycles, None, 0, "cpu", None, None, None, None, None, "cpu", {}, None)
+        config.max_train_steps = None
+        with tempfile.TemporaryDirectory() as tmp:
+            run = Run.create(Path(tmp) / "run", config)
+            started = time.perf_counter()
+            run.execute(InProcessExecutor(config.task, config.task_options, config.seed, task=task))  # type: ignore[arg-type]
+            key = "loop_children_per_s" if name == "compiled" else "loop_children_per_s_batch_path"
+            results[key] = round(cycles / (time.perf_counter() - started), 1)
+    results["loop_checkpoint_every"] = config.checkpoint_every
     for threads in sorted({1, workers}):
         _log(f"demo search with FEC, {threads} thread(s) ...")
         config = build_config("automl-zero", "linear-regression", "aging", None, None, 60_000 if quick else 300_000, None, 0, "cpu",

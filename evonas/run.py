@@ -28,6 +28,7 @@ from evonas.store import (
     LINEAGE_SCHEMA,
     SMALL_BATCH,
     Checkpoint,
+    Coded,
     LineageBuffer,
     MetricColumns,
     Repeat,
@@ -463,12 +464,16 @@ class Run:
         """The candidate side of lineage rows: ids, parents, mutation, genome (where ``full``), time; plain lists
         for a small batch, column pieces for a large one."""
         count = len(candidates)
+        mutation_column: Any
         if isinstance(candidates, Brood):  # children as columns: no object per row
-            ids, births, mutations = candidates.ids.tolist(), candidates.ids.tolist(), candidates.mutations
+            ids, births = candidates.ids.tolist(), candidates.ids.tolist()
             parents, seconds = candidates.parent_ids.tolist(), [None] * count
+            mutation_column = Coded(candidates.mutation_index, _mutation_texts(candidates.mutations))
+            if small:
+                mutation_column = [mutation_column.values[i] for i in mutation_column.index.tolist()]
         else:
             ids, parents, seconds, births = (list(map(get, candidates)) for get in (_ID, _PARENT, _SECOND_PARENT, _BIRTH))
-            mutations = list(map(_MUTATION, candidates))
+            mutation_column = _mutation_texts(list(map(_MUTATION, candidates)))
         if True in full:
             genomes: Any = [None] * count
             fingerprints: Any = [None] * count
@@ -478,7 +483,7 @@ class Run:
         else:
             genomes = fingerprints = _run(None, count, small)
         columns = {
-            "mutation": _mutation_texts(mutations), "genome_kind": _run(self.strategy.space.kind, count, small),
+            "mutation": mutation_column, "genome_kind": _run(self.strategy.space.kind, count, small),
             "genome": genomes, "fingerprint": fingerprints, "wall_time": _run(now_us(), count, small),
         }
         if small:

@@ -109,6 +109,14 @@ class Repeat:
 
 
 @dataclass(slots=True)
+class Coded:
+    """Rows of a buffered string column given as positions into a few distinct values (a bred batch's mutations)."""
+
+    index: np.ndarray
+    values: list[str]
+
+
+@dataclass(slots=True)
 class MetricColumns:
     """A batch's metrics as columns, one array per name; NaN means the row lacks that metric."""
 
@@ -176,6 +184,8 @@ def _column_array(pieces: list[Any], type_: pa.DataType) -> pa.Array:
     """One lineage column from its pieces; NaN in a float column is null (a failed evaluation's fitness)."""
     timestamp = pa.types.is_timestamp(type_)
     storage = pa.int64() if timestamp else type_
+    if pieces and pa.types.is_string(type_) and any(isinstance(p, Coded) for p in pieces):
+        return _coded_strings(pieces)
     if pieces and all(isinstance(p, Repeat) for p in pieces):
         values = [p.value for p in pieces]
         counts = [p.count for p in pieces]
@@ -192,9 +202,28 @@ def _column_array(pieces: list[Any], type_: pa.DataType) -> pa.Array:
     else:
         flat: list[Any] = []
         for p in pieces:
-            flat.extend([p.value] * p.count if isinstance(p, Repeat) else p.tolist() if isinstance(p, np.ndarray) else p)
+            if isinstance(p, Coded):
+                flat.extend(map(p.values.__getitem__, p.index.tolist()))
+            else:
+                flat.extend([p.value] * p.count if isinstance(p, Repeat) else p.tolist() if isinstance(p, np.ndarray) else p)
         column = pa.array(flat, type=storage, from_pandas=True)
     return column.view(type_) if timestamp else column
+
+
+def _coded_strings(pieces: list[Any]) -> pa.Array:
+    """A string column from pieces of which some are ``Coded``: every row as a position into one table of the
+    distinct values (-1 for null), built from offsets and bytes with no Python string per row."""
+    table: dict[str, int] = {}
+    positions = []
+    for p in pieces:
+        if isinstance(p, Coded):
+            local = np.array([table.setdefault(v, len(table)) for v in p.values], dtype=np.int64)
+            positions.append(local[np.asarray(p.index, dtype=np.int64)])
+        elif isinstance(p, Repeat):
+            positions.append(np.full(p.count, -1 if p.value is None else table.setdefault(p.value, len(table)), dtype=np.int64))
+        else:
+            positions.append(np.array([-1 if v is None else table.setdefault(v, len(table)) for v in p], dtype=np.int64))
+    return _strings_at(list(table), np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64))
 
 
 def _repeated_strings(values: list[str], counts: list[int]) -> pa.Array:
@@ -203,10 +232,17 @@ def _repeated_strings(values: list[str], counts: list[int]) -> pa.Array:
 
 
 def _strings_at(values: list[str], index: np.ndarray) -> pa.Array:
-    """The string column whose row i is ``values[index[i]]``, built straight from its offsets and bytes."""
+    """The string column whose row i is ``values[index[i]]`` (null where ``index[i]`` is -1), built straight
+    from its offsets and bytes."""
+    nulls = index < 0
+    validity = pa.py_buffer(np.packbits(~nulls, bitorder="little")) if nulls.any() else None
+    if validity is not None:
+        index = np.where(nulls, 0, index)
+    if not values:
+        return pa.nulls(len(index), pa.string())
     encoded = [v.encode() for v in values]
     sizes = np.array([len(b) for b in encoded], dtype=np.int64)
-    lengths = sizes[index]
+    lengths = np.where(nulls, 0, sizes[index])
     offsets = np.zeros(len(index) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     if len(encoded) == 1:
@@ -217,8 +253,10 @@ def _strings_at(values: list[str], index: np.ndarray) -> pa.Array:
         for row, b in enumerate(encoded):
             table[row, : len(b)] = np.frombuffer(b, dtype=np.uint8)
         keep = np.arange(width)[None, :] < sizes[:, None]
-        data = table[index][keep[index]].tobytes()
-    return pa.Array.from_buffers(pa.string(), len(index), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        data = table[index][keep[index] & ~nulls[:, None]].tobytes()
+    if len(encoded) == 1 and validity is not None:
+        data = encoded[0] * int((~nulls).sum())
+    return pa.Array.from_buffers(pa.string(), len(index), [validity, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _metrics_array(pieces: list[Any]) -> pa.Array:

@@ -646,10 +646,21 @@ class ProgramSpace:
         # One integer per child's four codes (each field shifted to be >= 0, 16 bits apart): looking texts up by
         # int costs a fraction of building a tuple per child.
         keys = ((codes + _CODE_OFFSETS) @ _CODE_SCALES).tolist()
-        texts = self._mutation_texts  # type: ignore[attr-defined]
+        texts = self._texts_for(codes, keys)
+        return list(map(texts.__getitem__, keys))
+
+    def mutation_codes(self, codes: np.ndarray) -> tuple[np.ndarray, list[Mutation]]:
+        """The mutations of the compiled mutation's codes (n, 4) as (row -> position, distinct mutations)."""
+        keys = (codes + _CODE_OFFSETS) @ _CODE_SCALES
+        distinct, index = np.unique(keys, return_inverse=True)
+        texts = self._texts_for(codes, keys.tolist())
+        return index.reshape(-1), [texts[k] for k in distinct.tolist()]
+
+    def _texts_for(self, codes: np.ndarray, keys: list[int]) -> dict[int, Mutation]:
+        texts: dict[int, Mutation] = self._mutation_texts  # type: ignore[attr-defined]
         for key in set(keys).difference(texts):
             texts[key] = describe_mutation(tuple(codes[keys.index(key)].tolist()))  # type: ignore[arg-type]
-        return list(map(texts.__getitem__, keys))
+        return texts
 
     @property
     def _width(self) -> int:

@@ -69,7 +69,7 @@ def _error_hash(errors, salt):
 
 @njit(cache=True, error_model="numpy")
 def breed(
-    batches, batch, draws, mutation_seeds, eval_seeds, max_train_steps, counters,
+    batches, batch, draws, mutation_seeds, eval_seeds, max_train_steps, counters, evaluate,
     r_op, r_in1, r_in2, r_out, r_data, r_length, r_fitness, r_id, ring_meta,
     allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative, type_ids, paper,
     c_op, c_in1, c_in2, c_out, c_data, c_length, codes, parent_ids, fitness, hits, first_id,
@@ -82,7 +82,8 @@ def breed(
     train steps, reaches ``max_train_steps``; -1 for no limit). Child ``row`` of the call has id
     ``first_id + row`` and uses ``draws[row]`` (its tournament's uniforms), ``mutation_seeds[row]`` and
     ``eval_seeds[row]``; its program goes to row ``row`` of the ``c_`` arrays, its columns to ``codes``,
-    ``parent_ids``, ``fitness`` and ``hits`` (FEC hit, 1.0 or 0.0)."""
+    ``parent_ids``, ``fitness`` and ``hits`` (FEC hit, 1.0 or 0.0). With ``evaluate`` false every child scores
+    0.5 unrun: what the loop costs on its own (a benchmark)."""
     population = r_fitness.shape[0]
     sample = draws.shape[1]
     n_lanes = xs.shape[2]
@@ -142,68 +143,73 @@ def breed(
             _mutate_one(state, mutation_seeds[row], allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob,
                         cumulative, type_ids, paper, c_op[row], c_in1[row], c_in2[row], c_out[row], c_data[row], c_length[row], codes[row])
         end = base + batch
-        _prune(c_op[base:end], c_in1[base:end], c_in2[base:end], c_out[base:end], c_data[base:end], c_length[base:end],
-               scalars, vectors, matrices, in_kind, out_kind, partial, random_op, p_op, p_in1, p_in2, p_out, p_data, p_length)
-        if not fec:
-            for i in range(batch):
-                counters[0] += _run_program(
-                    p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
-                    n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
-                    s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
-                fitness[base + i] = pairwise_mean(task_fitness)
-                hits[base + i] = math.nan
+        if not evaluate:
+            for i in range(base, end):
+                fitness[i] = 0.5
+                hits[i] = math.nan
         else:
-            # FEC keys: the fingerprint run is a pure function of the live code, so known code reuses its key.
-            _code_hashes(p_op, p_in1, p_in2, p_out, p_data, p_length, code)
-            for i in range(batch):
-                position, found = memo_find(m_keys, m_meta, code[i])
-                if found:
-                    key[i] = m_values[position]
-                    continue
-                errors[:] = math.nan
-                _run_program(p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, 1, n_per_epoch, fec_train,
-                             fec_valid, n_full, classification, MAX_ABS_ERROR, np.uint64(FEC_SEED), out_kind, task_fitness, errors,
-                             True, s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
-                key[i] = _error_hash(errors, fec_salt)
-                memo_store(m_keys, m_values, m_meta, position, code[i], key[i])
-            counters[0] += batch * fec_steps
-            n_remaining = batch
-            for i in range(batch):
-                remaining[i] = i
-            # Rounds as the batch path takes them: lookups in order, then the misses' full runs, then their puts;
-            # a key missed earlier in the round waits and is looked up in the next.
-            while n_remaining > 0:
-                for k in range(n_remaining):
-                    wanted[k] = key[remaining[k]]
-                lru_round(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, wanted[:n_remaining], status[:n_remaining],
-                          values[:n_remaining])
-                n_missed = 0
-                n_waiting = 0
-                for k in range(n_remaining):
-                    i = remaining[k]
-                    if status[k] == HIT:
-                        fitness[base + i] = values[k]
-                        hits[base + i] = 1.0
-                    elif status[k] == MISS:
-                        missed[n_missed] = i
-                        n_missed += 1
-                    else:
-                        waiting[n_waiting] = i
-                        n_waiting += 1
-                for k in range(n_missed):
-                    i = missed[k]
+            _prune(c_op[base:end], c_in1[base:end], c_in2[base:end], c_out[base:end], c_data[base:end], c_length[base:end],
+                   scalars, vectors, matrices, in_kind, out_kind, partial, random_op, p_op, p_in1, p_in2, p_out, p_data, p_length)
+            if not fec:
+                for i in range(batch):
                     counters[0] += _run_program(
                         p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
                         n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
                         s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
                     fitness[base + i] = pairwise_mean(task_fitness)
-                    hits[base + i] = 0.0
-                for k in range(n_missed):
-                    i = missed[k]
-                    lru_put(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, key[i], fitness[base + i], 1)
-                for k in range(n_waiting):
-                    remaining[k] = waiting[k]
-                n_remaining = n_waiting
+                    hits[base + i] = math.nan
+            else:
+                # FEC keys: the fingerprint run is a pure function of the live code, so known code reuses its key.
+                _code_hashes(p_op, p_in1, p_in2, p_out, p_data, p_length, code)
+                for i in range(batch):
+                    position, found = memo_find(m_keys, m_meta, code[i])
+                    if found:
+                        key[i] = m_values[position]
+                        continue
+                    errors[:] = math.nan
+                    _run_program(p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, 1, n_per_epoch, fec_train,
+                                 fec_valid, n_full, classification, MAX_ABS_ERROR, np.uint64(FEC_SEED), out_kind, task_fitness, errors,
+                                 True, s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                    key[i] = _error_hash(errors, fec_salt)
+                    memo_store(m_keys, m_values, m_meta, position, code[i], key[i])
+                counters[0] += batch * fec_steps
+                n_remaining = batch
+                for i in range(batch):
+                    remaining[i] = i
+                # Rounds as the batch path takes them: lookups in order, then the misses' full runs, then their puts;
+                # a key missed earlier in the round waits and is looked up in the next.
+                while n_remaining > 0:
+                    for k in range(n_remaining):
+                        wanted[k] = key[remaining[k]]
+                    lru_round(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, wanted[:n_remaining], status[:n_remaining],
+                              values[:n_remaining])
+                    n_missed = 0
+                    n_waiting = 0
+                    for k in range(n_remaining):
+                        i = remaining[k]
+                        if status[k] == HIT:
+                            fitness[base + i] = values[k]
+                            hits[base + i] = 1.0
+                        elif status[k] == MISS:
+                            missed[n_missed] = i
+                            n_missed += 1
+                        else:
+                            waiting[n_waiting] = i
+                            n_waiting += 1
+                    for k in range(n_missed):
+                        i = missed[k]
+                        counters[0] += _run_program(
+                            p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
+                            n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
+                            s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                        fitness[base + i] = pairwise_mean(task_fitness)
+                        hits[base + i] = 0.0
+                    for k in range(n_missed):
+                        i = missed[k]
+                        lru_put(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, key[i], fitness[base + i], 1)
+                    for k in range(n_waiting):
+                        remaining[k] = waiting[k]
+                    n_remaining = n_waiting
         # Tell: each child takes the oldest member's slot, in order.
         for i in range(batch):
             row = base + i

@@ -106,12 +106,14 @@ class ResultBatch(Sequence[Result]):
 
 
 class Brood(Sequence[Candidate]):
-    """Children made in compiled code, as columns (ids, parents, mutation texts); a ``Candidate`` with its genome
-    is made only for the rows asked for (the lineage keeps few genomes whole)."""
+    """Children made in compiled code, as columns: ids, parents, and mutations as positions into their distinct
+    values; a ``Candidate`` with its genome is made only for the rows asked for (the lineage keeps few whole)."""
 
-    def __init__(self, ids: np.ndarray, parent_ids: np.ndarray, mutations: list[str], genome_at: Any) -> None:
+    def __init__(self, ids: np.ndarray, parent_ids: np.ndarray, mutation_index: np.ndarray, mutations: list[Mutation],
+                 genome_at: Any) -> None:
         self.ids = ids
         self.parent_ids = parent_ids
+        self.mutation_index = mutation_index
         self.mutations = mutations
         self._genome_at = genome_at
 
@@ -122,7 +124,7 @@ class Brood(Sequence[Candidate]):
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]
         ident = int(self.ids[k])
-        return Candidate(ident, int(self.parent_ids[k]), None, ident, self._genome_at(k), self.mutations[k])
+        return Candidate(ident, int(self.parent_ids[k]), None, ident, self._genome_at(k), self.mutations[self.mutation_index[k]])
 
 
 def best_row(results: Sequence[Result]) -> int | None:

@@ -33,12 +33,13 @@ def _copy_rows(batch: ProgramBatch, rows: np.ndarray) -> ProgramBatch:
 class ProgramBreeder:
     """Runs batches of an aging search over AutoML-Zero programs in compiled code (see module docstring)."""
 
-    def __init__(self, task: Any, strategy: Any, batch: int, run_seed: int, worker: str = "") -> None:
+    def __init__(self, task: Any, strategy: Any, batch: int, run_seed: int, worker: str = "", evaluate: bool = True) -> None:
         from evonas.kernels.fec_cache import new_lru, new_memo
 
         space: ProgramSpace = strategy.space
         self.task, self.strategy, self.space, self.batch, self.run_seed = task, strategy, space, batch, run_seed
         self.worker = worker
+        self.evaluate = evaluate  # False: every child scores 0.5 unrun (to time the loop alone)
         self.batches_per_call = max(1, CHILDREN_PER_CALL // batch)
         width = space._width
         size = strategy.population_size
@@ -92,9 +93,11 @@ class ProgramBreeder:
         if strategy.next_id != strategy.told or strategy.next_id < size:
             return None
         batches = min(self.batches_per_call, (strategy.budget - strategy.next_id) // batch)
-        if batches <= 0 or len(strategy.population) != size:
+        if batches <= 0:
             return None
-        if self._told != strategy.told and not self._load_ring():
+        # The ring is current when nothing else has told since the last call (reading the population would make
+        # its member objects).
+        if self._told != strategy.told and (len(strategy.population) != size or not self._load_ring()):
             return None
         started = time.perf_counter()
         count = batches * batch
@@ -114,7 +117,7 @@ class ProgramBreeder:
         fec = task.fec
         lru = fec.arrays if fec is not None else self._no_lru
         done = breed(
-            batches, batch, draws, mutation_seeds, eval_seeds, -1 if max_train_steps is None else int(max_train_steps), counters,
+            batches, batch, draws, mutation_seeds, eval_seeds, -1 if max_train_steps is None else int(max_train_steps), counters, self.evaluate,
             r.op, r.in1, r.in2, r.out, r.data, r.length, self.ring_fitness, self.ring_ids, self.ring_head,
             *self.space._tables,  # type: ignore[attr-defined]
             c.op, c.in1, c.in2, c.out, c.data, c.length, self.codes, parents, fitness, hits, strategy.next_id,
@@ -133,7 +136,7 @@ class ProgramBreeder:
         ids = ids[:n]
         results = ResultBatch(ids.tolist(), fitness[:n].copy(), {"fec_hit": hits[:n].copy()} if fec is not None else {},
                               (time.perf_counter() - started) / n, self.worker)
-        brood = Brood(ids, parents[:n].copy(), self.space.mutation_texts(self.codes[:n]), _Rows(self.children, self.space.features, n))
+        brood = Brood(ids, parents[:n].copy(), *self.space.mutation_codes(self.codes[:n]), _Rows(self.children, self.space.features, n))
         strategy.told += n
         strategy.next_id += n
         k = best_row(results)

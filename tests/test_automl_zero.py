@@ -589,3 +589,26 @@ def test_compiled_search_loop_gives_the_batch_paths_run(tmp_path: Path, monkeypa
     assert compiled[0] == batch[0]
     assert compiled[1:] == batch[1:]
     assert len(compiled[0]) == (cycles if max_train_steps is None else compiled[4]) and compiled[4] > 60
+
+
+def test_heavy_tasks_on_several_threads_keep_the_parallel_batch_path() -> None:
+    """The compiled loop runs on one thread: with more, tasks whose full evaluation is heavy keep the batch path
+    (its batch's evaluations run in parallel); light tasks such as the demo's take the loop on any thread count."""
+    import numba
+
+    from evonas.strategies.aging import AgingEvolution
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two numba threads")
+    strategy = AgingEvolution(ProgramSpace(), 1, 1000, population=50, sample=5)
+    light = ProgramTaskSet(tasks=10, train=100, valid=100)
+    heavy = ProgramTaskSet(tasks=10, train=1900, valid=100)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        assert light.breeder(strategy, 10, 1) is not None and heavy.breeder(strategy, 10, 1) is None
+        numba.set_num_threads(1)
+        assert heavy.breeder(strategy, 10, 1) is not None
+    finally:
+        numba.set_num_threads(before)
+    assert ProgramTaskSet(hurdle=True).breeder(strategy, 10, 1) is None  # hurdles: the batch path's own

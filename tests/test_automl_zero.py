@@ -575,7 +575,7 @@ def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | Non
 
 
 @pytest.mark.parametrize("options, cycles, max_train_steps, resume_at", [
-    ({"fec": True, "fec_cache_size": 40, "fec_forget_every": 3}, 900, None, None),  # evictions and forgetting
+    ({"fec": True, "fec_cache_size": 40, "fec_forget_every": 3}, 905, None, None),  # evictions, forgetting, a last batch of 5
     ({"fec": False, "tasks": 10}, 500, None, None),  # ten tasks: the mean sums in numpy's pairwise order
     ({"fec": True, "epochs": 2}, 5000, 150_000, None),  # the train-step budget ends the run part-way through a call
     ({"fec": True}, 1200, None, 430),  # stopped mid-call by the cycle budget, then resumed

@@ -466,10 +466,10 @@ class Run:
         count = len(candidates)
         mutation_column: Any
         if isinstance(candidates, Brood):  # children as columns: no object per row
-            ids, births = candidates.ids.tolist(), candidates.ids.tolist()
-            parents, seconds = candidates.parent_ids.tolist(), [None] * count
             mutation_column = Coded(candidates.mutation_index, _mutation_texts(candidates.mutations))
             if small:
+                ids, births = candidates.ids.tolist(), candidates.ids.tolist()
+                parents, seconds = candidates.parent_ids.tolist(), [None] * count
                 mutation_column = [mutation_column.values[i] for i in mutation_column.index.tolist()]
         else:
             ids, parents, seconds, births = (list(map(get, candidates)) for get in (_ID, _PARENT, _SECOND_PARENT, _BIRTH))
@@ -488,6 +488,9 @@ class Run:
         }
         if small:
             return {"id": ids, "parent_id": parents, "second_parent_id": seconds, "birth": births, **columns}
+        if isinstance(candidates, Brood):  # the arrays as they are
+            return {"id": candidates.ids, "parent_id": candidates.parent_ids, "second_parent_id": Repeat(None, count), "birth": candidates.ids,
+                    **columns}
         return {"id": np.array(ids, dtype=np.int64), "parent_id": _int_piece(parents), "second_parent_id": _int_piece(seconds),
                 "birth": np.array(births, dtype=np.int64), **columns}
 

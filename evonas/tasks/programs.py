@@ -220,7 +220,7 @@ class ProgramTaskSet(Task):
     in_process = True  # the kernel parallelises with numba threads, and the FEC cache must stay in one place
     kernel_devices = True  # takes ``device``: cpu, cuda (kernels/program_cuda.py) or auto
     fingerprint_memo_size = 1_000_000  # entries (about 100 MB); 0 turns the memo off
-    PARALLEL_EXAMPLES = 20_000  # see ``breeder``
+    PARALLEL_WORK = 50_000  # see ``breeder``
 
     def __init__(self, kind: str = "linear", tasks: int = 10, features: int = 4, train: int = 100, valid: int = 100,
                  epochs: int = 1, task_seed: int = 0, fec: bool = False, fec_train: int = 10, fec_valid: int = 10,
@@ -367,8 +367,8 @@ class ProgramTaskSet(Task):
 
         The loop runs on one thread: threads woken per batch cost more than a light task's runs (on the demo, two
         threads made it 25 % slower), and the batch path keeps one Python step per batch. So with several threads,
-        a task whose full evaluation runs at least ``PARALLEL_EXAMPLES`` task-examples takes the batch path, whose
-        evaluations of a batch run in parallel; lighter tasks (the demo: 2,000) take the loop."""
+        a task whose full evaluation is heavy (task-examples x F at least ``PARALLEL_WORK``) takes the batch path,
+        whose evaluations of a batch run in parallel; lighter tasks (the demo: 2,000 x 4) take the loop."""
         from numba import get_num_threads
 
         from evonas.genomes.automl_zero import ProgramSpace
@@ -381,7 +381,7 @@ class ProgramTaskSet(Task):
             return None
         if self.hurdle or self.fec_hashing != "exact" or self.device != "cpu" or self.count > MAX_TASKS:
             return None
-        if get_num_threads() > 1 and self.count * self.epochs * (self.train + self.valid) >= self.PARALLEL_EXAMPLES:
+        if get_num_threads() > 1 and self.count * self.epochs * (self.train + self.valid) * self.features >= self.PARALLEL_WORK:
             return None
         return ProgramBreeder(self, strategy, batch, run_seed)
 

@@ -654,6 +654,15 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
     return steps
 
 
+@njit(cache=True)
+def interpreter_workspace(scalars, vectors, matrices, f, n_lanes):
+    """One program run's memory and scratch for ``n_lanes`` tasks: (s, v, m, tmpv, tmpm, rng, lanes, flags),
+    reused from program to program (``_run_program`` zeroes what it must)."""
+    return (np.empty((scalars, n_lanes)), np.empty((vectors, f, n_lanes)), np.empty((max(matrices, 1), f, f, n_lanes)),
+            np.zeros((f, n_lanes)), np.zeros((f, f, n_lanes)), np.empty(n_lanes, dtype=np.uint64), np.zeros((4, n_lanes)),
+            np.zeros((2, n_lanes), dtype=np.bool_))
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
                     max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record, threads):
@@ -664,14 +673,7 @@ def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_p
     n_lanes = xs.shape[2]
     f = xs.shape[1]
     for chunk in prange(chunks):
-        s = np.empty((scalars, n_lanes))
-        v = np.empty((vectors, f, n_lanes))
-        m = np.empty((max(matrices, 1), f, f, n_lanes))
-        tmpv = np.zeros((f, n_lanes))
-        tmpm = np.zeros((f, f, n_lanes))
-        rng = np.empty(n_lanes, dtype=np.uint64)
-        lanes = np.zeros((4, n_lanes))
-        flags = np.zeros((2, n_lanes), dtype=np.bool_)
+        s, v, m, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
         for p in range(chunk * n_programs // chunks, (chunk + 1) * n_programs // chunks):
             steps[p] = _run_program(
                 op[p], in1[p], in2[p], out[p], data[p], length[p], xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from .fec_cache import HIT, MISS, lru_put, lru_round, memo_find, memo_store
-from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_program
+from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_program, interpreter_workspace
 from .program_mutate import _copy_program, _mutate_one
 from .splitmix import mix
 
@@ -91,14 +91,7 @@ def breed(
     n_per_epoch = n_train
     width = c_op.shape[2]
     state = np.empty(1, dtype=np.uint64)
-    s = np.empty((scalars, n_lanes))
-    v = np.empty((vectors, f, n_lanes))
-    m = np.empty((max(matrices, 1), f, f, n_lanes))
-    tmpv = np.zeros((f, n_lanes))
-    tmpm = np.zeros((f, f, n_lanes))
-    rng = np.empty(n_lanes, dtype=np.uint64)
-    lanes = np.zeros((4, n_lanes))
-    flags = np.zeros((2, n_lanes), dtype=np.bool_)
+    s, v, m, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
     task_fitness = np.empty(n_lanes)
     no_errors = np.empty((n_lanes, 1))
     errors = np.empty((n_lanes, fec_train + fec_valid))

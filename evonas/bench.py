@@ -232,11 +232,11 @@ class _ConstantTask:
 class _ConstantProgramTask(_ConstantTask):
     """``_ConstantTask`` that also offers the compiled search loop, run with evaluation switched off."""
 
-    def breeder(self, strategy: Any, batch: int, run_seed: int) -> Any:
+    def breeder(self, strategy: Any, batch: int, run_seed: int, worker: str = "") -> Any:
         from evonas.tasks.program_search import ProgramBreeder
         from evonas.tasks.programs import ProgramTaskSet
 
-        return ProgramBreeder(ProgramTaskSet(fec=False), strategy, batch, run_seed, evaluate=False)
+        return ProgramBreeder(ProgramTaskSet(fec=False), strategy, batch, run_seed, worker, evaluate=False)
 
 
 def _random_batch(space_overrides: dict[str, Any], count: int, seed: int) -> Any:

@@ -276,7 +276,7 @@ class Run:
         task = getattr(executor, "task", None)
         if make is None or task is None or not isinstance(executor, InProcessExecutor) or self.config.until_solved:
             return None
-        return make(task, self.config.batch, self.config.seed)
+        return make(task, self.config.batch, self.config.seed, getattr(executor, "name", ""))
 
     def _loop_batches(self, executor: Executor, started: float) -> None:
         strategy = self.strategy
@@ -290,7 +290,7 @@ class Run:
                 self._holding_stops = True
                 bred = breeder.breed(self.config.max_train_steps)
                 if bred is not None:
-                    self._absorb(*bred, started, told=True)
+                    self._absorb(*bred, started, bred=True)
                     continue
                 self._holding_stops = False
                 if self._stop_requested:
@@ -337,12 +337,12 @@ class Run:
             if self._should_stop(started) and self.pending:
                 break  # the rest stay pending in the checkpoint and run again on resume
 
-    def _absorb(self, candidates: Sequence[Candidate], results: list[Result], started: float, told: bool = False) -> None:
-        """Tell results (unless the breeder has ``told`` them), log them, note a solution, update the display and
-        checkpoint when due."""
+    def _absorb(self, candidates: Sequence[Candidate], results: list[Result], started: float, bred: bool = False) -> None:
+        """Tell results (a breeder's ``bred`` batch is told already), log them, note a solution, update the display
+        and checkpoint when due."""
         strategy = self.strategy
         self._holding_stops = True
-        if not told:
+        if not bred:
             strategy.tell(results, candidates)  # type: ignore[arg-type]
         if self.pending:
             told = {c.id for c in candidates}

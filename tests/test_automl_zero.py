@@ -567,7 +567,7 @@ def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | Non
     executor = InProcessExecutor(config.task, config.task_options, config.seed)
     run.execute(executor)
     table = ds.dataset(folder / "lineage", format="arrow").to_table().sort_by("id")
-    rows = table.drop_columns(["wall_time", "eval_seconds", "worker"]).to_pylist()
+    rows = table.drop_columns(["wall_time", "eval_seconds"]).to_pylist()  # worker: this process on both paths
     strategy = run.strategy
     population = [(m.id, m.fitness, m.genome.to_dict()) for m in strategy.population]
     assert (sum(bred) >= strategy.told - 200) if compiled else not bred  # all but the first batches were bred

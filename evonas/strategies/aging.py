@@ -65,13 +65,14 @@ class AgingEvolution(Strategy):
         self._population, self._population_source = None, source
         self._fitness, self._fitness_new = None, []
 
-    def breeder(self, task: Any, batch: int, run_seed: int) -> Any:
+    def breeder(self, task: Any, batch: int, run_seed: int, worker: str = "") -> Any:
         """A compiled stand-in for ask -> evaluate -> tell of whole batches, when the task offers one for this
-        space and these settings (``task.breeder``); None otherwise. It gives the same lineage as the batch path."""
+        space and these settings (``task.breeder``); None otherwise. It gives the same lineage as the batch path;
+        ``worker`` names the evaluator in the lineage rows."""
         make = getattr(task, "breeder", None)
         if make is None or not (self.aging and self.replace and self.on_failure == "worst"):
             return None
-        return make(self, batch, run_seed)
+        return make(self, batch, run_seed, worker)
 
     def options(self) -> dict[str, Any]:
         """P, S, sampling with replacement, and the failure rule."""

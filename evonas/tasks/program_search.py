@@ -136,7 +136,7 @@ class ProgramBreeder:
         ids = ids[:n]
         results = ResultBatch(ids.tolist(), fitness[:n].copy(), {"fec_hit": hits[:n].copy()} if fec is not None else {},
                               (time.perf_counter() - started) / n, self.worker)
-        brood = Brood(ids, parents[:n].copy(), *self.space.mutation_codes(self.codes[:n]), _Rows(self.children, self.space.features, n))
+        brood = Brood(ids, parents[:n].copy(), *self.space.mutation_codes(self.codes[:n]), _Rows(self.children, self.space.features))
         strategy.told += n
         strategy.next_id += n
         k = best_row(results)
@@ -148,11 +148,11 @@ class ProgramBreeder:
 
 
 class _Rows:
-    """Genome of a child row, copied out when asked for (the child arrays are reused by the next call), and
-    only while the call's rows are current."""
+    """Genome of a child row of the last call, copied out when asked for (the child arrays are reused by the next
+    call, so a ``Brood`` is read before the next ``breed``)."""
 
-    def __init__(self, children: ProgramBatch, features: int, count: int) -> None:
-        self.children, self.features, self.count = children, features, count
+    def __init__(self, children: ProgramBatch, features: int) -> None:
+        self.children, self.features = children, features
         self.cache: dict[int, ProgramGenome] = {}
 
     def __call__(self, row: int) -> ProgramGenome:

@@ -119,31 +119,32 @@ def build_task_arrays(kind: str, count: int, features: int, n_train: int, n_vali
     )
 
 
+def _kernel() -> Any:
+    """``kernels.fec_cache``, imported on first use (so importing this module does not load numba)."""
+    from evonas.kernels import fec_cache
+
+    return fec_cache
+
+
 class FecCache:
     """LRU map from FEC key to fitness with [C]'s ``forget_every`` refresh, in compiled arrays
     (``kernels/fec_cache.py``) that the batch path and the compiled search loop share; its state is plain data."""
 
     def __init__(self, size: int = 100_000, forget_every: int = 100) -> None:
-        from evonas.kernels.fec_cache import new_lru
-
         self.size = size
         self.forget_every = forget_every
-        self.arrays = new_lru(size, forget_every)
+        self.arrays = _kernel().new_lru(size, forget_every)
         self._out = np.empty(1)
 
     @property
     def hits(self) -> int:
         """Lookups that found their key."""
-        from evonas.kernels.fec_cache import lru_sizes
-
-        return lru_sizes(self.arrays[-1])[1]
+        return _kernel().lru_sizes(self.arrays[-1])[1]
 
     @property
     def lookups(self) -> int:
         """Lookups made."""
-        from evonas.kernels.fec_cache import lru_sizes
-
-        return lru_sizes(self.arrays[-1])[2]
+        return _kernel().lru_sizes(self.arrays[-1])[2]
 
     @property
     def entries(self) -> OrderedDict[int, tuple[float, int]]:
@@ -153,35 +154,26 @@ class FecCache:
 
     def get(self, key: int) -> float | None:
         """Fitness for a key (and count the hit), or None."""
-        from evonas.kernels.fec_cache import lru_get
-
-        return float(self._out[0]) if lru_get(*self.arrays, np.uint64(key), self._out) else None
+        return float(self._out[0]) if _kernel().lru_get(*self.arrays, np.uint64(key), self._out) else None
 
     def put(self, key: int, fitness: float) -> None:
         """Insert a freshly evaluated fitness, evicting the least recently used entry when full."""
-        from evonas.kernels.fec_cache import lru_put
-
-        lru_put(*self.arrays, np.uint64(key), float(fitness), 1)
+        _kernel().lru_put(*self.arrays, np.uint64(key), float(fitness), 1)
 
     def lookup_round(self, keys: np.ndarray, status: np.ndarray, values: np.ndarray) -> int:
         """One batch round of lookups in compiled code (see ``kernels.fec_cache.lru_round``); returns the misses."""
-        from evonas.kernels.fec_cache import lru_round
-
-        return int(lru_round(*self.arrays, keys, status, values))
+        return int(_kernel().lru_round(*self.arrays, keys, status, values))
 
     def put_many(self, keys: np.ndarray, fitness: np.ndarray) -> None:
         """``put`` of each (key, fitness) in order, in one compiled call."""
-        from evonas.kernels.fec_cache import lru_put_many
-
-        lru_put_many(*self.arrays, keys, fitness, np.ones(len(keys), dtype=np.int64))
+        _kernel().lru_put_many(*self.arrays, keys, fitness, np.ones(len(keys), dtype=np.int64))
 
     def _items(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from evonas.kernels.fec_cache import lru_items, lru_sizes
-
-        n = lru_sizes(self.arrays[-1])[0]
+        """The entries' keys, fitness and counts, oldest first."""
+        n = _kernel().lru_sizes(self.arrays[-1])[0]
         keys, fitness, counts = np.empty(n, np.uint64), np.empty(n), np.empty(n, np.int64)
         keys_a, fitness_a, counts_a, links, _, _, meta = self.arrays
-        lru_items(keys_a, fitness_a, counts_a, links, meta, keys, fitness, counts)
+        _kernel().lru_items(keys_a, fitness_a, counts_a, links, meta, keys, fitness, counts)
         return keys, fitness, counts
 
     def state(self) -> dict[str, Any]:
@@ -194,8 +186,6 @@ class FecCache:
 
     def load(self, state: dict[str, Any]) -> None:
         """Inverse of ``state``; also reads the older form, a list of [hex key, fitness, count]."""
-        from evonas.kernels.fec_cache import lru_put_many, new_lru, set_lru_counters
-
         if "entries" in state:
             entries = state["entries"]
             keys = np.array([int(k, 16) for k, _, _ in entries], dtype=np.uint64)
@@ -206,10 +196,10 @@ class FecCache:
                                      for name, dtype in (("keys", "<u8"), ("fitness", "<f8"), ("counts", "<i8")))
             if not len(keys) == len(fitness) == len(counts):
                 raise ValueError("FEC cache state arrays differ in length")
-        self.arrays = new_lru(self.size, self.forget_every)
-        lru_put_many(*self.arrays, np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(fitness, dtype=np.float64),
+        self.arrays = _kernel().new_lru(self.size, self.forget_every)
+        _kernel().lru_put_many(*self.arrays, np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(fitness, dtype=np.float64),
                      np.ascontiguousarray(counts, dtype=np.int64))
-        set_lru_counters(self.arrays[-1], int(state["hits"]), int(state["lookups"]))
+        _kernel().set_lru_counters(self.arrays[-1], int(state["hits"]), int(state["lookups"]))
 
 
 class ProgramTaskSet(Task):
@@ -360,13 +350,13 @@ class ProgramTaskSet(Task):
             fitness[passed] = (stage1[passed].sum(axis=1) + stage2.sum(axis=1)) / tasks.count
         return fitness
 
-    def breeder(self, strategy: Any, batch: int, run_seed: int) -> Any:
+    def breeder(self, strategy: Any, batch: int, run_seed: int, worker: str = "") -> Any:
         """The compiled search loop for an aging search of this task (``tasks/program_search.py``), or None where
         it does not apply: another space, hurdles, truncated FEC hashing, a GPU device, over 128 tasks, or several
         threads on heavy tasks.
 
-        The loop runs on one thread: threads woken per batch cost more than a light task's runs (on the demo, two
-        threads made it 25 % slower), and the batch path keeps one Python step per batch. So with several threads,
+        The loop runs on one thread: threads woken once per batch cost more than a light task's runs save (on the
+        demo, two threads made it 25 % slower). So with several threads,
         a task whose full evaluation is heavy (task-examples x F at least ``PARALLEL_WORK``) takes the batch path,
         whose evaluations of a batch run in parallel; lighter tasks (the demo: 2,000 x 4) take the loop."""
         from numba import get_num_threads
@@ -383,7 +373,7 @@ class ProgramTaskSet(Task):
             return None
         if get_num_threads() > 1 and self.count * self.epochs * (self.train + self.valid) * self.features >= self.PARALLEL_WORK:
             return None
-        return ProgramBreeder(self, strategy, batch, run_seed)
+        return ProgramBreeder(self, strategy, batch, run_seed, worker)
 
     def evaluate(self, genome: ProgramGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
         """Mean task fitness of one genome."""

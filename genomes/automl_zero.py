@@ -491,6 +491,7 @@ class ProgramSpace:
         object.__setattr__(self, "_counts", {"s": self.scalars, "v": self.vectors, "m": self.matrices})
         object.__setattr__(self, "_tables", self._mutation_tables())
         object.__setattr__(self, "_mutation_texts", {})
+        object.__setattr__(self, "_described", (np.zeros(0, dtype=np.int64), []))  # see ``mutation_codes``
         object.__setattr__(self, "_arena", ChildArena())
 
     def _mutation_tables(self) -> tuple[Any, ...]:
@@ -650,11 +651,18 @@ class ProgramSpace:
         return list(map(texts.__getitem__, keys))
 
     def mutation_codes(self, codes: np.ndarray) -> tuple[np.ndarray, list[Mutation]]:
-        """The mutations of the compiled mutation's codes (n, 4) as (row -> position, distinct mutations)."""
+        """The mutations of the compiled mutation's codes (n, 4) as (row -> position, mutations): positions into
+        every mutation this space has described so far, kept sorted by key (a search meets a few hundred)."""
         keys = (codes + _CODE_OFFSETS) @ _CODE_SCALES
-        distinct, index = np.unique(keys, return_inverse=True)
-        texts = self._texts_for(codes, keys.tolist())
-        return index.reshape(-1), [texts[k] for k in distinct.tolist()]
+        known, described = self._described  # type: ignore[attr-defined]
+        index = np.searchsorted(known, keys)
+        if not (index < len(known)).all() or not (known[np.minimum(index, len(known) - 1)] == keys).all():
+            texts = self._texts_for(codes, keys.tolist())
+            known = np.array(sorted(texts), dtype=np.int64)
+            described = [texts[k] for k in known.tolist()]
+            object.__setattr__(self, "_described", (known, described))
+            index = np.searchsorted(known, keys)
+        return index, described
 
     def _texts_for(self, codes: np.ndarray, keys: list[int]) -> dict[int, Mutation]:
         texts: dict[int, Mutation] = self._mutation_texts  # type: ignore[attr-defined]

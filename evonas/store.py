@@ -207,17 +207,14 @@ def _column_array(pieces: list[Any], type_: pa.DataType) -> pa.Array:
     else:
         flat: list[Any] = []
         for p in pieces:
-            if isinstance(p, Coded):
-                flat.extend(map(p.values.__getitem__, p.index.tolist()))
-            else:
-                flat.extend([p.value] * p.count if isinstance(p, Repeat) else p.tolist() if isinstance(p, np.ndarray) else p)
+            flat.extend([p.value] * p.count if isinstance(p, Repeat) else p.tolist() if isinstance(p, np.ndarray) else p)
         column = pa.array(flat, type=storage, from_pandas=True)
     return column.view(type_) if timestamp else column
 
 
 def _coded_strings(pieces: list[Any]) -> pa.Array:
-    """A string column from pieces of which some are ``Coded``: every row as a position into one table of the
-    distinct values (-1 for null), built from offsets and bytes with no Python string per row."""
+    """A string column from pieces of which some are ``Coded`` (the only column kind that gets them): every row
+    as a position into one table of the distinct values (-1 for null), gathered by ``_strings_at``."""
     table: dict[str, int] = {}
     positions = []
     for p in pieces:

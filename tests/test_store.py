@@ -151,3 +151,13 @@ def test_runs_of_one_value_become_the_column_they_stand_for() -> None:
         buffer.append_columns(pieces, n)
         expected += [{name: expected_value(piece, r, [[]] * n) for name, piece in pieces.items()} for r in range(n)]
     assert buffer.table().equals(pa.Table.from_pylist(expected, schema=LINEAGE_SCHEMA))
+
+
+def test_coded_string_pieces_read_back_with_plain_lists_runs_and_nulls() -> None:
+    """A bred batch's mutation column (positions into its distinct texts) joins list and run pieces, nulls kept."""
+    from evonas.store import Coded, Repeat, _column_array
+
+    pieces = [["a", None], Coded(np.array([1, 0, 1]), ["b", "a"]), Repeat(None, 2), Repeat("c", 1), Coded(np.array([0]), ["c"])]
+    column = _column_array(pieces, pa.string())
+    assert column.to_pylist() == ["a", None, "a", "b", "a", None, None, "c", "c"]
+    assert column.null_count == 3

@@ -57,8 +57,9 @@ class TaskArrays:
 
     @cached_property
     def lanes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The kernel's lane-major copies, built once: training examples in visiting order (E*N, F, T) with
-        labels (E*N, T), and the validation set (Nv, F, T) with labels (Nv, T)."""
+        """The kernel's lane-major copies, built once: training examples in visiting order (E*N, F*T) with
+        labels (E*N, T), and the validation set (Nv, F*T) with labels (Nv, T). An example's row is its (F, T) block
+        flattened, so loading it into v0 is one contiguous copy."""
         t, n, f = self.x_train.shape
         if self.x_valid.shape[0] != t or self.x_valid.shape[2] != f:
             raise ValueError("train and validation sets differ in task count or feature size")
@@ -70,9 +71,9 @@ class TaskArrays:
         ys = self.y_train[lane, order]  # (T, E, N)
         epochs = order.shape[1]
         return (
-            np.ascontiguousarray(xs.reshape(t, epochs * n, f).transpose(1, 2, 0), dtype=np.float64),
+            np.ascontiguousarray(xs.reshape(t, epochs * n, f).transpose(1, 2, 0), dtype=np.float64).reshape(epochs * n, f * t),
             np.ascontiguousarray(ys.reshape(t, epochs * n).T, dtype=np.float64),
-            np.ascontiguousarray(self.x_valid.transpose(1, 2, 0), dtype=np.float64),
+            np.ascontiguousarray(self.x_valid.transpose(1, 2, 0), dtype=np.float64).reshape(self.x_valid.shape[1], f * t),
             np.ascontiguousarray(self.y_valid.T, dtype=np.float64),
         )
 
@@ -110,9 +111,13 @@ def fraction_index(fraction: float, f: int) -> int:
 # Inlined into the one call site in _run_program: a call per component run costs more than most components
 # (it passes a dozen array structs), and a single site keeps compile time that of one copy.
 @njit(cache=True, error_model="numpy", inline="always")
-def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
+def _exec(op, in1, in2, out, data, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
+    # vf (V, F*T) and mf (M, F*F*T) are flat views of v and m: an element-wise op is one loop over the whole
+    # vector or matrix, which LLVM vectorises better than F loops of T lanes each.
     n_lanes = s.shape[1]
     f = v.shape[1]
+    n_v = vf.shape[1]
+    n_m = mf.shape[1]
     lane_acc = tmpm[0, 0]  # per-lane accumulators: reductions keep the lane loop innermost (contiguous)
     for k in range(n):
         o = op[c, k]
@@ -170,14 +175,11 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C90
             for t in range(n_lanes):
                 s[d, t] = 1.0 if s[a, t] >= 0.0 else 0.0
         elif o == 16:
-            for i in range(f):
-                for t in range(n_lanes):
-                    v[d, i, t] = 1.0 if v[a, i, t] > 0.0 else 0.0
+            for q in range(n_v):
+                vf[d, q] = 1.0 if vf[a, q] > 0.0 else 0.0
         elif o == 17:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        m[d, i, j, t] = 1.0 if m[a, i, j, t] > 0.0 else 0.0
+            for q in range(n_m):
+                mf[d, q] = 1.0 if mf[a, q] > 0.0 else 0.0
         elif o == 18:
             for i in range(f):
                 for t in range(n_lanes):
@@ -187,9 +189,8 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C90
                 for t in range(n_lanes):
                     v[d, i, t] = s[a, t]
         elif o == 20:
-            for i in range(f):
-                for t in range(n_lanes):
-                    v[d, i, t] = 1.0 / v[a, i, t]
+            for q in range(n_v):
+                vf[d, q] = 1.0 / vf[a, q]
         elif o == 21:
             for t in range(n_lanes):
                 lane_acc[t] = 0.0
@@ -199,25 +200,20 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C90
             for t in range(n_lanes):
                 s[d, t] = math.sqrt(lane_acc[t])
         elif o == 22:
-            for i in range(f):
-                for t in range(n_lanes):
-                    v[d, i, t] = abs(v[a, i, t])
+            for q in range(n_v):
+                vf[d, q] = abs(vf[a, q])
         elif o == 23:
-            for i in range(f):
-                for t in range(n_lanes):
-                    v[d, i, t] = v[a, i, t] + v[b, i, t]
+            for q in range(n_v):
+                vf[d, q] = vf[a, q] + vf[b, q]
         elif o == 24:
-            for i in range(f):
-                for t in range(n_lanes):
-                    v[d, i, t] = v[a, i, t] - v[b, i, t]
+            for q in range(n_v):
+                vf[d, q] = vf[a, q] - vf[b, q]
         elif o == 25:
-            for i in range(f):
-                for t in range(n_lanes):
-                    v[d, i, t] = v[a, i, t] * v[b, i, t]
+            for q in range(n_v):
+                vf[d, q] = vf[a, q] * vf[b, q]
         elif o == 26:
-            for i in range(f):
-                for t in range(n_lanes):
-                    v[d, i, t] = v[a, i, t] / v[b, i, t]
+            for q in range(n_v):
+                vf[d, q] = vf[a, q] / vf[b, q]
         elif o == 27:
             for t in range(n_lanes):
                 lane_acc[t] = 0.0
@@ -237,10 +233,8 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C90
                     for t in range(n_lanes):
                         m[d, i, j, t] = s[a, t] * m[b, i, j, t]
         elif o == 30:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        m[d, i, j, t] = 1.0 / m[a, i, j, t]
+            for q in range(n_m):
+                mf[d, q] = 1.0 / mf[a, q]
         elif o == 31:
             for i in range(f):
                 for t in range(n_lanes):
@@ -292,30 +286,20 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C90
                     for t in range(n_lanes):
                         m[d, i, j, t] = tmpm[i, j, t]
         elif o == 38:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        m[d, i, j, t] = abs(m[a, i, j, t])
+            for q in range(n_m):
+                mf[d, q] = abs(mf[a, q])
         elif o == 39:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        m[d, i, j, t] = m[a, i, j, t] + m[b, i, j, t]
+            for q in range(n_m):
+                mf[d, q] = mf[a, q] + mf[b, q]
         elif o == 40:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        m[d, i, j, t] = m[a, i, j, t] - m[b, i, j, t]
+            for q in range(n_m):
+                mf[d, q] = mf[a, q] - mf[b, q]
         elif o == 41:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        m[d, i, j, t] = m[a, i, j, t] * m[b, i, j, t]
+            for q in range(n_m):
+                mf[d, q] = mf[a, q] * mf[b, q]
         elif o == 42:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        m[d, i, j, t] = m[a, i, j, t] / m[b, i, j, t]
+            for q in range(n_m):
+                mf[d, q] = mf[a, q] / mf[b, q]
         elif o == 43:
             for t in range(n_lanes):
                 for i in range(f):
@@ -334,36 +318,30 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, rng, tmpv, tmpm):  # noqa: C90
                 y = s[b, t]
                 s[d, t] = y if y < x else x
         elif o == 45:
-            for i in range(f):
-                for t in range(n_lanes):
-                    x = v[a, i, t]
-                    y = v[b, i, t]
-                    v[d, i, t] = y if y < x else x
+            for q in range(n_v):
+                x = vf[a, q]
+                y = vf[b, q]
+                vf[d, q] = y if y < x else x
         elif o == 46:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        x = m[a, i, j, t]
-                        y = m[b, i, j, t]
-                        m[d, i, j, t] = y if y < x else x
+            for q in range(n_m):
+                x = mf[a, q]
+                y = mf[b, q]
+                mf[d, q] = y if y < x else x
         elif o == 47:
             for t in range(n_lanes):
                 x = s[a, t]
                 y = s[b, t]
                 s[d, t] = y if x < y else x
         elif o == 48:
-            for i in range(f):
-                for t in range(n_lanes):
-                    x = v[a, i, t]
-                    y = v[b, i, t]
-                    v[d, i, t] = y if x < y else x
+            for q in range(n_v):
+                x = vf[a, q]
+                y = vf[b, q]
+                vf[d, q] = y if x < y else x
         elif o == 49:
-            for i in range(f):
-                for j in range(f):
-                    for t in range(n_lanes):
-                        x = m[a, i, j, t]
-                        y = m[b, i, j, t]
-                        m[d, i, j, t] = y if x < y else x
+            for q in range(n_m):
+                x = mf[a, q]
+                y = mf[b, q]
+                mf[d, q] = y if x < y else x
         elif o == 50:
             for t in range(n_lanes):
                 lane_acc[t] = 0.0
@@ -489,17 +467,6 @@ def _writes_features(op, out, n, out_kind):
     return False
 
 
-@njit(cache=True)
-def _load_features(v, x, row):
-    """v0 <- x[row] for every lane: one contiguous (F, T) block, because the step data is lane-major."""
-    f = v.shape[1]
-    n_lanes = v.shape[2]
-    for i in range(f):
-        for t in range(n_lanes):
-            v[0, i, t] = x[row, i, t]
-
-
-SETUP, TRAIN_PREDICT, LEARN, VALIDATE = 0, 1, 2, 3
 
 
 @njit(cache=True)
@@ -528,15 +495,20 @@ def _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classific
 
 @njit(cache=True, error_model="numpy")
 def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                 max_abs_error, seed, out_kind, task_fitness, errors, record, s, v, m, tmpv, tmpm, rng, lanes, flags, first_task):
+                 max_abs_error, seed, out_kind, task_fitness, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags,
+                 first_task):
     """Evaluate one program on all tasks in lockstep; fills ``task_fitness`` (T,), returns training steps run.
     ``first_task`` numbers the lanes' random streams (the GPU twin runs one task per thread).
 
-    ``xs`` (E*N, F, T) and ``ys`` (E*N, T) hold the training examples in visiting order, epoch after epoch;
-    ``xv`` (Nv, F, T) and ``yv`` (Nv, T) the validation set. Dead lanes keep computing (their memory is theirs
-    alone) so that the per-step checks stay branch-free; only live lanes count and score.
+    ``xs`` (E*N, F*T) and ``ys`` (E*N, T) hold the training examples in visiting order, epoch after epoch;
+    ``xv`` (Nv, F*T) and ``yv`` (Nv, T) the validation set. ``vf`` and ``mf`` are flat views of ``v`` and ``m``
+    (see ``_exec``). With ``record``, the first epoch's errors of live lanes go to ``errors`` (K, T), example by
+    example (dead lanes get NaN). Dead lanes keep computing (their memory is theirs alone) so that the per-step
+    checks stay branch-free; only live lanes count and score.
     """
-    n_lanes = xs.shape[2]
+    n_lanes = ys.shape[1]
+    fn = xs.shape[1]
+    v0 = vf[0]
     # The workspace is reused from program to program: memory starts at zero for each; the scratch arrays
     # (tmpv, tmpm, err) are always written before they are read.
     s[:] = 0.0
@@ -553,37 +525,64 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
     n_alive = n_lanes
     steps = 0
     reload = _writes_features(op[1], out[1], length[1], out_kind)
-    # One loop over phases around a single _exec site: Setup, then per training example Predict and Learn,
-    # then per validation example Predict, epoch after epoch.
-    phase, epoch, step, row = SETUP, 0, 0, 0
-    while True:
-        if phase == TRAIN_PREDICT:
-            row = epoch * n_per_epoch + step
-            _load_features(v, xs, row)
-            for t in range(n_lanes):
-                s[0, t] = 0.0
-            component = 1
-        elif phase == LEARN:
-            if reload:
-                _load_features(v, xs, row)
-            for t in range(n_lanes):
-                s[0, t] = ys[row, t]
-            component = 2
-        elif phase == VALIDATE:
-            _load_features(v, xv, step)
-            for t in range(n_lanes):
-                s[0, t] = 0.0
-            component = 1
-        else:
-            component = 0
-        n = length[component]
-        if n > 0:
-            _exec(op, in1, in2, out, data, component, n, s, v, m, rng, tmpv, tmpm)
-        if phase == SETUP:
-            if epochs == 0:
-                break
-            phase, step = TRAIN_PREDICT, 0
-        elif phase == TRAIN_PREDICT:
+    # One loop around a single _exec site (a second inlined copy doubles the compile time). Iteration k of an
+    # epoch: k < 2N alternates Predict and Learn of training example k // 2, then N validation Predicts; the
+    # first epoch starts at k = -1, which runs Setup.
+    n_half = 2 * n_train
+    start = -1
+    for epoch in range(epochs):
+        keep = record and epoch == 0
+        base = epoch * n_per_epoch
+        for t in range(n_lanes):
+            sq[t] = 0.0
+            wrong[t] = 0.0
+            failed[t] = False
+        for k in range(start, n_half + n_valid):
+            row = base + (k >> 1)
+            if k < 0:
+                component = 0
+            elif k >= n_half:
+                for q in range(fn):
+                    v0[q] = xv[k - n_half, q]
+                for t in range(n_lanes):
+                    s[0, t] = 0.0
+                component = 1
+            elif k & 1 == 0:
+                for q in range(fn):
+                    v0[q] = xs[row, q]
+                for t in range(n_lanes):
+                    s[0, t] = 0.0
+                component = 1
+            else:
+                if reload:
+                    for q in range(fn):
+                        v0[q] = xs[row, q]
+                for t in range(n_lanes):
+                    s[0, t] = ys[row, t]
+                component = 2
+            n = length[component]
+            if n > 0:
+                _exec(op, in1, in2, out, data, component, n, s, v, m, vf, mf, rng, tmpv, tmpm)
+            if k < 0 or (k < n_half and k & 1 == 1):
+                continue
+            if k >= n_half:
+                step = k - n_half
+                if classification:
+                    for t in range(n_lanes):
+                        p = 1.0 / (1.0 + math.exp(-s[1, t]))
+                        miss = 0.0 if (yv[step, t] > 0.5) == (p > 0.5) else 1.0  # a NaN logit reads as class 0
+                        wrong[t] += miss
+                        err[t] = miss
+                else:
+                    for t in range(n_lanes):
+                        e = yv[step, t] - s[1, t]
+                        err[t] = abs(e)
+                        failed[t] |= not (abs(e) <= max_abs_error)
+                        sq[t] += e * e
+                if keep:
+                    for t in range(n_lanes):
+                        errors[n_train + step, t] = err[t] if alive[t] else np.nan
+                continue
             if classification:
                 for t in range(n_lanes):
                     s[1, t] = 1.0 / (1.0 + math.exp(-s[1, t]))
@@ -591,11 +590,10 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
             for t in range(n_lanes):
                 e = abs(ys[row, t] - s[1, t])
                 err[t] = e
-                bad |= alive[t] and not (e <= max_abs_error)  # NaN or too large: this task stops
-            if record and epoch == 0:
+                bad |= alive[t] & (not (e <= max_abs_error))  # NaN or too large: this task stops
+            if keep:
                 for t in range(n_lanes):
-                    if alive[t]:
-                        errors[t, step] = err[t]
+                    errors[k >> 1, t] = err[t] if alive[t] else np.nan
             steps += n_alive
             if bad:
                 for t in range(n_lanes):
@@ -605,49 +603,10 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
                         task_fitness[t] = best[t] if epoch > 0 else 0.0
                 if n_alive == 0:
                     return steps
-            phase = LEARN
-        elif phase == LEARN:
-            phase, step = TRAIN_PREDICT, step + 1
-        else:
-            if classification:
-                for t in range(n_lanes):
-                    p = 1.0 / (1.0 + math.exp(-s[1, t]))
-                    miss = 0.0 if (yv[step, t] > 0.5) == (p > 0.5) else 1.0  # a NaN logit reads as class 0
-                    wrong[t] += miss
-                    err[t] = miss
-            else:
-                for t in range(n_lanes):
-                    e = yv[step, t] - s[1, t]
-                    err[t] = abs(e)
-                    failed[t] |= not (abs(e) <= max_abs_error)
-                    sq[t] += e * e
-            if record and epoch == 0:
-                for t in range(n_lanes):
-                    if alive[t]:
-                        errors[t, n_train + step] = err[t]
-            step += 1
-        # Phase boundaries, in a loop because a phase of zero examples ends as soon as it starts.
-        done = False
-        while True:
-            if phase == TRAIN_PREDICT and step >= n_train:
-                for t in range(n_lanes):
-                    sq[t] = 0.0
-                    wrong[t] = 0.0
-                    failed[t] = False
-                phase, step = VALIDATE, 0
-            elif phase == VALIDATE and step >= n_valid:
-                n_alive = _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classification, n_alive)
-                if n_alive == 0:
-                    return steps
-                epoch += 1
-                if epoch >= epochs:
-                    done = True
-                    break
-                phase, step = TRAIN_PREDICT, 0
-            else:
-                break
-        if done:
-            break
+        start = 0
+        n_alive = _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classification, n_alive)
+        if n_alive == 0:
+            return steps
     for t in range(n_lanes):
         if alive[t]:
             task_fitness[t] = best[t]
@@ -656,9 +615,12 @@ def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_
 
 @njit(cache=True)
 def interpreter_workspace(scalars, vectors, matrices, f, n_lanes):
-    """One program run's memory and scratch for ``n_lanes`` tasks: (s, v, m, tmpv, tmpm, rng, lanes, flags),
-    reused from program to program (``_run_program`` zeroes what it must)."""
-    return (np.empty((scalars, n_lanes)), np.empty((vectors, f, n_lanes)), np.empty((max(matrices, 1), f, f, n_lanes)),
+    """One program run's memory and scratch for ``n_lanes`` tasks: (s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags),
+    where ``vf`` and ``mf`` are flat views of ``v`` and ``m``; reused from program to program (``_run_program``
+    zeroes what it must)."""
+    v = np.empty((vectors, f, n_lanes))
+    m = np.empty((max(matrices, 1), f, f, n_lanes))
+    return (np.empty((scalars, n_lanes)), v, m, v.reshape(vectors, f * n_lanes), m.reshape(max(matrices, 1), f * f * n_lanes),
             np.zeros((f, n_lanes)), np.zeros((f, f, n_lanes)), np.empty(n_lanes, dtype=np.uint64), np.zeros((4, n_lanes)),
             np.zeros((2, n_lanes), dtype=np.bool_))
 
@@ -670,15 +632,15 @@ def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_p
     # cost about as much as a fingerprint run.
     n_programs = op.shape[0]
     chunks = min(n_programs, 4 * threads)  # (get_num_threads inside the kernel would stop numba caching it)
-    n_lanes = xs.shape[2]
-    f = xs.shape[1]
+    n_lanes = ys.shape[1]
+    f = xs.shape[1] // n_lanes
     for chunk in prange(chunks):
-        s, v, m, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
+        s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
         for p in range(chunk * n_programs // chunks, (chunk + 1) * n_programs // chunks):
             steps[p] = _run_program(
                 op[p], in1[p], in2[p], out[p], data[p], length[p], xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
-                classification, max_abs_error, seeds[p], out_kind, task_fitness[p], errors[p], record, s, v, m, tmpv, tmpm, rng,
-                lanes, flags, 0,
+                classification, max_abs_error, seeds[p], out_kind, task_fitness[p], errors[p], record, s, v, m, vf, mf, tmpv, tmpm,
+                rng, lanes, flags, 0,
             )
 
 
@@ -709,13 +671,13 @@ def run_programs(
     b, t = len(batch), tasks.count
     task_fitness = np.zeros((b, t))
     steps = np.zeros(b, dtype=np.int64)
-    errors = np.full((b, t, n_train + n_valid) if record_errors else (b, t, 1), np.nan)
+    errors = np.full((b, n_train + n_valid, t) if record_errors else (b, 1, t), np.nan)  # example-major: see _run_program
     _evaluate_batch(
         batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, xs, ys, xv, yv, epochs, tasks.x_train.shape[1], n_train, n_valid,
         tasks.y_valid.shape[1], tasks.classification, max_abs_error, batch.scalars, batch.vectors, batch.matrices,
         np.asarray(seeds, dtype=np.uint64), OUT_KIND, task_fitness, steps, errors, record_errors, get_num_threads(),
     )
-    return task_fitness, steps, errors
+    return task_fitness, steps, errors.transpose(0, 2, 1)
 
 
 @njit(cache=True)

@@ -24,23 +24,26 @@ from . import splitmix
 from .cuda_support import cuda_module, device_twins, launch_shape, rebind, twin_namespace
 
 # callees first: each twin's globals must hold its callees' twins when numba compiles it
-_TWINS = ("_uniform", "_gaussian", "lane_seed", "fraction_index", "_exec", "_writes_features", "_load_features",
-          "_score_epoch", "_run_program")
+_TWINS = ("_uniform", "_gaussian", "lane_seed", "fraction_index", "_exec", "_writes_features", "_score_epoch",
+          "_run_program")
 
 
 def _kernel_source(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,  # pragma: no cover
                    classification, max_abs_error, seeds, out_kind, task_fitness, steps, errors, record,
-                   s, v, m, tmpv, tmpm, rng, lanes, flags):
-    """One thread: program ``p`` on task ``t``, with one-lane views of the inputs and the workspace."""
-    tid, p, t = thread_pair(op.shape[0], xs.shape[2])  # noqa: F821 - bound in the kernel's namespace
+                   s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags):
+    """One thread: program ``p`` on task ``t``, with one-lane views of the inputs and the workspace (a flat
+    row's lane ``t`` is every T-th element from ``t``)."""
+    n_tasks = ys.shape[1]
+    threads = rng.shape[0]
+    tid, p, t = thread_pair(op.shape[0], n_tasks)  # noqa: F821 - bound in the kernel's namespace
     if tid < 0:
         return
     steps[p, t] = _run_program(  # noqa: F821 - bound in the kernel's namespace
-        op[p], in1[p], in2[p], out[p], data[p], length[p], xs[:, :, t : t + 1], ys[:, t : t + 1], xv[:, :, t : t + 1],
+        op[p], in1[p], in2[p], out[p], data[p], length[p], xs[:, t::n_tasks], ys[:, t : t + 1], xv[:, t::n_tasks],
         yv[:, t : t + 1], epochs, n_per_epoch, n_train, n_valid, n_full, classification, max_abs_error, seeds[p], out_kind,
-        task_fitness[p, t : t + 1], errors[p, t : t + 1], record, s[:, tid : tid + 1], v[:, :, tid : tid + 1],
-        m[:, :, :, tid : tid + 1], tmpv[:, tid : tid + 1], tmpm[:, :, tid : tid + 1], rng[tid : tid + 1], lanes[:, tid : tid + 1],
-        flags[:, tid : tid + 1], t,
+        task_fitness[p, t : t + 1], errors[p, :, t : t + 1], record, s[:, tid : tid + 1], v[:, :, tid : tid + 1],
+        m[:, :, :, tid : tid + 1], vf[:, tid::threads], mf[:, tid::threads], tmpv[:, tid : tid + 1], tmpm[:, :, tid : tid + 1],
+        rng[tid : tid + 1], lanes[:, tid : tid + 1], flags[:, tid : tid + 1], t,
     )
 
 
@@ -72,16 +75,17 @@ def run_programs_cuda(
     n_train, n_valid, epochs = cpu.run_lengths(tasks, n_train, n_valid, epochs)
     b, t, f = len(batch), tasks.count, tasks.features
     threads = b * t
-    errors = np.full((b, t, n_train + n_valid) if record_errors else (b, t, 1), np.nan)
+    errors = np.full((b, n_train + n_valid, t) if record_errors else (b, 1, t), np.nan)  # example-major, as on the CPU
     device = _device_tasks(tasks)
     task_fitness = cuda.device_array((b, t), dtype=np.float64)
     steps = cuda.device_array((b, t), dtype=np.int64)
     errors_device = cuda.to_device(errors)
+    v = cuda.device_array((batch.vectors, f, threads))
+    m = cuda.device_array((max(batch.matrices, 1), f, f, threads))
     workspace = (
-        cuda.device_array((batch.scalars, threads)), cuda.device_array((batch.vectors, f, threads)),
-        cuda.device_array((max(batch.matrices, 1), f, f, threads)), cuda.device_array((f, threads)),
-        cuda.device_array((f, f, threads)), cuda.device_array(threads, dtype=np.uint64), cuda.device_array((4, threads)),
-        cuda.device_array((2, threads), dtype=np.bool_),
+        cuda.device_array((batch.scalars, threads)), v, m, v.reshape(batch.vectors, f * threads),
+        m.reshape(max(batch.matrices, 1), f * f * threads), cuda.device_array((f, threads)), cuda.device_array((f, f, threads)),
+        cuda.device_array(threads, dtype=np.uint64), cuda.device_array((4, threads)), cuda.device_array((2, threads), dtype=np.bool_),
     )
     program = [cuda.to_device(np.ascontiguousarray(a)) for a in (batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length)]
     _kernel()[launch_shape(threads)](
@@ -89,7 +93,7 @@ def run_programs_cuda(
         max_abs_error, cuda.to_device(np.asarray(seeds, dtype=np.uint64)), _device_out_kind(), task_fitness, steps,
         errors_device, record_errors, *workspace,
     )
-    return task_fitness.copy_to_host(), steps.copy_to_host().sum(axis=1), errors_device.copy_to_host()
+    return task_fitness.copy_to_host(), steps.copy_to_host().sum(axis=1), errors_device.copy_to_host().transpose(0, 2, 1)
 
 
 _DEVICE_TASKS: dict[int, tuple[Any, tuple[Any, ...]]] = {}

@@ -57,12 +57,13 @@ def pairwise_mean(a):
 
 @njit(cache=True)
 def _error_hash(errors, salt):
-    """The FEC key of one program's recorded errors (T, K), as ``program_cpu.fec_keys`` computes it."""
+    """The FEC key of one program's recorded errors (K, T: example-major, as ``_run_program`` records them), as
+    ``program_cpu.fec_keys`` computes it (task by task)."""
     h = np.uint64(42) ^ salt
     bits = errors.view(np.uint64)
-    for t in range(errors.shape[0]):
-        for k in range(errors.shape[1]):
-            value = _NAN_BITS if errors[t, k] != errors[t, k] else bits[t, k]
+    for t in range(errors.shape[1]):
+        for k in range(errors.shape[0]):
+            value = _NAN_BITS if errors[k, t] != errors[k, t] else bits[k, t]
             h = mix(h ^ value) + np.uint64(t)
     return h
 
@@ -86,15 +87,15 @@ def breed(
     0.5 unrun: what the loop costs on its own (a benchmark)."""
     population = r_fitness.shape[0]
     sample = draws.shape[1]
-    n_lanes = xs.shape[2]
-    f = xs.shape[1]
+    n_lanes = ys.shape[1]
+    f = xs.shape[1] // n_lanes
     n_per_epoch = n_train
     width = c_op.shape[2]
     state = np.empty(1, dtype=np.uint64)
-    s, v, m, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
+    s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
     task_fitness = np.empty(n_lanes)
-    no_errors = np.empty((n_lanes, 1))
-    errors = np.empty((n_lanes, fec_train + fec_valid))
+    no_errors = np.empty((1, n_lanes))
+    errors = np.empty((fec_train + fec_valid, n_lanes))
     p_op = np.zeros((batch, 3, width), dtype=np.int32)
     p_in1 = np.zeros_like(p_op)
     p_in2 = np.zeros_like(p_op)
@@ -148,7 +149,7 @@ def breed(
                     counters[0] += _run_program(
                         p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
                         n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
-                        s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                        s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
                     fitness[base + i] = pairwise_mean(task_fitness)
                     hits[base + i] = math.nan
             else:
@@ -162,7 +163,7 @@ def breed(
                     errors[:] = math.nan
                     _run_program(p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, 1, n_per_epoch, fec_train,
                                  fec_valid, n_full, classification, MAX_ABS_ERROR, np.uint64(FEC_SEED), out_kind, task_fitness, errors,
-                                 True, s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                                 True, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
                     key[i] = _error_hash(errors, fec_salt)
                     memo_store(m_keys, m_values, m_meta, position, code[i], key[i])
                 counters[0] += batch * fec_steps
@@ -194,7 +195,7 @@ def breed(
                         counters[0] += _run_program(
                             p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
                             n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
-                            s, v, m, tmpv, tmpm, rng, lanes, flags, 0)
+                            s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
                         fitness[base + i] = pairwise_mean(task_fitness)
                         hits[base + i] = 0.0
                     for k in range(n_missed):

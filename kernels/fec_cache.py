@@ -254,3 +254,22 @@ def memo_store(keys, values, meta, position, key, value):
     keys[position] = key
     values[position] = value
     meta[0] += 1
+
+
+@njit(cache=True)
+def memo_find_many(keys, values, meta, wanted, found, out):
+    """``memo_find`` of each of ``wanted``: ``found[i]`` and, where found, ``out[i]`` (its value)."""
+    for i in range(wanted.shape[0]):
+        position, hit = memo_find(keys, meta, wanted[i])
+        found[i] = hit
+        if hit:
+            out[i] = values[position]
+
+
+@njit(cache=True)
+def memo_store_many(keys, values, meta, new_keys, new_values):
+    """``memo_store`` of each (key, value) pair not stored yet."""
+    for i in range(new_keys.shape[0]):
+        position, hit = memo_find(keys, meta, new_keys[i])
+        if not hit:
+            memo_store(keys, values, meta, position, new_keys[i], new_values[i])

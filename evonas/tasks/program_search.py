@@ -34,7 +34,7 @@ class ProgramBreeder:
     """Runs batches of an aging search over AutoML-Zero programs in compiled code (see module docstring)."""
 
     def __init__(self, task: Any, strategy: Any, batch: int, run_seed: int, worker: str = "", evaluate: bool = True) -> None:
-        from evonas.kernels.fec_cache import new_lru, new_memo
+        from evonas.kernels.fec_cache import new_lru
 
         space: ProgramSpace = strategy.space
         self.task, self.strategy, self.space, self.batch, self.run_seed = task, strategy, space, batch, run_seed
@@ -49,7 +49,7 @@ class ProgramBreeder:
         self.ring_head = np.zeros(1, dtype=np.int64)
         self.children = self._empty(self.batches_per_call * batch, width, space)
         self.codes = np.empty((self.batches_per_call * batch, 4), dtype=np.int64)
-        self.memo = new_memo(task.fingerprint_memo_size)
+        self.memo = task.fingerprint_memo  # shared with the batch path: one table per task set
         self._no_lru = new_lru(0, 0)  # the kernel's FEC arrays when FEC is off
         self._told: int | None = None  # the strategy's told count when the ring last matched its population
 

@@ -209,7 +209,7 @@ class ProgramTaskSet(Task):
     genome_kinds = ("automl-zero",)
     in_process = True  # the kernel parallelises with numba threads, and the FEC cache must stay in one place
     kernel_devices = True  # takes ``device``: cpu, cuda (kernels/program_cuda.py) or auto
-    fingerprint_memo_size = 1_000_000  # entries (about 100 MB); 0 turns the memo off
+    fingerprint_memo_size = 1_000_000  # entries (a 32 MB table); 0 turns the memo off
     PARALLEL_WORK = 50_000  # see ``breeder``
 
     def __init__(self, kind: str = "linear", tasks: int = 10, features: int = 4, train: int = 100, valid: int = 100,
@@ -242,7 +242,7 @@ class ProgramTaskSet(Task):
         self.hurdle_stops = 0
         self._arrays: Any = None
         self.train_steps = 0
-        self._fingerprints: dict[int, int] = {}  # live-code hash -> FEC key (see _fec_keys)
+        self._memo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see fingerprint_memo
         self.device = device
         self._runner: Any = None
 
@@ -281,7 +281,7 @@ class ProgramTaskSet(Task):
         seeds_arr = np.asarray(seeds, dtype=np.uint64)
         if self.fec is None:
             return self._full(batch, np.arange(len(genomes)), seeds_arr, tasks), {}
-        keys = np.array(self._fec_keys(batch, tasks), dtype=np.uint64)
+        keys = self._fec_keys(batch, tasks)
         self.train_steps += len(genomes) * self.count * self.fec_train
         fitness = np.full(len(genomes), math.nan)
         hit = np.zeros(len(genomes))
@@ -302,25 +302,36 @@ class ProgramTaskSet(Task):
             remaining = remaining[status[:n] == WAIT]
         return fitness, {"fec_hit": hit}
 
-    def _fec_keys(self, batch: Any, tasks: Any) -> list[int]:
+    @property
+    def fingerprint_memo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The compiled table (``kernels/fec_cache`` memo) from live-code hash to FEC key, made at first use with
+        ``fingerprint_memo_size`` entries; the batch path and the compiled search loop share it."""
+        if self._memo is None:
+            from evonas.kernels.fec_cache import new_memo
+
+            self._memo = new_memo(self.fingerprint_memo_size)
+        return self._memo
+
+    def _fec_keys(self, batch: Any, tasks: Any) -> np.ndarray:
         """FEC keys of a pruned batch. The fingerprint run is a pure function of a program's live code on this
         task set, so it is run only for live code not met before: a mutation of dead code, or an unmutated
         copy, reuses its parent's key (about half of the demo's children). The train steps it would have
-        taken are still counted, as the budget is part of the protocol, and the LRU lookup is unchanged."""
+        taken are still counted, as the budget is part of the protocol, and the LRU lookup is unchanged. A memo
+        at its size limit is emptied (a cache of pure results: that costs time, never changes a score)."""
+        from evonas.kernels.fec_cache import memo_find_many, memo_store_many
         from evonas.kernels.program_cpu import code_hashes, fec_keys
 
-        codes = code_hashes(batch).tolist()
-        memo = self._fingerprints
-        if len(memo) >= self.fingerprint_memo_size:
-            memo.clear()  # a cache of pure results: forgetting it costs time, never changes a score
-        keys = [memo.get(code) for code in codes]
-        unknown = [i for i, key in enumerate(keys) if key is None]
-        if unknown:
-            sub = batch if len(unknown) == len(keys) else _take(batch, np.array(unknown, dtype=np.int64))
-            fresh = fec_keys(sub, tasks, self.fec_train, self.fec_valid, self.fec_hashing == "truncated", self._run).tolist()
-            for i, key in zip(unknown, fresh):
-                keys[i] = memo[codes[i]] = key
-        return keys  # type: ignore[return-value]
+        codes = code_hashes(batch)
+        keys = np.zeros(len(codes), dtype=np.uint64)
+        found = np.zeros(len(codes), dtype=np.bool_)
+        memo = self.fingerprint_memo
+        memo_find_many(*memo, codes, found, keys)
+        unknown = np.flatnonzero(~found)
+        if len(unknown):
+            sub = batch if len(unknown) == len(keys) else _take(batch, unknown)
+            keys[unknown] = fec_keys(sub, tasks, self.fec_train, self.fec_valid, self.fec_hashing == "truncated", self._run)
+            memo_store_many(*memo, codes[unknown], keys[unknown])
+        return keys
 
     def _full(self, batch: Any, index: np.ndarray, seeds: np.ndarray, tasks: Any) -> np.ndarray:
         """Full evaluations of the programs at ``index``: mean task fitness each.

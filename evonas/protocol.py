@@ -10,6 +10,8 @@ with fixed seeds.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -126,8 +128,9 @@ def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: 
     return state
 
 
-def _experiment_process(folder: str, config_json: str, index: int, send: Any, progress: bool) -> None:
-    """One experiment in its own process (numba on one thread); sends back ("ok", outcome) or an error."""
+def _experiment_process(folder: str, config_json: str, index: int, send: Any, progress: bool, stop: Any = None) -> None:
+    """One experiment in its own process, or in a thread of this one with ``stop`` (a ``threading.Event`` that
+    stops it as SIGTERM would), numba on one thread; sends back ("ok", outcome), ("stopped", None) or an error."""
     import numba
 
     from evonas.executors import make_executor
@@ -137,6 +140,7 @@ def _experiment_process(folder: str, config_json: str, index: int, send: Any, pr
     try:
         started = time.perf_counter()
         run_ = _open_experiment(Path(folder), RunConfig.from_json(config_json), index)
+        run_.stop_event = stop
         executor = make_executor(run_.config.task, run_.config.task_options, run_.config.seed, 1)
         display = Progress(run_.config.cycles, run_.strategy.told, enabled=progress, interval=15.0, prefix=f"experiment {index}: ", live=False)
         try:
@@ -154,12 +158,37 @@ def _experiment_process(folder: str, config_json: str, index: int, send: Any, pr
         send.close()
 
 
-def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parallel: int, echo: Any, progress: bool) -> dict[str, Any]:
-    """Experiments ``k .. k+parallel-1`` run at once in spawned processes and are folded strictly in index order,
-    so the kept candidate, the history and the stopping point are those of the one-at-a-time protocol.
+class _InThread:
+    """An experiment run by a thread of this process, with the few ``Process`` methods ``_run_parallel`` uses:
+    ``terminate`` sets the run's stop event, so it stops at the next batch with a checkpoint, as SIGTERM does."""
 
-    An experiment started beyond the one that ends the protocol is stopped (SIGTERM: it checkpoints) and left in
-    its folder, listed under ``abandoned``; none of its results count.
+    exitcode = None
+
+    def __init__(self, args: tuple[Any, ...]) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=_experiment_process, args=(*args, self.stop), name=f"experiment-{args[2]}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def terminate(self) -> None:
+        self.stop.set()
+
+    def join(self) -> None:
+        self.thread.join()
+
+
+def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parallel: int, echo: Any, progress: bool) -> dict[str, Any]:
+    """Experiments ``k .. k+parallel-1`` run at once and are folded strictly in index order, so the kept
+    candidate, the history and the stopping point are those of the one-at-a-time protocol. One experiment at a
+    time runs in a thread of this process, which waits on the others anyway (so it needs no process start, about
+    a second each); the others run in spawned processes.
+
+    An experiment started beyond the one that ends the protocol is stopped (SIGTERM, or its thread's stop event:
+    it checkpoints) and left in its folder, listed under ``abandoned``; none of its results count.
     """
     import multiprocessing
 
@@ -171,15 +200,21 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
     next_index = state["experiment"]
     limit = state["max_experiments"] or None
     text = config.to_json()
+    restore = None
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        restore = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the thread's run with a checkpoint too
     try:
         while state["final"] is None:
             while len(running) < parallel and (limit is None or next_index <= limit):
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_experiment_process, args=(str(folder), text, next_index, send, progress))
+                args = (str(folder), text, next_index, send, progress)
+                in_thread = not any(isinstance(handle, _InThread) for handle, _ in running.values())
+                process: Any = _InThread(args) if in_thread else context.Process(target=_experiment_process, args=args)
                 process.start()
-                send.close()
+                if not in_thread:
+                    send.close()  # the child holds its end; the thread's end is closed by _experiment_process
                 running[next_index] = (process, receive)
-                echo(f"experiment {next_index}: started (process {process.pid})")
+                echo(f"experiment {next_index}: started ({'in this process' if in_thread else f'process {process.pid}'})")
                 next_index += 1
             index = state["experiment"]
             process, receive = running.pop(index)
@@ -205,4 +240,6 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
                 echo(f"experiment {index}: stopped, not needed (its folder is kept)")
         if state.get("abandoned"):
             _save(folder, state)
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
     return state

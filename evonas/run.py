@@ -130,6 +130,7 @@ class Run:
         self.run_dir = run_dir
         self.config = config
         self.strategy = strategy
+        self.stop_event: threading.Event | None = None  # set by another thread: stop as on Ctrl-C (checkpoint first)
         self.next_part = next_part
         self.elapsed_before = elapsed
         self.failed = failed
@@ -260,6 +261,10 @@ class Run:
             raise KeyboardInterrupt
         return strategy.best
 
+    def _stop_pending(self) -> bool:
+        """A stop noted while held: Ctrl-C or SIGTERM, or ``stop_event`` (the search runs in a thread)."""
+        return self._stop_requested or (self.stop_event is not None and self.stop_event.is_set())
+
     def _should_stop(self, started: float) -> bool:
         config = self.config
         if config.until_solved and self.solved_id is not None:
@@ -293,7 +298,7 @@ class Run:
                     self._absorb(*bred, started, bred=True)
                     continue
                 self._holding_stops = False
-                if self._stop_requested:
+                if self._stop_pending():
                     raise KeyboardInterrupt
             rng_before = strategy.rng.bit_generator.state
             # A stop anywhere from the ask until the results are in hand undoes the ask, so the checkpoint
@@ -323,7 +328,7 @@ class Run:
                     if asked:
                         self.pending.append(asked[0])
                     self._holding_stops = False
-                    if self._stop_requested:
+                    if self._stop_pending():
                         raise KeyboardInterrupt
                     if not asked:
                         break
@@ -353,7 +358,7 @@ class Run:
             if k is not None:
                 self.solved, self.solved_id, self.solved_fitness = candidates[k], candidates[k].id, results[k].fitness
         self._holding_stops = False
-        if self._stop_requested:
+        if self._stop_pending():
             raise KeyboardInterrupt
         best = strategy.best.fitness if strategy.best else None
         task = getattr(self.executor, "task", None)
@@ -367,7 +372,7 @@ class Run:
             self.checkpoint(started)
             self._last_checkpoint = (strategy.told, now)
             self._holding_stops = False
-            if self._stop_requested:
+            if self._stop_pending():
                 raise KeyboardInterrupt
 
     def _budget_fraction(self, task: Any) -> float | None:

@@ -459,6 +459,25 @@ def test_parallel_protocol_stops_an_experiment_it_no_longer_needs(tmp_path: Path
     assert any("experiment 2: stopped" in line for line in lines)
 
 
+def test_parallel_protocol_stops_an_unneeded_experiment_running_in_its_own_thread(tmp_path: Path) -> None:
+    """One experiment at a time runs in a thread of the protocol's process: when experiment 2 (a process) passes
+    selection, experiment 3 (the thread's, started after 1 failed) is stopped with a checkpoint and kept."""
+    from evonas import protocol
+    from evonas.cli import build_config
+
+    config = build_config("automl-zero", "linear-regression", "aging", None, None, None, None, 2, "smoke", None, None, None, None,
+                          None, "cpu", {}, None)
+    config.protocol = {**config.protocol, "threshold": 0.34}  # seed 2: experiment 1 selects at 0.3386, experiment 2 at 0.3451
+    folder = tmp_path / "demo"
+    lines: list[str] = []
+    state = protocol.run(folder, protocol.start(folder, config, 0), None, lines.append, parallel=2)
+    assert [h["experiment"] for h in state["history"]] == [1, 2] and state["final"]["solved"]
+    assert state["abandoned"] == [3] and (folder / "experiment-0003" / "checkpoint.arrow").exists()
+    assert "experiment 1: started (in this process)" in lines and "experiment 3: started (in this process)" in lines
+    assert any(line.startswith("experiment 2: started (process ") for line in lines)
+    assert any("experiment 3: stopped" in line for line in lines)
+
+
 class _FailingXor:
     """NEAT XOR that fails every genome whose evaluation seed is a multiple of 5; ``columns`` picks the path."""
 

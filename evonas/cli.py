@@ -240,8 +240,12 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
-    # --workers N runs N experiments at once, one process each (the protocol's outcome does not change).
-    state = protocol.run(folder, state, lambda run: _search(run, execution, quiet), echo, parallel=execution.workers, progress=not quiet)
+    # --workers N runs N experiments at once (the protocol's outcome does not change).
+    try:
+        state = protocol.run(folder, state, lambda run: _search(run, execution, quiet), echo, parallel=execution.workers, progress=not quiet)
+    except KeyboardInterrupt:  # the parallel protocol's experiments have all checkpointed (one at a time exits in _search)
+        click.echo(f"\ninterrupted: checkpoints written; continue with 'evonas resume {folder}'", err=True)
+        sys.exit(130)
     best, final = state["best"], state["final"]
     genome = GENOMES[best["genome"]["kind"]].from_dict(best["genome"])
     click.echo(f"run folder: {folder}")

@@ -113,8 +113,8 @@ def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: 
     """Run experiments until one passes selection (or ``max_experiments``), then the final evaluation.
 
     ``execute(run)`` runs one experiment's search to its budget; ``echo`` prints a line. With ``parallel`` > 1
-    that many experiments run at once, one process each (see ``_run_parallel``), printing plain progress lines
-    when ``progress``; the outcome is the same.
+    that many experiments run at once (one in a thread here, the others in processes: see ``_run_parallel``),
+    printing plain progress lines when ``progress``; the outcome is the same.
     """
     config = RunConfig(**state["config"])
     if parallel > 1 and state["final"] is None:
@@ -129,8 +129,8 @@ def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: 
 
 
 def _experiment_process(folder: str, config_json: str, index: int, send: Any, progress: bool, stop: Any = None) -> None:
-    """One experiment in its own process, or in a thread of this one with ``stop`` (a ``threading.Event`` that
-    stops it as SIGTERM would), numba on one thread; sends back ("ok", outcome), ("stopped", None) or an error."""
+    """One experiment in its own process or in a thread of this one, numba on one thread; ``stop`` (an event)
+    stops it as SIGTERM would; sends back ("ok", outcome), ("stopped", None) or an error."""
     import numba
 
     from evonas.executors import make_executor
@@ -158,27 +158,48 @@ def _experiment_process(folder: str, config_json: str, index: int, send: Any, pr
         send.close()
 
 
-class _InThread:
-    """An experiment run by a thread of this process, with the few ``Process`` methods ``_run_parallel`` uses:
-    ``terminate`` sets the run's stop event, so it stops at the next batch with a checkpoint, as SIGTERM does."""
+class _Experiment:
+    """One experiment of the parallel protocol, run by a thread of this process or by a spawned process, with a
+    stop event that its run polls after each batch: ``stop`` ends it with a checkpoint, as SIGTERM would, but
+    also when it is still starting up (a signal would kill a process still importing, before it checkpoints)."""
 
-    exitcode = None
+    GRACE_SECONDS = 30.0  # a process still in a long evaluation gets SIGTERM after this
 
-    def __init__(self, args: tuple[Any, ...]) -> None:
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=_experiment_process, args=(*args, self.stop), name=f"experiment-{args[2]}", daemon=True)
+    def __init__(self, args: tuple[Any, ...], context: Any = None) -> None:
+        self.in_thread = context is None
+        if self.in_thread:
+            self.stop_event: Any = threading.Event()
+            self.worker: Any = threading.Thread(target=_experiment_process, args=(*args, self.stop_event), daemon=True)
+        else:
+            self.stop_event = context.Event()
+            self.worker = context.Process(target=_experiment_process, args=(*args, self.stop_event))
+
+    @property
+    def where(self) -> str:
+        """Where it runs, for the progress lines."""
+        return "in this process" if self.in_thread else f"process {self.worker.pid}"
+
+    @property
+    def exitcode(self) -> int | None:
+        """The process's exit code (None for a thread or a live process)."""
+        return None if self.in_thread else self.worker.exitcode
 
     def start(self) -> None:
-        self.thread.start()
+        self.worker.start()
 
-    def is_alive(self) -> bool:
-        return self.thread.is_alive()
-
-    def terminate(self) -> None:
-        self.stop.set()
+    def stop(self) -> None:
+        """Ask it to stop, then wait until it has (a process that does not stop in ``GRACE_SECONDS`` gets SIGTERM)."""
+        self.stop_event.set()
+        if self.in_thread:
+            self.worker.join()
+            return
+        self.worker.join(self.GRACE_SECONDS)
+        if self.worker.is_alive():
+            self.worker.terminate()
+        self.worker.join()
 
     def join(self) -> None:
-        self.thread.join()
+        self.worker.join()
 
 
 def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parallel: int, echo: Any, progress: bool) -> dict[str, Any]:
@@ -187,8 +208,8 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
     time runs in a thread of this process, which waits on the others anyway (so it needs no process start, about
     a second each); the others run in spawned processes.
 
-    An experiment started beyond the one that ends the protocol is stopped (SIGTERM, or its thread's stop event:
-    it checkpoints) and left in its folder, listed under ``abandoned``; none of its results count.
+    An experiment started beyond the one that ends the protocol is stopped (its stop event: it checkpoints) and
+    left in its folder, listed under ``abandoned``; none of its results count.
     """
     import multiprocessing
 
@@ -207,34 +228,31 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
         while state["final"] is None:
             while len(running) < parallel and (limit is None or next_index <= limit):
                 receive, send = context.Pipe(duplex=False)
-                args = (str(folder), text, next_index, send, progress)
-                in_thread = not any(isinstance(handle, _InThread) for handle, _ in running.values())
-                process: Any = _InThread(args) if in_thread else context.Process(target=_experiment_process, args=args)
-                process.start()
+                in_thread = not any(experiment.in_thread for experiment, _ in running.values())
+                experiment = _Experiment((str(folder), text, next_index, send, progress), None if in_thread else context)
+                experiment.start()
                 if not in_thread:
                     send.close()  # the child holds its end; the thread's end is closed by _experiment_process
-                running[next_index] = (process, receive)
-                echo(f"experiment {next_index}: started ({'in this process' if in_thread else f'process {process.pid}'})")
+                running[next_index] = (experiment, receive)
+                echo(f"experiment {next_index}: started ({experiment.where})")
                 next_index += 1
             index = state["experiment"]
-            process, receive = running.pop(index)
+            experiment, receive = running.pop(index)
             try:
                 status, payload = receive.recv()
             except EOFError:  # the process ended without a word: killed, or crashed in native code
                 status, payload = "error", None
-            process.join()
+            experiment.join()
             if payload is None and status == "error":
-                payload = f"experiment {index}'s process died (exit code {process.exitcode})"
+                payload = f"experiment {index}'s process died (exit code {experiment.exitcode})"
             if status == "stopped":
                 raise KeyboardInterrupt
             if status != "ok":
                 raise UserError(f"{payload}; fix the cause and continue with 'evonas resume {folder}'")
             _fold(folder, state, config, payload, space, echo)
     finally:
-        for index, (process, _) in sorted(running.items()):
-            if process.is_alive():
-                process.terminate()
-            process.join()
+        for index, (experiment, _) in sorted(running.items()):
+            experiment.stop()
             if state["final"] is not None:
                 state.setdefault("abandoned", []).append(index)
                 echo(f"experiment {index}: stopped, not needed (its folder is kept)")

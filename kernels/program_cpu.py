@@ -108,10 +108,10 @@ def fraction_index(fraction: float, f: int) -> int:
     return min(int(fraction * f), f - 1)
 
 
-# Inlined into the one call site in _run_program: a call per component run costs more than most components
+# Inlined into the one call site in _run_rows: a call per component run costs more than most components
 # (it passes a dozen array structs), and a single site keeps compile time that of one copy.
 @njit(cache=True, error_model="numpy", inline="always")
-def _exec(op, in1, in2, out, data, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
+def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
     # vf (V, F*T) and mf (M, F*F*T) are flat views of v and m: an element-wise op is one loop over the whole
     # vector or matrix, which LLVM vectorises better than F loops of T lanes each.
     n_lanes = s.shape[1]
@@ -120,10 +120,10 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  # n
     n_m = mf.shape[1]
     lane_acc = tmpm[0, 0]  # per-lane accumulators: reductions keep the lane loop innermost (contiguous)
     for k in range(n):
-        o = op[c, k]
-        a = in1[c, k]
-        b = in2[c, k]
-        d = out[c, k]
+        o = op[p, c, k]
+        a = in1[p, c, k]
+        b = in2[p, c, k]
+        d = out[p, c, k]
         if o == 0:
             continue
         elif o == 1:
@@ -401,50 +401,50 @@ def _exec(op, in1, in2, out, data, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  # n
                         acc += dev * dev
                 s[d, t] = math.sqrt(acc / (f * f))
         elif o == 56:
-            value = data[c, k, 0]
+            value = data[p, c, k, 0]
             for t in range(n_lanes):
                 s[d, t] = value
         elif o == 57:
-            i = fraction_index(data[c, k, 0], f)
-            value = data[c, k, 1]
+            i = fraction_index(data[p, c, k, 0], f)
+            value = data[p, c, k, 1]
             for t in range(n_lanes):
                 v[d, i, t] = value
         elif o == 58:
-            i = fraction_index(data[c, k, 0], f)
-            j = fraction_index(data[c, k, 1], f)
-            value = data[c, k, 2]
+            i = fraction_index(data[p, c, k, 0], f)
+            j = fraction_index(data[p, c, k, 1], f)
+            value = data[p, c, k, 2]
             for t in range(n_lanes):
                 m[d, i, j, t] = value
         elif o == 59:
-            lo = min(data[c, k, 0], data[c, k, 1])
-            hi = max(data[c, k, 0], data[c, k, 1])
+            lo = min(data[p, c, k, 0], data[p, c, k, 1])
+            hi = max(data[p, c, k, 0], data[p, c, k, 1])
             for t in range(n_lanes):
                 s[d, t] = lo + (hi - lo) * _uniform(rng, t)
         elif o == 60:
-            lo = min(data[c, k, 0], data[c, k, 1])
-            hi = max(data[c, k, 0], data[c, k, 1])
+            lo = min(data[p, c, k, 0], data[p, c, k, 1])
+            hi = max(data[p, c, k, 0], data[p, c, k, 1])
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = lo + (hi - lo) * _uniform(rng, t)
         elif o == 61:
-            lo = min(data[c, k, 0], data[c, k, 1])
-            hi = max(data[c, k, 0], data[c, k, 1])
+            lo = min(data[p, c, k, 0], data[p, c, k, 1])
+            hi = max(data[p, c, k, 0], data[p, c, k, 1])
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = lo + (hi - lo) * _uniform(rng, t)
         elif o == 62:
             for t in range(n_lanes):
-                s[d, t] = data[c, k, 0] + data[c, k, 1] * _gaussian(rng, t)
+                s[d, t] = data[p, c, k, 0] + data[p, c, k, 1] * _gaussian(rng, t)
         elif o == 63:
             for i in range(f):
                 for t in range(n_lanes):
-                    v[d, i, t] = data[c, k, 0] + data[c, k, 1] * _gaussian(rng, t)
+                    v[d, i, t] = data[p, c, k, 0] + data[p, c, k, 1] * _gaussian(rng, t)
         elif o == 64:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
-                        m[d, i, j, t] = data[c, k, 0] + data[c, k, 1] * _gaussian(rng, t)
+                        m[d, i, j, t] = data[p, c, k, 0] + data[p, c, k, 1] * _gaussian(rng, t)
 
 
 @njit(cache=True)
@@ -458,19 +458,19 @@ def copy_instruction(op, in1, in2, out, data, p, c, k, d_op, d_in1, d_in2, d_out
         d_data[q, c, j, r] = data[p, c, k, r]
 
 
-@njit(cache=True)
-def _writes_features(op, out, n, out_kind):
-    """Whether a component can overwrite v0 (only then must the features be loaded again before Learn)."""
+@njit(cache=True, inline="always")
+def _writes_features(op, out, p, n, out_kind):
+    """Whether program ``p``'s Predict can overwrite v0 (only then must the features be loaded again before Learn)."""
     for k in range(n):
-        if out_kind[op[k]] == 1 and out[k] == 0:
+        if out_kind[op[p, 1, k]] == 1 and out[p, 1, k] == 0:
             return True
     return False
 
 
 
 
-@njit(cache=True)
-def _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classification, n_alive):
+@njit(cache=True, inline="always")
+def _score_epoch(alive, best, task_fitness, p, sq, wrong, failed, n_full, classification, n_alive):
     """Fold one epoch's validation into each live task's best fitness (a failed validation ends the task at 0);
     returns the number of tasks still live."""
     for t in range(alive.shape[0]):
@@ -486,7 +486,7 @@ def _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classific
         if failed[t]:
             alive[t] = False
             n_alive -= 1
-            task_fitness[t] = 0.0
+            task_fitness[p, t] = 0.0
             continue
         if fit > best[t]:
             best[t] = fit
@@ -494,129 +494,142 @@ def _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classific
 
 
 @njit(cache=True, error_model="numpy")
-def _run_program(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                 max_abs_error, seed, out_kind, task_fitness, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags,
-                 first_task):
-    """Evaluate one program on all tasks in lockstep; fills ``task_fitness`` (T,), returns training steps run.
-    ``first_task`` numbers the lanes' random streams (the GPU twin runs one task per thread).
+def _run_rows(rows, op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
+              max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags,
+              first_task):
+    """Evaluate programs ``rows[0], rows[1], ...`` of the batch arrays, one after another, each on all tasks in
+    lockstep: program ``p`` fills ``task_fitness[p]`` (T,) and ``steps[p]`` (training steps run), and with
+    ``record`` its first epoch's errors of live lanes go to ``errors[p]`` (K, T), example by example (dead lanes
+    get NaN). ``first_task`` numbers the lanes' random streams (the GPU twin runs one task per thread).
 
     ``xs`` (E*N, F*T) and ``ys`` (E*N, T) hold the training examples in visiting order, epoch after epoch;
     ``xv`` (Nv, F*T) and ``yv`` (Nv, T) the validation set. ``vf`` and ``mf`` are flat views of ``v`` and ``m``
-    (see ``_exec``). With ``record``, the first epoch's errors of live lanes go to ``errors`` (K, T), example by
-    example (dead lanes get NaN). Dead lanes keep computing (their memory is theirs alone) so that the per-step
-    checks stay branch-free; only live lanes count and score.
+    (see ``_exec``). Dead lanes keep computing (their memory is theirs alone) so that the per-step checks stay
+    branch-free; only live lanes count and score. Programs are indexed, never sliced, and the workspace is reused:
+    a call per program paid for about 60 reference-count updates of its array arguments (the function is too
+    large for numba's refcount pruning), a large part of a short fingerprint run.
     """
     n_lanes = ys.shape[1]
     fn = xs.shape[1]
     v0 = vf[0]
-    # The workspace is reused from program to program: memory starts at zero for each; the scratch arrays
-    # (tmpv, tmpm, err) are always written before they are read.
-    s[:] = 0.0
-    v[:] = 0.0
-    m[:] = 0.0
-    for t in range(n_lanes):
-        rng[t] = lane_seed(seed, first_task + t)
     best, err, sq, wrong = lanes[0], lanes[1], lanes[2], lanes[3]
     alive, failed = flags[0], flags[1]
-    for t in range(n_lanes):
-        best[t] = 0.0
-        alive[t] = True
-        task_fitness[t] = 0.0
-    n_alive = n_lanes
-    steps = 0
-    reload = _writes_features(op[1], out[1], length[1], out_kind)
-    # One loop around a single _exec site (a second inlined copy doubles the compile time). Iteration k of an
-    # epoch: k < 2N alternates Predict and Learn of training example k // 2, then N validation Predicts; the
-    # first epoch starts at k = -1, which runs Setup.
-    n_half = 2 * n_train
-    start = -1
-    for epoch in range(epochs):
-        keep = record and epoch == 0
-        base = epoch * n_per_epoch
+    for j in range(rows.shape[0]):
+        p = rows[j]
+        # The workspace is reused from program to program: memory starts at zero for each; the scratch arrays
+        # (tmpv, tmpm, err) are always written before they are read.
+        for q in range(s.shape[0]):
+            for t in range(n_lanes):
+                s[q, t] = 0.0
+        for q in range(vf.shape[0]):
+            for i in range(vf.shape[1]):
+                vf[q, i] = 0.0
+        for q in range(mf.shape[0]):
+            for i in range(mf.shape[1]):
+                mf[q, i] = 0.0
         for t in range(n_lanes):
-            sq[t] = 0.0
-            wrong[t] = 0.0
-            failed[t] = False
-        for k in range(start, n_half + n_valid):
-            row = base + (k >> 1)
-            if k < 0:
-                component = 0
-            elif k >= n_half:
-                for q in range(fn):
-                    v0[q] = xv[k - n_half, q]
-                for t in range(n_lanes):
-                    s[0, t] = 0.0
-                component = 1
-            elif k & 1 == 0:
-                for q in range(fn):
-                    v0[q] = xs[row, q]
-                for t in range(n_lanes):
-                    s[0, t] = 0.0
-                component = 1
-            else:
-                if reload:
+            rng[t] = lane_seed(seeds[p], first_task + t)
+        for t in range(n_lanes):
+            best[t] = 0.0
+            alive[t] = True
+            task_fitness[p, t] = 0.0
+        n_alive = n_lanes
+        n_steps = 0
+        reload = _writes_features(op, out, p, length[p, 1], out_kind)
+        # One loop around a single _exec site (a second inlined copy doubles the compile time). Iteration k of an
+        # epoch: k < 2N alternates Predict and Learn of training example k // 2, then N validation Predicts; the
+        # first epoch starts at k = -1, which runs Setup.
+        n_half = 2 * n_train
+        start = -1
+        for epoch in range(epochs):
+            keep = record and epoch == 0
+            base = epoch * n_per_epoch
+            for t in range(n_lanes):
+                sq[t] = 0.0
+                wrong[t] = 0.0
+                failed[t] = False
+            for k in range(start, n_half + n_valid):
+                row = base + (k >> 1)
+                if k < 0:
+                    component = 0
+                elif k >= n_half:
+                    for q in range(fn):
+                        v0[q] = xv[k - n_half, q]
+                    for t in range(n_lanes):
+                        s[0, t] = 0.0
+                    component = 1
+                elif k & 1 == 0:
                     for q in range(fn):
                         v0[q] = xs[row, q]
-                for t in range(n_lanes):
-                    s[0, t] = ys[row, t]
-                component = 2
-            n = length[component]
-            if n > 0:
-                _exec(op, in1, in2, out, data, component, n, s, v, m, vf, mf, rng, tmpv, tmpm)
-            if k < 0 or (k < n_half and k & 1 == 1):
-                continue
-            if k >= n_half:
-                step = k - n_half
+                    for t in range(n_lanes):
+                        s[0, t] = 0.0
+                    component = 1
+                else:
+                    if reload:
+                        for q in range(fn):
+                            v0[q] = xs[row, q]
+                    for t in range(n_lanes):
+                        s[0, t] = ys[row, t]
+                    component = 2
+                n = length[p, component]
+                if n > 0:
+                    _exec(op, in1, in2, out, data, p, component, n, s, v, m, vf, mf, rng, tmpv, tmpm)
+                if k < 0 or (k < n_half and k & 1 == 1):
+                    continue
+                if k >= n_half:
+                    step = k - n_half
+                    if classification:
+                        for t in range(n_lanes):
+                            prob = 1.0 / (1.0 + math.exp(-s[1, t]))
+                            miss = 0.0 if (yv[step, t] > 0.5) == (prob > 0.5) else 1.0  # a NaN logit reads as class 0
+                            wrong[t] += miss
+                            err[t] = miss
+                    else:
+                        for t in range(n_lanes):
+                            e = yv[step, t] - s[1, t]
+                            err[t] = abs(e)
+                            failed[t] |= not (abs(e) <= max_abs_error)
+                            sq[t] += e * e
+                    if keep:
+                        for t in range(n_lanes):
+                            errors[p, n_train + step, t] = err[t] if alive[t] else np.nan
+                    continue
                 if classification:
                     for t in range(n_lanes):
-                        p = 1.0 / (1.0 + math.exp(-s[1, t]))
-                        miss = 0.0 if (yv[step, t] > 0.5) == (p > 0.5) else 1.0  # a NaN logit reads as class 0
-                        wrong[t] += miss
-                        err[t] = miss
-                else:
-                    for t in range(n_lanes):
-                        e = yv[step, t] - s[1, t]
-                        err[t] = abs(e)
-                        failed[t] |= not (abs(e) <= max_abs_error)
-                        sq[t] += e * e
+                        s[1, t] = 1.0 / (1.0 + math.exp(-s[1, t]))
+                bad = False
+                for t in range(n_lanes):
+                    e = abs(ys[row, t] - s[1, t])
+                    err[t] = e
+                    bad |= alive[t] & (not (e <= max_abs_error))  # NaN or too large: this task stops
                 if keep:
                     for t in range(n_lanes):
-                        errors[n_train + step, t] = err[t] if alive[t] else np.nan
-                continue
-            if classification:
-                for t in range(n_lanes):
-                    s[1, t] = 1.0 / (1.0 + math.exp(-s[1, t]))
-            bad = False
-            for t in range(n_lanes):
-                e = abs(ys[row, t] - s[1, t])
-                err[t] = e
-                bad |= alive[t] & (not (e <= max_abs_error))  # NaN or too large: this task stops
-            if keep:
-                for t in range(n_lanes):
-                    errors[k >> 1, t] = err[t] if alive[t] else np.nan
-            steps += n_alive
-            if bad:
-                for t in range(n_lanes):
-                    if alive[t] and not (err[t] <= max_abs_error):
-                        alive[t] = False
-                        n_alive -= 1
-                        task_fitness[t] = best[t] if epoch > 0 else 0.0
-                if n_alive == 0:
-                    return steps
-        start = 0
-        n_alive = _score_epoch(alive, best, task_fitness, sq, wrong, failed, n_full, classification, n_alive)
-        if n_alive == 0:
-            return steps
-    for t in range(n_lanes):
-        if alive[t]:
-            task_fitness[t] = best[t]
-    return steps
+                        errors[p, k >> 1, t] = err[t] if alive[t] else np.nan
+                n_steps += n_alive
+                if bad:
+                    for t in range(n_lanes):
+                        if alive[t] and not (err[t] <= max_abs_error):
+                            alive[t] = False
+                            n_alive -= 1
+                            task_fitness[p, t] = best[t] if epoch > 0 else 0.0
+                    if n_alive == 0:
+                        break
+            start = 0
+            if n_alive == 0:
+                break
+            n_alive = _score_epoch(alive, best, task_fitness, p, sq, wrong, failed, n_full, classification, n_alive)
+            if n_alive == 0:
+                break
+        for t in range(n_lanes):
+            if alive[t]:
+                task_fitness[p, t] = best[t]
+        steps[p] = n_steps
 
 
 @njit(cache=True)
 def interpreter_workspace(scalars, vectors, matrices, f, n_lanes):
     """One program run's memory and scratch for ``n_lanes`` tasks: (s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags),
-    where ``vf`` and ``mf`` are flat views of ``v`` and ``m``; reused from program to program (``_run_program``
+    where ``vf`` and ``mf`` are flat views of ``v`` and ``m``; reused from program to program (``_run_rows``
     zeroes what it must)."""
     v = np.empty((vectors, f, n_lanes))
     m = np.empty((max(matrices, 1), f, f, n_lanes))
@@ -636,12 +649,9 @@ def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_p
     f = xs.shape[1] // n_lanes
     for chunk in prange(chunks):
         s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
-        for p in range(chunk * n_programs // chunks, (chunk + 1) * n_programs // chunks):
-            steps[p] = _run_program(
-                op[p], in1[p], in2[p], out[p], data[p], length[p], xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
-                classification, max_abs_error, seeds[p], out_kind, task_fitness[p], errors[p], record, s, v, m, vf, mf, tmpv, tmpm,
-                rng, lanes, flags, 0,
-            )
+        rows = np.arange(chunk * n_programs // chunks, (chunk + 1) * n_programs // chunks)
+        _run_rows(rows, op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
+                  max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
 
 
 def run_lengths(tasks: TaskArrays, n_train: int | None, n_valid: int | None, epochs: int | None) -> tuple[int, int, int]:
@@ -671,7 +681,7 @@ def run_programs(
     b, t = len(batch), tasks.count
     task_fitness = np.zeros((b, t))
     steps = np.zeros(b, dtype=np.int64)
-    errors = np.full((b, n_train + n_valid, t) if record_errors else (b, 1, t), np.nan)  # example-major: see _run_program
+    errors = np.full((b, n_train + n_valid, t) if record_errors else (b, 1, t), np.nan)  # example-major: see _run_rows
     _evaluate_batch(
         batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, xs, ys, xv, yv, epochs, tasks.x_train.shape[1], n_train, n_valid,
         tasks.y_valid.shape[1], tasks.classification, max_abs_error, batch.scalars, batch.vectors, batch.matrices,

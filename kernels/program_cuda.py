@@ -25,11 +25,11 @@ from .cuda_support import cuda_module, device_twins, launch_shape, rebind, twin_
 
 # callees first: each twin's globals must hold its callees' twins when numba compiles it
 _TWINS = ("_uniform", "_gaussian", "lane_seed", "fraction_index", "_exec", "_writes_features", "_score_epoch",
-          "_run_program")
+          "_run_rows")
 
 
-def _kernel_source(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,  # pragma: no cover
-                   classification, max_abs_error, seeds, out_kind, task_fitness, steps, errors, record,
+def _kernel_source(rows, op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid,  # pragma: no cover
+                   n_full, classification, max_abs_error, seeds, out_kind, task_fitness, steps, errors, record,
                    s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags):
     """One thread: program ``p`` on task ``t``, with one-lane views of the inputs and the workspace (a flat
     row's lane ``t`` is every T-th element from ``t``)."""
@@ -38,12 +38,12 @@ def _kernel_source(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_pe
     tid, p, t = thread_pair(op.shape[0], n_tasks)  # noqa: F821 - bound in the kernel's namespace
     if tid < 0:
         return
-    steps[p, t] = _run_program(  # noqa: F821 - bound in the kernel's namespace
-        op[p], in1[p], in2[p], out[p], data[p], length[p], xs[:, t::n_tasks], ys[:, t : t + 1], xv[:, t::n_tasks],
-        yv[:, t : t + 1], epochs, n_per_epoch, n_train, n_valid, n_full, classification, max_abs_error, seeds[p], out_kind,
-        task_fitness[p, t : t + 1], errors[p, :, t : t + 1], record, s[:, tid : tid + 1], v[:, :, tid : tid + 1],
-        m[:, :, :, tid : tid + 1], vf[:, tid::threads], mf[:, tid::threads], tmpv[:, tid : tid + 1], tmpm[:, :, tid : tid + 1],
-        rng[tid : tid + 1], lanes[:, tid : tid + 1], flags[:, tid : tid + 1], t,
+    _run_rows(  # noqa: F821 - bound in the kernel's namespace
+        rows[p : p + 1], op, in1, in2, out, data, length, xs[:, t::n_tasks], ys[:, t : t + 1], xv[:, t::n_tasks], yv[:, t : t + 1],
+        epochs, n_per_epoch, n_train, n_valid, n_full, classification, max_abs_error, seeds, out_kind, task_fitness[:, t : t + 1],
+        steps[:, t], errors[:, :, t : t + 1], record, s[:, tid : tid + 1], v[:, :, tid : tid + 1], m[:, :, :, tid : tid + 1],
+        vf[:, tid::threads], mf[:, tid::threads], tmpv[:, tid : tid + 1], tmpm[:, :, tid : tid + 1], rng[tid : tid + 1],
+        lanes[:, tid : tid + 1], flags[:, tid : tid + 1], t,
     )
 
 
@@ -89,7 +89,7 @@ def run_programs_cuda(
     )
     program = [cuda.to_device(np.ascontiguousarray(a)) for a in (batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length)]
     _kernel()[launch_shape(threads)](
-        *program, *device, epochs, tasks.x_train.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification,
+        cuda.to_device(np.arange(b, dtype=np.int64)), *program, *device, epochs, tasks.x_train.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification,
         max_abs_error, cuda.to_device(np.asarray(seeds, dtype=np.uint64)), _device_out_kind(), task_fitness, steps,
         errors_device, record_errors, *workspace,
     )

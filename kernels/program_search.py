@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from .fec_cache import HIT, MISS, lru_put, lru_round, memo_find, memo_store
-from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_program, interpreter_workspace
+from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_rows, interpreter_workspace
 from .program_mutate import _copy_program, _mutate_one
 from .splitmix import mix
 
@@ -93,9 +93,13 @@ def breed(
     width = c_op.shape[2]
     state = np.empty(1, dtype=np.uint64)
     s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
-    task_fitness = np.empty(n_lanes)
-    no_errors = np.empty((1, n_lanes))
-    errors = np.empty((fec_train + fec_valid, n_lanes))
+    # Per child of a batch (row i): the interpreter's outputs, and the rows each of its calls runs.
+    task_fitness = np.empty((batch, n_lanes))
+    run_steps = np.zeros(batch, dtype=np.int64)
+    no_errors = np.empty((batch, 1, n_lanes))
+    errors = np.empty((batch, fec_train + fec_valid, n_lanes))
+    fingerprint_seeds = np.full(batch, FEC_SEED, dtype=np.uint64)
+    rows = np.empty(batch, dtype=np.int64)
     p_op = np.zeros((batch, 3, width), dtype=np.int32)
     p_in1 = np.zeros_like(p_op)
     p_in2 = np.zeros_like(p_op)
@@ -144,28 +148,39 @@ def breed(
         else:
             _prune(c_op[base:end], c_in1[base:end], c_in2[base:end], c_out[base:end], c_data[base:end], c_length[base:end],
                    scalars, vectors, matrices, in_kind, out_kind, partial, random_op, p_op, p_in1, p_in2, p_out, p_data, p_length)
+            seeds = eval_seeds[base:end]
             if not fec:
                 for i in range(batch):
-                    counters[0] += _run_program(
-                        p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
-                        n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
-                        s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
-                    fitness[base + i] = pairwise_mean(task_fitness)
+                    rows[i] = i
+                _run_rows(rows, p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
+                          classification, max_abs_error, seeds, out_kind, task_fitness, run_steps, no_errors, False, s, v, m, vf, mf,
+                          tmpv, tmpm, rng, lanes, flags, 0)
+                for i in range(batch):
+                    counters[0] += run_steps[i]
+                    fitness[base + i] = pairwise_mean(task_fitness[i])
                     hits[base + i] = math.nan
             else:
-                # FEC keys: the fingerprint run is a pure function of the live code, so known code reuses its key.
+                # FEC keys: the fingerprint run is a pure function of the live code, so known code reuses its key;
+                # the rest are fingerprinted in one call and then remembered.
                 _code_hashes(p_op, p_in1, p_in2, p_out, p_data, p_length, code)
+                n_new = 0
                 for i in range(batch):
                     position, found = memo_find(m_keys, m_meta, code[i])
                     if found:
                         key[i] = m_values[position]
-                        continue
-                    errors[:] = math.nan
-                    _run_program(p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, 1, n_per_epoch, fec_train,
-                                 fec_valid, n_full, classification, MAX_ABS_ERROR, np.uint64(FEC_SEED), out_kind, task_fitness, errors,
-                                 True, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
-                    key[i] = _error_hash(errors, fec_salt)
-                    memo_store(m_keys, m_values, m_meta, position, code[i], key[i])
+                    else:
+                        rows[n_new] = i
+                        n_new += 1
+                        errors[i] = math.nan
+                _run_rows(rows[:n_new], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, 1, n_per_epoch, fec_train, fec_valid,
+                          n_full, classification, MAX_ABS_ERROR, fingerprint_seeds, out_kind, task_fitness, run_steps, errors, True, s, v, m,
+                          vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
+                for k in range(n_new):
+                    i = rows[k]
+                    key[i] = _error_hash(errors[i], fec_salt)
+                    position, found = memo_find(m_keys, m_meta, code[i])  # an equal code earlier in this batch stored it
+                    if not found:
+                        memo_store(m_keys, m_values, m_meta, position, code[i], key[i])
                 counters[0] += batch * fec_steps
                 n_remaining = batch
                 for i in range(batch):
@@ -190,13 +205,13 @@ def breed(
                         else:
                             waiting[n_waiting] = i
                             n_waiting += 1
+                    _run_rows(missed[:n_missed], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_per_epoch, n_train,
+                              n_valid, n_full, classification, max_abs_error, seeds, out_kind, task_fitness, run_steps, no_errors, False, s,
+                              v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
                     for k in range(n_missed):
                         i = missed[k]
-                        counters[0] += _run_program(
-                            p_op[i], p_in1[i], p_in2[i], p_out[i], p_data[i], p_length[i], xs, ys, xv, yv, epochs, n_per_epoch, n_train,
-                            n_valid, n_full, classification, max_abs_error, eval_seeds[base + i], out_kind, task_fitness, no_errors, False,
-                            s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
-                        fitness[base + i] = pairwise_mean(task_fitness)
+                        counters[0] += run_steps[i]
+                        fitness[base + i] = pairwise_mean(task_fitness[i])
                         hits[base + i] = 0.0
                     for k in range(n_missed):
                         i = missed[k]

@@ -128,7 +128,7 @@ def run(folder: Path, state: dict[str, Any], execute: Any, echo: Any, parallel: 
     return state
 
 
-def _experiment_process(folder: str, config_json: str, index: int, send: Any, progress: bool, stop: Any = None) -> None:
+def _run_experiment(folder: str, config_json: str, index: int, send: Any, progress: bool, stop: Any = None) -> None:
     """One experiment in its own process or in a thread of this one, numba on one thread; ``stop`` (an event)
     stops it as SIGTERM would; sends back ("ok", outcome), ("stopped", None) or an error."""
     import numba
@@ -169,10 +169,10 @@ class _Experiment:
         self.in_thread = context is None
         if self.in_thread:
             self.stop_event: Any = threading.Event()
-            self.worker: Any = threading.Thread(target=_experiment_process, args=(*args, self.stop_event), daemon=True)
+            self.worker: Any = threading.Thread(target=_run_experiment, args=(*args, self.stop_event), daemon=True)
         else:
             self.stop_event = context.Event()
-            self.worker = context.Process(target=_experiment_process, args=(*args, self.stop_event))
+            self.worker = context.Process(target=_run_experiment, args=(*args, self.stop_event))
 
     @property
     def where(self) -> str:
@@ -232,7 +232,7 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
                 experiment = _Experiment((str(folder), text, next_index, send, progress), None if in_thread else context)
                 experiment.start()
                 if not in_thread:
-                    send.close()  # the child holds its end; the thread's end is closed by _experiment_process
+                    send.close()  # the child holds its end; the thread's end is closed by _run_experiment
                 running[next_index] = (experiment, receive)
                 echo(f"experiment {next_index}: started ({experiment.where})")
                 next_index += 1

@@ -130,7 +130,7 @@ class Run:
         self.run_dir = run_dir
         self.config = config
         self.strategy = strategy
-        self.stop_event: threading.Event | None = None  # set by another thread: stop as on Ctrl-C (checkpoint first)
+        self.stop_event: Any = None  # an event (thread or process) whose setting stops the search as Ctrl-C does: checkpoint first
         self.next_part = next_part
         self.elapsed_before = elapsed
         self.failed = failed

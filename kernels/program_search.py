@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .fec_cache import HIT, MISS, lru_put, lru_round, memo_find, memo_store
+from .fec_cache import HIT, MISS, lru_put, lru_round, memo_find, memo_store_many
 from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_rows, interpreter_workspace
 from .program_mutate import _copy_program, _mutate_one
 from .splitmix import mix
@@ -100,6 +100,7 @@ def breed(
     errors = np.empty((batch, fec_train + fec_valid, n_lanes))
     fingerprint_seeds = np.full(batch, FEC_SEED, dtype=np.uint64)
     rows = np.empty(batch, dtype=np.int64)
+    every_row = np.arange(batch)
     p_op = np.zeros((batch, 3, width), dtype=np.int32)
     p_in1 = np.zeros_like(p_op)
     p_in2 = np.zeros_like(p_op)
@@ -150,9 +151,7 @@ def breed(
                    scalars, vectors, matrices, in_kind, out_kind, partial, random_op, p_op, p_in1, p_in2, p_out, p_data, p_length)
             seeds = eval_seeds[base:end]
             if not fec:
-                for i in range(batch):
-                    rows[i] = i
-                _run_rows(rows, p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
+                _run_rows(every_row, p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
                           classification, max_abs_error, seeds, out_kind, task_fitness, run_steps, no_errors, False, s, v, m, vf, mf,
                           tmpv, tmpm, rng, lanes, flags, 0)
                 for i in range(batch):
@@ -176,11 +175,8 @@ def breed(
                           n_full, classification, MAX_ABS_ERROR, fingerprint_seeds, out_kind, task_fitness, run_steps, errors, True, s, v, m,
                           vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
                 for k in range(n_new):
-                    i = rows[k]
-                    key[i] = _error_hash(errors[i], fec_salt)
-                    position, found = memo_find(m_keys, m_meta, code[i])  # an equal code earlier in this batch stored it
-                    if not found:
-                        memo_store(m_keys, m_values, m_meta, position, code[i], key[i])
+                    key[rows[k]] = _error_hash(errors[rows[k]], fec_salt)
+                memo_store_many(m_keys, m_values, m_meta, code[rows[:n_new]], key[rows[:n_new]])  # an equal code is stored once
                 counters[0] += batch * fec_steps
                 n_remaining = batch
                 for i in range(batch):

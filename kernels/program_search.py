@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .atomics import atomic_add, atomic_compare_swap, atomic_load, atomic_store, spin_pause
 from .fec_cache import HIT, MISS, lru_put, lru_round, memo_find, memo_store_many
 from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_rows, interpreter_workspace
 from .program_mutate import _copy_program, _mutate_one
@@ -68,53 +69,195 @@ def _error_hash(errors, salt):
     return h
 
 
+# Work a batch shares out (see ``_share``), per child: its copy and mutation alone (MUTATE, the loop without
+# evaluation); then its pruning too (CHILDREN); or then also the hash of its live code, the memo lookup and, for code
+# not seen before, the fingerprint run and its FEC key (CHILDREN_FEC); and, per child the FEC did not score, its
+# full run (FULL).
+MUTATE, CHILDREN, CHILDREN_FEC, FULL = 1, 2, 3, 4
+# Items a thread claims at a time, per kind: a few microseconds of work, so that claims stay rare next to it and a
+# thread seldom waits long for the other's last chunk.
+_CHUNKS = np.array([0, 8, 8, 4, 1], dtype=np.int64)
+# The control array the calling thread and its helpers share: one 64-byte line per word that threads write.
+EPOCH, CLAIM, DONE = 0, 8, 16
+N_ITEMS, KIND, CHUNK, BASE, HELPERS, SPREAD = 24, 25, 26, 27, 28, 29
+HELPED = 40  # items the helpers did, over the call
+CONTROL_SIZE = 48
+QUIT = -1
+_LOW = (1 << 32) - 1
+
+
+def new_control(helpers: int) -> np.ndarray:
+    """A control array for a ``breed`` call with ``helpers`` threads running ``assist`` beside it (0: none)."""
+    control = np.zeros(CONTROL_SIZE, dtype=np.int64)
+    control[HELPERS] = helpers
+    control[SPREAD] = 2 * (helpers + 1)
+    return control
+
+
+def loop_buffers(batch: int, width: int, fec_examples: int, n_lanes: int) -> tuple[np.ndarray, ...]:
+    """What the threads of a ``breed`` call share per batch: the pruned programs, the parents' ring slots, code
+    hashes, FEC keys and which codes were new, the interpreter's outputs, and the row lists its runs take."""
+    p_op = np.zeros((batch, 3, width), dtype=np.int32)
+    return (
+        p_op, np.zeros_like(p_op), np.zeros_like(p_op), np.zeros_like(p_op), np.zeros((batch, 3, width, 3)),
+        np.zeros((batch, 3), dtype=np.int32), np.zeros(batch, dtype=np.int64), np.zeros(batch, dtype=np.uint64),
+        np.zeros(batch, dtype=np.uint64), np.zeros(batch, dtype=np.bool_), np.zeros((batch, n_lanes)), np.zeros(batch, dtype=np.int64),
+        np.zeros((batch, fec_examples, n_lanes)), np.zeros((batch, 1, n_lanes)), np.full(batch, FEC_SEED, dtype=np.uint64),
+        np.zeros(batch, dtype=np.int64), np.zeros(batch, dtype=np.int64),
+    )
+
+
+@njit(cache=True)
+def _plain(value):
+    """``value`` as a plain int64: a constant passed on as it is makes numba compile a copy of the callee for it."""
+    return np.int64(value)
+
+
 @njit(cache=True, error_model="numpy")
+def _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, memo, ws):
+    """Items ``lo..hi-1`` of one kind of the batch starting at child row ``base``: children, or for FULL positions
+    in the list ``missed``. Every item writes its own rows only, and the memo is only read."""
+    p_op, p_in1, p_in2, p_out, p_data, p_length, slots, code, key, fresh, task_fitness, run_steps, errors, no_errors, fingerprint_seeds, rows, missed = buffers
+    c_op, c_in1, c_in2, c_out, c_data, c_length = children
+    allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative, type_ids, paper = tables
+    xs, ys, xv, yv, epochs, n_train, n_valid, n_full, classification, max_abs_error, fec_train, fec_valid, fec_salt = task
+    scalars, vectors, matrices, partial, random_op, codes, mutation_seeds, eval_seeds = program
+    state, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = ws
+    # Both runs pass only values known at run time (``record``, ``one``): a literal makes numba compile another copy
+    # of the interpreter for it (about 14 s).
+    record = kind == CHILDREN_FEC
+    if kind == FULL:
+        _run_rows(missed[lo:hi], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_train, n_train, n_valid, n_full,
+                  classification, max_abs_error, eval_seeds[base:], out_kind, task_fitness, run_steps, no_errors, record, s, v, m, vf, mf,
+                  tmpv, tmpm, rng, lanes, flags, 0)
+        return
+    r_op, r_in1, r_in2, r_out, r_data, r_length = ring
+    for row in range(base + lo, base + hi):
+        _copy_program(r_op, r_in1, r_in2, r_out, r_data, r_length, slots[row - base], c_op, c_in1, c_in2, c_out, c_data, c_length, row)
+        _mutate_one(state, mutation_seeds[row], allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob,
+                    cumulative, type_ids, paper, c_op[row], c_in1[row], c_in2[row], c_out[row], c_data[row], c_length[row], codes[row])
+    if kind == MUTATE:
+        return
+    a, b = base + lo, base + hi
+    _prune(c_op[a:b], c_in1[a:b], c_in2[a:b], c_out[a:b], c_data[a:b], c_length[a:b], scalars, vectors, matrices, in_kind, out_kind,
+           partial, random_op, p_op[lo:hi], p_in1[lo:hi], p_in2[lo:hi], p_out[lo:hi], p_data[lo:hi], p_length[lo:hi])
+    if kind == CHILDREN:
+        return
+    # FEC keys: the fingerprint run is a pure function of the live code, so known code reuses its key; the rest are
+    # fingerprinted here (and remembered by the calling thread once the batch's keys are all in).
+    m_keys, m_values, m_meta = memo
+    _code_hashes(p_op[lo:hi], p_in1[lo:hi], p_in2[lo:hi], p_out[lo:hi], p_data[lo:hi], p_length[lo:hi], code[lo:hi])
+    n_new = 0
+    for i in range(lo, hi):
+        position, found = memo_find(m_keys, m_meta, code[i])
+        fresh[i] = not found
+        if found:
+            key[i] = m_values[position]
+        else:
+            rows[lo + n_new] = i
+            n_new += 1
+            errors[i] = math.nan
+    if n_new > 0:
+        one = _plain(1)
+        _run_rows(rows[lo:lo + n_new], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, one, n_train, fec_train, fec_valid,
+                  n_full, classification, MAX_ABS_ERROR, fingerprint_seeds, out_kind, task_fitness, run_steps, errors, record, s, v, m, vf,
+                  mf, tmpv, tmpm, rng, lanes, flags, 0)
+        for k in range(lo, lo + n_new):
+            key[rows[k]] = _error_hash(errors[rows[k]], fec_salt)
+
+
+@njit(cache=True, inline="always")
+def _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, helping):
+    """Claim chunks of job ``epoch`` and do them until none is left (or the job is no longer current); a helper
+    (``helping``) also counts what it did."""
+    n, kind, chunk, base = control[N_ITEMS], control[KIND], control[CHUNK], control[BASE]
+    while True:
+        word = atomic_load(control, CLAIM)
+        lo = word & _LOW
+        # A claim names its job, so a thread that read the parameters of a finished job takes nothing from the next.
+        if (word >> 32) != epoch or lo >= n:
+            return
+        hi = min(lo + max(chunk, (n - lo) // control[SPREAD]), n)
+        if atomic_compare_swap(control, CLAIM, word, word + (hi - lo)):
+            _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, memo, ws)
+            if helping:
+                atomic_add(control, HELPED, hi - lo)
+            atomic_add(control, DONE, hi - lo)
+
+
+@njit(cache=True, inline="always")
+def _share(control, epoch, kind, n, base, buffers, ring, children, tables, task, program, memo, ws):
+    """Do ``n`` items of ``kind`` with the helper threads (alone when there are none or too few items); returns the
+    job count so far. Items are claimed in chunks as threads come free, so an idle or late helper costs nothing."""
+    chunk = _CHUNKS[kind]
+    if n <= chunk or control[HELPERS] == 0:
+        if n > 0:
+            _work(_plain(kind), _plain(0), _plain(n), base, buffers, ring, children, tables, task, program, memo, ws)
+        return epoch
+    epoch += 1
+    control[N_ITEMS] = n
+    control[KIND] = kind
+    control[CHUNK] = chunk
+    control[BASE] = base
+    atomic_store(control, DONE, 0)
+    atomic_store(control, CLAIM, epoch << 32)
+    atomic_store(control, EPOCH, epoch)  # publishes the parameters above
+    _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, False)
+    while atomic_load(control, DONE) < n:
+        spin_pause()
+    return epoch
+
+
+@njit(cache=True, nogil=True)
+def assist(control, buffers, ring, children, tables, task, program, memo, scalars, vectors, matrices):
+    """A helper thread of one ``breed`` call: takes chunks of each job it posts, until ``breed`` posts QUIT."""
+    n_lanes = task[1].shape[1]
+    f = task[0].shape[1] // n_lanes
+    ws = (np.empty(1, dtype=np.uint64), *interpreter_workspace(scalars, vectors, matrices, f, n_lanes))
+    seen = 0
+    while True:
+        epoch = atomic_load(control, EPOCH)
+        if epoch == QUIT:
+            return
+        if epoch == seen:
+            spin_pause()
+            continue
+        seen = epoch
+        _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, True)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def breed(
-    batches, batch, draws, mutation_seeds, eval_seeds, max_train_steps, counters, evaluate,
-    r_op, r_in1, r_in2, r_out, r_data, r_length, r_fitness, r_id, ring_meta,
-    allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative, type_ids, paper,
-    c_op, c_in1, c_in2, c_out, c_data, c_length, codes, parent_ids, fitness, hits, first_id,
-    xs, ys, xv, yv, epochs, n_train, n_valid, n_full, classification, max_abs_error, scalars, vectors, matrices,
-    partial, random_op,
-    fec, fec_steps, fec_train, fec_valid, fec_salt,
-    l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, m_keys, m_values, m_meta,
+    batches, batch, draws, max_train_steps, counters, evaluate, r_fitness, r_id, ring_meta, parent_ids, fitness, hits, first_id,
+    fec, fec_steps, lru, control, buffers, ring, children, tables, task, program, memo,
 ):
     """Up to ``batches`` batches of ``batch`` children; returns the number run (fewer once ``counters[0]``, the
     train steps, reaches ``max_train_steps``; -1 for no limit). Child ``row`` of the call has id
-    ``first_id + row`` and uses ``draws[row]`` (its tournament's uniforms), ``mutation_seeds[row]`` and
-    ``eval_seeds[row]``; its program goes to row ``row`` of the ``c_`` arrays, its columns to ``codes``,
+    ``first_id + row`` and uses ``draws[row]`` (its tournament's uniforms) and its mutation and evaluation seeds
+    (in ``program``); its program goes to row ``row`` of ``children``, its columns to the mutation codes,
     ``parent_ids``, ``fitness`` and ``hits`` (FEC hit, 1.0 or 0.0). With ``evaluate`` false every child scores
-    0.5 unrun: what the loop costs on its own (a benchmark)."""
+    0.5 unrun: what the loop costs on its own (a benchmark).
+
+    Threads running ``assist`` on the same ``control`` take shares of each batch's children and full runs; every
+    item writes its own rows, and everything that depends on order (tournaments, memo updates, FEC rounds, the
+    tell) stays here, so the outcome does not depend on how many help. Ends by posting QUIT."""
+    r_op, r_in1, r_in2, r_out, r_data, r_length = ring
+    c_op, c_in1, c_in2, c_out, c_data, c_length = children
+    l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta = lru
+    m_keys, m_values, m_meta = memo
+    p_op, p_in1, p_in2, p_out, p_data, p_length, slots, code, key, fresh, task_fitness, run_steps, errors, no_errors, fingerprint_seeds, rows, missed = buffers
     population = r_fitness.shape[0]
     sample = draws.shape[1]
-    n_lanes = ys.shape[1]
-    f = xs.shape[1] // n_lanes
-    n_per_epoch = n_train
-    width = c_op.shape[2]
-    state = np.empty(1, dtype=np.uint64)
-    s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
-    # Per child of a batch (row i): the interpreter's outputs, and the rows each of its calls runs.
-    task_fitness = np.empty((batch, n_lanes))
-    run_steps = np.zeros(batch, dtype=np.int64)
-    no_errors = np.empty((batch, 1, n_lanes))
-    errors = np.empty((batch, fec_train + fec_valid, n_lanes))
-    fingerprint_seeds = np.full(batch, FEC_SEED, dtype=np.uint64)
-    rows = np.empty(batch, dtype=np.int64)
-    every_row = np.arange(batch)
-    p_op = np.zeros((batch, 3, width), dtype=np.int32)
-    p_in1 = np.zeros_like(p_op)
-    p_in2 = np.zeros_like(p_op)
-    p_out = np.zeros_like(p_op)
-    p_data = np.zeros((batch, 3, width, 3))
-    p_length = np.zeros((batch, 3), dtype=np.int32)
-    code = np.empty(batch, dtype=np.uint64)
-    key = np.empty(batch, dtype=np.uint64)
+    n_lanes = task[1].shape[1]
+    f = task[0].shape[1] // n_lanes
+    ws = (np.empty(1, dtype=np.uint64), *interpreter_workspace(program[0], program[1], program[2], f, n_lanes))
     remaining = np.empty(batch, dtype=np.int64)
     waiting = np.empty(batch, dtype=np.int64)
-    missed = np.empty(batch, dtype=np.int64)
     wanted = np.empty(batch, dtype=np.uint64)
     status = np.empty(batch, dtype=np.int64)
     values = np.empty(batch)
+    kind = MUTATE if not evaluate else (CHILDREN_FEC if fec else CHILDREN)
+    epoch = 0
     done = 0
     for b in range(batches):
         if max_train_steps >= 0 and counters[0] >= max_train_steps:
@@ -138,83 +281,64 @@ def breed(
                     best = value
                     best_slot = slot
             parent_ids[row] = r_id[best_slot]
-            _copy_program(r_op, r_in1, r_in2, r_out, r_data, r_length, best_slot, c_op, c_in1, c_in2, c_out, c_data, c_length, row)
-            _mutate_one(state, mutation_seeds[row], allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob,
-                        cumulative, type_ids, paper, c_op[row], c_in1[row], c_in2[row], c_out[row], c_data[row], c_length[row], codes[row])
+            slots[i] = best_slot
+        epoch = _share(control, epoch, kind, batch, base, buffers, ring, children, tables, task, program, memo, ws)
         end = base + batch
         if not evaluate:
             for i in range(base, end):
                 fitness[i] = 0.5
                 hits[i] = math.nan
+        elif not fec:
+            for i in range(batch):
+                missed[i] = i
+            epoch = _share(control, epoch, FULL, batch, base, buffers, ring, children, tables, task, program, memo, ws)
+            for i in range(batch):
+                counters[0] += run_steps[i]
+                fitness[base + i] = pairwise_mean(task_fitness[i])
+                hits[base + i] = math.nan
         else:
-            _prune(c_op[base:end], c_in1[base:end], c_in2[base:end], c_out[base:end], c_data[base:end], c_length[base:end],
-                   scalars, vectors, matrices, in_kind, out_kind, partial, random_op, p_op, p_in1, p_in2, p_out, p_data, p_length)
-            seeds = eval_seeds[base:end]
-            if not fec:
-                _run_rows(every_row, p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
-                          classification, max_abs_error, seeds, out_kind, task_fitness, run_steps, no_errors, False, s, v, m, vf, mf,
-                          tmpv, tmpm, rng, lanes, flags, 0)
-                for i in range(batch):
+            n_new = 0
+            for i in range(batch):
+                if fresh[i]:
+                    rows[n_new] = i
+                    n_new += 1
+            memo_store_many(m_keys, m_values, m_meta, code[rows[:n_new]], key[rows[:n_new]])  # an equal code is stored once
+            counters[0] += batch * fec_steps
+            n_remaining = batch
+            for i in range(batch):
+                remaining[i] = i
+            # Rounds as the batch path takes them: lookups in order, then the misses' full runs, then their puts;
+            # a key missed earlier in the round waits and is looked up in the next.
+            while n_remaining > 0:
+                for k in range(n_remaining):
+                    wanted[k] = key[remaining[k]]
+                lru_round(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, wanted[:n_remaining], status[:n_remaining],
+                          values[:n_remaining])
+                n_missed = 0
+                n_waiting = 0
+                for k in range(n_remaining):
+                    i = remaining[k]
+                    if status[k] == HIT:
+                        fitness[base + i] = values[k]
+                        hits[base + i] = 1.0
+                    elif status[k] == MISS:
+                        missed[n_missed] = i
+                        n_missed += 1
+                    else:
+                        waiting[n_waiting] = i
+                        n_waiting += 1
+                epoch = _share(control, epoch, FULL, n_missed, base, buffers, ring, children, tables, task, program, memo, ws)
+                for k in range(n_missed):
+                    i = missed[k]
                     counters[0] += run_steps[i]
                     fitness[base + i] = pairwise_mean(task_fitness[i])
-                    hits[base + i] = math.nan
-            else:
-                # FEC keys: the fingerprint run is a pure function of the live code, so known code reuses its key;
-                # the rest are fingerprinted in one call and then remembered.
-                _code_hashes(p_op, p_in1, p_in2, p_out, p_data, p_length, code)
-                n_new = 0
-                for i in range(batch):
-                    position, found = memo_find(m_keys, m_meta, code[i])
-                    if found:
-                        key[i] = m_values[position]
-                    else:
-                        rows[n_new] = i
-                        n_new += 1
-                        errors[i] = math.nan
-                _run_rows(rows[:n_new], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, 1, n_per_epoch, fec_train, fec_valid,
-                          n_full, classification, MAX_ABS_ERROR, fingerprint_seeds, out_kind, task_fitness, run_steps, errors, True, s, v, m,
-                          vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
-                for k in range(n_new):
-                    key[rows[k]] = _error_hash(errors[rows[k]], fec_salt)
-                memo_store_many(m_keys, m_values, m_meta, code[rows[:n_new]], key[rows[:n_new]])  # an equal code is stored once
-                counters[0] += batch * fec_steps
-                n_remaining = batch
-                for i in range(batch):
-                    remaining[i] = i
-                # Rounds as the batch path takes them: lookups in order, then the misses' full runs, then their puts;
-                # a key missed earlier in the round waits and is looked up in the next.
-                while n_remaining > 0:
-                    for k in range(n_remaining):
-                        wanted[k] = key[remaining[k]]
-                    lru_round(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, wanted[:n_remaining], status[:n_remaining],
-                              values[:n_remaining])
-                    n_missed = 0
-                    n_waiting = 0
-                    for k in range(n_remaining):
-                        i = remaining[k]
-                        if status[k] == HIT:
-                            fitness[base + i] = values[k]
-                            hits[base + i] = 1.0
-                        elif status[k] == MISS:
-                            missed[n_missed] = i
-                            n_missed += 1
-                        else:
-                            waiting[n_waiting] = i
-                            n_waiting += 1
-                    _run_rows(missed[:n_missed], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_per_epoch, n_train,
-                              n_valid, n_full, classification, max_abs_error, seeds, out_kind, task_fitness, run_steps, no_errors, False, s,
-                              v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
-                    for k in range(n_missed):
-                        i = missed[k]
-                        counters[0] += run_steps[i]
-                        fitness[base + i] = pairwise_mean(task_fitness[i])
-                        hits[base + i] = 0.0
-                    for k in range(n_missed):
-                        i = missed[k]
-                        lru_put(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, key[i], fitness[base + i], 1)
-                    for k in range(n_waiting):
-                        remaining[k] = waiting[k]
-                    n_remaining = n_waiting
+                    hits[base + i] = 0.0
+                for k in range(n_missed):
+                    i = missed[k]
+                    lru_put(l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta, key[i], fitness[base + i], 1)
+                for k in range(n_waiting):
+                    remaining[k] = waiting[k]
+                n_remaining = n_waiting
         # Tell: each child takes the oldest member's slot, in order.
         for i in range(batch):
             row = base + i
@@ -227,4 +351,5 @@ def breed(
                 head = 0
         ring_meta[0] = head
         done += 1
+    atomic_store(control, EPOCH, QUIT)
     return done

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -541,9 +542,10 @@ def test_vectorised_seed_derivation_matches_the_scalar_rule(seed: int, idents: l
 
 
 def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | None, compiled: bool, monkeypatch: pytest.MonkeyPatch,
-            resume_at: int | None = None) -> tuple:
-    """An aging search of a small AutoML-Zero space run in this process, with or without the compiled loop;
-    returns what must match: lineage rows, the strategy's stream and population, the task's state."""
+            resume_at: int | None = None, helpers: int = 0, helped: list[int] | None = None) -> tuple:
+    """An aging search of a small AutoML-Zero space run in this process, with or without the compiled loop (and
+    its ``helpers`` threads); returns what must match: lineage rows, the strategy's stream and population, the
+    task's state. ``helped`` gets the count of items the helpers did."""
     import pyarrow.dataset as ds
 
     from evonas.cli import build_config
@@ -554,7 +556,17 @@ def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | Non
     bred: list[int] = []
     real_breed = ProgramBreeder.breed
     monkeypatch.setattr(ProgramBreeder, "breed", lambda self, *a: (out := real_breed(self, *a)) and (bred.append(len(out[0])) or out))
-    monkeypatch.setattr(ProgramTaskSet, "breeder", ProgramTaskSet.breeder if compiled else (lambda self, *a: None))
+    breeders: list[ProgramBreeder] = []
+    real_breeder = ProgramTaskSet.breeder
+
+    def breeder_with_helpers(self: ProgramTaskSet, *args: Any) -> ProgramBreeder | None:
+        made = real_breeder(self, *args)
+        if made is not None:
+            made.helpers = helpers
+            breeders.append(made)
+        return made
+
+    monkeypatch.setattr(ProgramTaskSet, "breeder", breeder_with_helpers if compiled else (lambda self, *a: None))
     config = build_config("automl-zero", "linear-regression", "aging", 60, 6, cycles, 10, 5, "cpu", None, None, None, None, None,
                           "cpu", {"tasks": 3, "train": 20, "valid": 10, **options}, "full")
     config.max_train_steps = max_train_steps
@@ -571,24 +583,65 @@ def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | Non
     strategy = run.strategy
     population = [(m.id, m.fitness, m.genome.to_dict()) for m in strategy.population]
     assert (sum(bred) >= strategy.told - 200) if compiled else not bred  # all but the first batches were bred
+    if helped is not None:
+        helped.append(sum(b.helped for b in breeders))
     return rows, strategy.rng.bit_generator.state, population, strategy.best.id, strategy.told, executor.task.state_dict()
 
 
-@pytest.mark.parametrize("options, cycles, max_train_steps, resume_at", [
-    ({"fec": True, "fec_cache_size": 40, "fec_forget_every": 3}, 905, None, None),  # evictions, forgetting, a last batch of 5
-    ({"fec": False, "tasks": 10}, 500, None, None),  # ten tasks: the mean sums in numpy's pairwise order
-    ({"fec": True, "epochs": 2}, 5000, 150_000, None),  # the train-step budget ends the run part-way through a call
-    ({"fec": True}, 1200, None, 430),  # stopped mid-call by the cycle budget, then resumed
+@pytest.mark.parametrize("options, cycles, max_train_steps, resume_at, helpers", [
+    ({"fec": True, "fec_cache_size": 40, "fec_forget_every": 3}, 905, None, None, 0),  # evictions, forgetting, a last batch of 5
+    ({"fec": True, "fec_cache_size": 40, "fec_forget_every": 3}, 905, None, None, 1),  # the same with a helper thread
+    ({"fec": True, "fec_cache_size": 40}, 905, None, None, 3),  # three helpers: more threads than cores
+    ({"fec": False, "tasks": 10}, 500, None, None, 0),  # ten tasks: the mean sums in numpy's pairwise order
+    ({"fec": False, "tasks": 10}, 500, None, None, 1),
+    ({"fec": True, "epochs": 2}, 5000, 150_000, None, 0),  # the train-step budget ends the run part-way through a call
+    ({"fec": True, "epochs": 2}, 5000, 150_000, None, 1),
+    ({"fec": True}, 1200, None, 430, 0),  # stopped mid-call by the cycle budget, then resumed
+    ({"fec": True}, 1200, None, 430, 1),
 ])
 def test_compiled_search_loop_gives_the_batch_paths_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict, cycles: int,
-                                                         max_train_steps: int | None, resume_at: int | None) -> None:
-    """The compiled loop (tournaments, mutation, FEC, aging in one call) logs the same lineage as ask -> evaluate ->
-    tell batch by batch, and leaves the same random stream, population, best, FEC cache and train steps."""
-    compiled = _search(tmp_path / "compiled", options, cycles, max_train_steps, True, monkeypatch, resume_at)
+                                                         max_train_steps: int | None, resume_at: int | None, helpers: int) -> None:
+    """The compiled loop (tournaments, mutation, FEC, aging in one call; with helper threads taking shares of each
+    batch) logs the same lineage as ask -> evaluate -> tell batch by batch, and leaves the same random stream,
+    population, best, FEC cache and train steps."""
+    compiled = _search(tmp_path / "compiled", options, cycles, max_train_steps, True, monkeypatch, resume_at, helpers)
     batch = _search(tmp_path / "batch", options, cycles, max_train_steps, False, monkeypatch, resume_at)
     assert compiled[0] == batch[0]
     assert compiled[1:] == batch[1:]
     assert len(compiled[0]) == (cycles if max_train_steps is None else compiled[4]) and compiled[4] > 60
+
+
+def test_helper_threads_take_shares_of_the_work_and_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the demo's task sizes (calls of 2,000 children, milliseconds each) a helper thread gets going within each
+    call and does part of its children and runs; the run is the one-thread run all the same. (The small cases above
+    may end a call before a helper starts.)"""
+    options = {"fec": True, "tasks": 10, "train": 100, "valid": 100}
+    alone = _search(tmp_path / "alone", options, 4100, None, True, monkeypatch)
+    helped: list[int] = []
+    shared = _search(tmp_path / "shared", options, 4100, None, True, monkeypatch, helpers=1, helped=helped)
+    assert shared == alone and helped[0] > 0
+
+
+def test_compiled_loop_does_all_the_work_itself_when_a_helper_never_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work is claimed chunk by chunk, so a call whose helper thread never gets to run (a busy machine) still
+    finishes, alone, with the same run; nothing waits for a helper that has not claimed anything."""
+    import evonas.tasks.program_search as program_search
+
+    class NeverRuns:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+        def join(self) -> None:
+            pass
+
+    alone = _search(tmp_path / "alone", {"fec": True}, 700, None, True, monkeypatch)
+    monkeypatch.setattr(program_search.threading, "Thread", NeverRuns)
+    helped: list[int] = []
+    stalled = _search(tmp_path / "stalled", {"fec": True}, 700, None, True, monkeypatch, helpers=1, helped=helped)
+    assert stalled == alone and helped == [0]
 
 
 def test_heavy_tasks_on_several_threads_keep_the_parallel_batch_path() -> None:

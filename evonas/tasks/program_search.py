@@ -8,7 +8,10 @@ it returns like any batch: a ``Brood`` (the children as columns) and a ``ResultB
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -33,7 +36,7 @@ def _copy_rows(batch: ProgramBatch, rows: np.ndarray) -> ProgramBatch:
 class ProgramBreeder:
     """Runs batches of an aging search over AutoML-Zero programs in compiled code (see module docstring)."""
 
-    def __init__(self, task: Any, strategy: Any, batch: int, run_seed: int, worker: str = "", evaluate: bool = True) -> None:
+    def __init__(self, task: Any, strategy: Any, batch: int, run_seed: int, worker: str = "", evaluate: bool = True, helpers: int = 0) -> None:
         from evonas.kernels.fec_cache import new_lru
 
         space: ProgramSpace = strategy.space
@@ -52,6 +55,9 @@ class ProgramBreeder:
         self.memo = task.fingerprint_memo  # shared with the batch path: one table per task set
         self._no_lru = new_lru(0, 0)  # the kernel's FEC arrays when FEC is off
         self._told: int | None = None  # the strategy's told count when the ring last matched its population
+        self.helpers = helpers  # threads that take shares of each batch's work beside the calling one
+        self.helped = 0  # children and runs they did
+        self._buffers: tuple[np.ndarray, ...] | None = None  # what the threads share, made at the first call
 
     @staticmethod
     def _empty(rows: int, width: int, space: ProgramSpace) -> ProgramBatch:
@@ -86,7 +92,7 @@ class ProgramBreeder:
         """Run up to ``CHILDREN_PER_CALL`` children (whole batches, stopping once the train steps reach
         ``max_train_steps``) and tell them; None where only the batch path applies (the initial population, a
         partial last batch, a population that is not full)."""
-        from evonas.kernels.program_search import breed
+        from evonas.kernels.program_search import HELPED, breed, new_control
 
         strategy, task, batch = self.strategy, self.task, self.batch
         size = strategy.population_size
@@ -116,16 +122,24 @@ class ProgramBreeder:
         c, r = self.children, self.ring
         fec = task.fec
         lru = fec.arrays if fec is not None else self._no_lru
-        done = breed(
-            batches, batch, draws, mutation_seeds, eval_seeds, -1 if max_train_steps is None else int(max_train_steps), counters, self.evaluate,
-            r.op, r.in1, r.in2, r.out, r.data, r.length, self.ring_fitness, self.ring_ids, self.ring_head,
-            *self.space._tables,  # type: ignore[attr-defined]
-            c.op, c.in1, c.in2, c.out, c.data, c.length, self.codes, parents, fitness, hits, strategy.next_id,
-            xs, ys, xv, yv, tasks.order.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification, task.max_abs_error,
-            r.scalars, r.vectors, r.matrices, PARTIAL, RANDOM,
-            fec is not None, task.count * task.fec_train, min(task.fec_train, n_train), min(task.fec_valid, n_valid),
-            np.uint64(n_train * tasks.order.shape[1]), *lru, *self.memo,
-        )
+        fec_train, fec_valid = min(task.fec_train, n_train), min(task.fec_valid, n_valid)
+        if self._buffers is None:
+            from evonas.kernels.program_search import loop_buffers
+
+            self._buffers = loop_buffers(batch, r.op.shape[2], fec_train + fec_valid, ys.shape[1])
+        task_arrays = (xs, ys, xv, yv, tasks.order.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification, task.max_abs_error,
+                       fec_train, fec_valid, np.uint64(n_train * tasks.order.shape[1]))
+        program = (r.scalars, r.vectors, r.matrices, PARTIAL, RANDOM, self.codes, mutation_seeds, eval_seeds)
+        control = new_control(self.helpers)
+        shared = (self._buffers, (r.op, r.in1, r.in2, r.out, r.data, r.length), (c.op, c.in1, c.in2, c.out, c.data, c.length),
+                  self.space._tables, task_arrays, program, tuple(self.memo))  # type: ignore[attr-defined]
+        with _helper_threads(control, shared, self.helpers):
+            done = breed(
+                batches, batch, draws, -1 if max_train_steps is None else int(max_train_steps), counters, self.evaluate, self.ring_fitness,
+                self.ring_ids, self.ring_head, parents, fitness, hits, strategy.next_id, fec is not None, task.count * task.fec_train,
+                tuple(lru), control, *shared,
+            )
+        self.helped += int(control[HELPED])
         n = done * batch
         if done < batches:  # the budget ran out mid-call: the stream must stand where the batch path leaves it
             strategy.rng.bit_generator.state = rng_state
@@ -145,6 +159,24 @@ class ProgramBreeder:
         strategy.defer_population(self.members)
         self._told = strategy.told
         return brood, results
+
+
+@contextmanager
+def _helper_threads(control: np.ndarray, shared: tuple[Any, ...], helpers: int) -> Iterator[None]:
+    """``helpers`` threads running ``assist`` on ``control`` for the duration of one ``breed`` call; they end when
+    it posts QUIT (posted here too if the call raised, so that none is left spinning)."""
+    from evonas.kernels.program_search import EPOCH, QUIT, assist
+
+    program = shared[5]
+    threads = [threading.Thread(target=assist, args=(control, *shared, *program[:3]), daemon=True) for _ in range(helpers)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        control[EPOCH] = QUIT
+        for thread in threads:
+            thread.join()
 
 
 class _Rows:

@@ -382,9 +382,10 @@ class ProgramTaskSet(Task):
             return None
         if self.hurdle or self.fec_hashing != "exact" or self.device != "cpu" or self.count > MAX_TASKS:
             return None
-        if get_num_threads() > 1 and self.count * self.epochs * (self.train + self.valid) * self.features >= self.PARALLEL_WORK:
+        threads = get_num_threads()
+        if threads > 1 and self.count * self.epochs * (self.train + self.valid) * self.features >= self.PARALLEL_WORK:
             return None
-        return ProgramBreeder(self, strategy, batch, run_seed, worker)
+        return ProgramBreeder(self, strategy, batch, run_seed, worker, helpers=threads - 1)
 
     def evaluate(self, genome: ProgramGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
         """Mean task fitness of one genome."""

@@ -645,8 +645,8 @@ def test_compiled_loop_does_all_the_work_itself_when_a_helper_never_starts(tmp_p
 
 
 def test_heavy_tasks_on_several_threads_keep_the_parallel_batch_path() -> None:
-    """The compiled loop runs on one thread: with more, tasks whose full evaluation is heavy keep the batch path
-    (its batch's evaluations run in parallel); light tasks such as the demo's take the loop on any thread count."""
+    """With several threads, tasks whose full evaluation is heavy keep the batch path (its batch's evaluations run in
+    parallel); light tasks such as the demo's take the loop on any thread count, the extra threads as helpers."""
     import numba
 
     from evonas.strategies.aging import AgingEvolution
@@ -659,9 +659,9 @@ def test_heavy_tasks_on_several_threads_keep_the_parallel_batch_path() -> None:
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(2)
-        assert light.breeder(strategy, 10, 1) is not None and heavy.breeder(strategy, 10, 1) is None
+        assert light.breeder(strategy, 10, 1).helpers == 1 and heavy.breeder(strategy, 10, 1) is None
         numba.set_num_threads(1)
-        assert heavy.breeder(strategy, 10, 1) is not None
+        assert heavy.breeder(strategy, 10, 1).helpers == 0
     finally:
         numba.set_num_threads(before)
     assert ProgramTaskSet(hurdle=True).breeder(strategy, 10, 1) is None  # hurdles: the batch path's own

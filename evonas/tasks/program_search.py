@@ -24,6 +24,9 @@ from evonas.strategies.base import Brood, Member, ResultBatch, best_row
 #: Children per kernel call: enough that the call's fixed Python is small, few enough that progress, stops and
 #: the train-step budget are seen often (a call takes about 10-20 ms on the demo).
 CHILDREN_PER_CALL = 2000
+#: The most threads a call uses (the calling one and its helpers): a batch of 100 demo children is about ten chunks
+#: of each kind of work, so further threads would mostly wait (only two threads have been measured, on two cores).
+LOOP_THREADS = 4
 
 
 def _copy_rows(batch: ProgramBatch, rows: np.ndarray) -> ProgramBatch:

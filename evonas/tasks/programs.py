@@ -366,16 +366,16 @@ class ProgramTaskSet(Task):
         it does not apply: another space, hurdles, truncated FEC hashing, a GPU device, over 128 tasks, or several
         threads on heavy tasks.
 
-        The loop runs on one thread: threads woken once per batch cost more than a light task's runs save (on the
-        demo, two threads made it 25 % slower). So with several threads,
-        a task whose full evaluation is heavy (task-examples x F at least ``PARALLEL_WORK``) takes the batch path,
-        whose evaluations of a batch run in parallel; lighter tasks (the demo: 2,000 x 4) take the loop."""
+        With several threads, the loop's extra threads are helpers that claim chunks of each batch's children and
+        runs (``kernels/program_search.py``); a task whose full evaluation is heavy (task-examples x F at least
+        ``PARALLEL_WORK``) takes the batch path instead, whose evaluations of a batch run in parallel: for such tasks
+        the two measured equally fast (binary classification, 2 threads: 640-665 individuals/s either way)."""
         from numba import get_num_threads
 
         from evonas.genomes.automl_zero import ProgramSpace
         from evonas.kernels.program_search import MAX_TASKS
 
-        from .program_search import ProgramBreeder
+        from .program_search import LOOP_THREADS, ProgramBreeder
 
         space = strategy.space
         if not isinstance(space, ProgramSpace) or space.features != self.features or batch < 1:
@@ -385,7 +385,7 @@ class ProgramTaskSet(Task):
         threads = get_num_threads()
         if threads > 1 and self.count * self.epochs * (self.train + self.valid) * self.features >= self.PARALLEL_WORK:
             return None
-        return ProgramBreeder(self, strategy, batch, run_seed, worker, helpers=threads - 1)
+        return ProgramBreeder(self, strategy, batch, run_seed, worker, helpers=min(threads, LOOP_THREADS) - 1)
 
     def evaluate(self, genome: ProgramGenome, seed: int) -> tuple[float, dict[str, float]]:  # type: ignore[override]
         """Mean task fitness of one genome."""

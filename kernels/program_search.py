@@ -211,11 +211,11 @@ def _share(control, epoch, kind, n, base, buffers, ring, children, tables, task,
 
 
 @njit(cache=True, nogil=True)
-def assist(control, buffers, ring, children, tables, task, program, memo, scalars, vectors, matrices):
+def assist(control, buffers, ring, children, tables, task, program, memo):
     """A helper thread of one ``breed`` call: takes chunks of each job it posts, until ``breed`` posts QUIT."""
     n_lanes = task[1].shape[1]
     f = task[0].shape[1] // n_lanes
-    ws = (np.empty(1, dtype=np.uint64), *interpreter_workspace(scalars, vectors, matrices, f, n_lanes))
+    ws = (np.empty(1, dtype=np.uint64), *interpreter_workspace(program[0], program[1], program[2], f, n_lanes))
     seen = 0
     while True:
         epoch = atomic_load(control, EPOCH)

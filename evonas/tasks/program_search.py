@@ -170,8 +170,7 @@ def _helper_threads(control: np.ndarray, shared: tuple[Any, ...], helpers: int) 
     it posts QUIT (posted here too if the call raised, so that none is left spinning)."""
     from evonas.kernels.program_search import EPOCH, QUIT, assist
 
-    program = shared[5]
-    threads = [threading.Thread(target=assist, args=(control, *shared, *program[:3]), daemon=True) for _ in range(helpers)]
+    threads = [threading.Thread(target=assist, args=(control, *shared), daemon=True) for _ in range(helpers)]
     for thread in threads:
         thread.start()
     try:

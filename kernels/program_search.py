@@ -79,9 +79,14 @@ MUTATE, CHILDREN, CHILDREN_FEC, FULL = 1, 2, 3, 4
 # (On the demo, fixed chunks of 2 children with fingerprints and 1 full run measured 15-20 % slower; of 8-12 and
 # 2-3, the same as these.)
 _CHUNKS = np.array([0, 8, 8, 4, 1], dtype=np.int64)
-# The control array the calling thread and its helpers share: one 64-byte line per word that threads write.
+# The control array the calling thread and its helpers share: one 64-byte line per word that threads write. A job's
+# parameters (items, kind, smallest chunk, first child row) go to one of two slots by the parity of its number: a
+# slot is written again only two jobs later, after the claim word has moved on, so a thread that read a slot and
+# then wins a claim of that job knows it read that job's parameters whole.
 EPOCH, CLAIM, DONE = 0, 8, 16
-N_ITEMS, KIND, CHUNK, BASE, HELPERS, SPREAD = 24, 25, 26, 27, 28, 29
+PARAMETERS = 24  # two slots of N_ITEMS, KIND, CHUNK, BASE
+N_ITEMS, KIND, CHUNK, BASE = 0, 1, 2, 3
+HELPERS, SPREAD = 32, 33
 HELPED = 40  # items the helpers did, over the call
 CONTROL_SIZE = 48
 QUIT = -1
@@ -172,11 +177,12 @@ def _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, me
 def _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, helping):
     """Claim chunks of job ``epoch`` and do them until none is left (or the job is no longer current); a helper
     (``helping``) also counts what it did."""
-    n, kind, chunk, base = control[N_ITEMS], control[KIND], control[CHUNK], control[BASE]
+    slot = PARAMETERS + 4 * (epoch & 1)
+    n, kind, chunk, base = control[slot + N_ITEMS], control[slot + KIND], control[slot + CHUNK], control[slot + BASE]
     while True:
         word = atomic_load(control, CLAIM)
         lo = word & _LOW
-        # A claim names its job, so a thread that read the parameters of a finished job takes nothing from the next.
+        # A claim names its job, so a thread still holding an older job's parameters takes nothing from a newer one.
         if (word >> 32) != epoch or lo >= n:
             return
         hi = min(lo + max(chunk, (n - lo) // control[SPREAD]), n)
@@ -197,10 +203,11 @@ def _share(control, epoch, kind, n, base, buffers, ring, children, tables, task,
             _work(_plain(kind), _plain(0), _plain(n), base, buffers, ring, children, tables, task, program, memo, ws)
         return epoch
     epoch += 1
-    control[N_ITEMS] = n
-    control[KIND] = kind
-    control[CHUNK] = chunk
-    control[BASE] = base
+    slot = PARAMETERS + 4 * (epoch & 1)
+    control[slot + N_ITEMS] = n
+    control[slot + KIND] = kind
+    control[slot + CHUNK] = chunk
+    control[slot + BASE] = base
     atomic_store(control, DONE, 0)
     atomic_store(control, CLAIM, epoch << 32)
     atomic_store(control, EPOCH, epoch)  # publishes the parameters above

@@ -15,9 +15,12 @@ from numba.extending import intrinsic
 _ORDER = "seq_cst"
 
 
-def _element_pointer(context, builder, array_type, array, index):
+def _operands(context, builder, signature, args):
+    """The element's pointer, then the other operands (the signatures below already make them int64)."""
+    array_type, array, index = signature.args[0], args[0], args[1]
     array_struct = context.make_array(array_type)(context, builder, array)
-    return cgutils.get_item_pointer(context, builder, array_type, array_struct, [index], wraparound=False)
+    pointer = cgutils.get_item_pointer(context, builder, array_type, array_struct, [index], wraparound=False)
+    return (pointer, *args[2:])
 
 
 def _int64_array(array) -> bool:
@@ -31,7 +34,7 @@ def atomic_load(typingctx, array, index):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        (pointer,) = _operands(context, builder, signature, args)
         return builder.load_atomic(pointer, _ORDER, 8)
 
     return types.int64(array, types.intp), codegen
@@ -44,8 +47,7 @@ def atomic_store(typingctx, array, index, value):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
-        value = context.cast(builder, args[2], signature.args[2], types.int64)
+        pointer, value = _operands(context, builder, signature, args)
         builder.store_atomic(value, pointer, _ORDER, 8)
         return context.get_dummy_value()
 
@@ -59,8 +61,7 @@ def atomic_add(typingctx, array, index, value):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
-        value = context.cast(builder, args[2], signature.args[2], types.int64)
+        pointer, value = _operands(context, builder, signature, args)
         return builder.atomic_rmw("add", pointer, value, _ORDER)
 
     return types.int64(array, types.intp, types.int64), codegen
@@ -73,11 +74,8 @@ def atomic_compare_swap(typingctx, array, index, expected, value):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
-        expected = context.cast(builder, args[2], signature.args[2], types.int64)
-        value = context.cast(builder, args[3], signature.args[3], types.int64)
-        outcome = builder.cmpxchg(pointer, expected, value, _ORDER, _ORDER)
-        return builder.extract_value(outcome, 1)
+        pointer, expected, value = _operands(context, builder, signature, args)
+        return builder.extract_value(builder.cmpxchg(pointer, expected, value, _ORDER, _ORDER), 1)
 
     return types.boolean(array, types.intp, types.int64, types.int64), codegen
 

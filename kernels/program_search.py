@@ -86,18 +86,20 @@ _CHUNKS = np.array([0, 8, 8, 4, 1], dtype=np.int64)
 EPOCH, CLAIM, DONE = 0, 8, 16
 PARAMETERS = 24  # two slots of N_ITEMS, KIND, CHUNK, BASE
 N_ITEMS, KIND, CHUNK, BASE = 0, 1, 2, 3
-HELPERS, SPREAD = 32, 33
-HELPED = 40  # items the helpers did, over the call
+HELPERS, SPREAD, WAIT = 32, 33, 34
+HELPED, READY = 40, 41  # items the helpers did over the call; helpers running
 CONTROL_SIZE = 48
 QUIT = -1
 _LOW = (1 << 32) - 1
 
 
-def new_control(helpers: int) -> np.ndarray:
-    """A control array for a ``breed`` call with ``helpers`` threads running ``assist`` beside it (0: none)."""
+def new_control(helpers: int, wait: bool = False) -> np.ndarray:
+    """A control array for a ``breed`` call with ``helpers`` threads running ``assist`` beside it (0: none); with
+    ``wait`` the call first waits until they all run (tests: then they surely take part; a run never waits)."""
     control = np.zeros(CONTROL_SIZE, dtype=np.int64)
     control[HELPERS] = helpers
     control[SPREAD] = 2 * (helpers + 1)
+    control[WAIT] = wait
     return control
 
 
@@ -223,6 +225,7 @@ def assist(control, buffers, ring, children, tables, task, program, memo):
     n_lanes = task[1].shape[1]
     f = task[0].shape[1] // n_lanes
     ws = (np.empty(1, dtype=np.uint64), *interpreter_workspace(program[0], program[1], program[2], f, n_lanes))
+    atomic_add(control, READY, 1)
     seen = 0
     while True:
         epoch = atomic_load(control, EPOCH)
@@ -266,6 +269,9 @@ def breed(
     status = np.empty(batch, dtype=np.int64)
     values = np.empty(batch)
     kind = MUTATE if not evaluate else (CHILDREN_FEC if fec else CHILDREN)
+    if control[WAIT]:
+        while atomic_load(control, READY) < control[HELPERS]:
+            spin_pause()
     epoch = 0
     done = 0
     for b in range(batches):

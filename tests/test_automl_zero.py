@@ -542,10 +542,11 @@ def test_vectorised_seed_derivation_matches_the_scalar_rule(seed: int, idents: l
 
 
 def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | None, compiled: bool, monkeypatch: pytest.MonkeyPatch,
-            resume_at: int | None = None, helpers: int = 0, helped: list[int] | None = None) -> tuple:
+            resume_at: int | None = None, helpers: int = 0, helped: list[int] | None = None, wait_for_helpers: bool = False) -> tuple:
     """An aging search of a small AutoML-Zero space run in this process, with or without the compiled loop (and
     its ``helpers`` threads); returns what must match: lineage rows, the strategy's stream and population, the
-    task's state. ``helped`` gets the count of items the helpers did."""
+    task's state. ``helped`` gets the count of items the helpers did; ``wait_for_helpers`` makes each call wait
+    until its helpers run, so that they take part even in calls shorter than a thread's start."""
     import pyarrow.dataset as ds
 
     from evonas.cli import build_config
@@ -562,7 +563,7 @@ def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | Non
     def breeder_with_helpers(self: ProgramTaskSet, *args: Any) -> ProgramBreeder | None:
         made = real_breeder(self, *args)
         if made is not None:
-            made.helpers = helpers
+            made.helpers, made.wait_for_helpers = helpers, wait_for_helpers
             breeders.append(made)
         return made
 
@@ -604,8 +605,10 @@ def test_compiled_search_loop_gives_the_batch_paths_run(tmp_path: Path, monkeypa
     """The compiled loop (tournaments, mutation, FEC, aging in one call; with helper threads taking shares of each
     batch) logs the same lineage as ask -> evaluate -> tell batch by batch, and leaves the same random stream,
     population, best, FEC cache and train steps."""
-    compiled = _search(tmp_path / "compiled", options, cycles, max_train_steps, True, monkeypatch, resume_at, helpers)
+    helped: list[int] = []
+    compiled = _search(tmp_path / "compiled", options, cycles, max_train_steps, True, monkeypatch, resume_at, helpers, helped, True)
     batch = _search(tmp_path / "batch", options, cycles, max_train_steps, False, monkeypatch, resume_at)
+    assert (helped[0] > 0) == (helpers > 0)  # the helpers took part (so the equality below covers shared work)
     assert compiled[0] == batch[0]
     assert compiled[1:] == batch[1:]
     assert len(compiled[0]) == (cycles if max_train_steps is None else compiled[4]) and compiled[4] > 60
@@ -642,6 +645,40 @@ def test_compiled_loop_does_all_the_work_itself_when_a_helper_never_starts(tmp_p
     helped: list[int] = []
     stalled = _search(tmp_path / "stalled", {"fec": True}, 700, None, True, monkeypatch, helpers=1, helped=helped)
     assert stalled == alone and helped == [0]
+
+
+def test_atomics_give_exact_counts_from_two_threads_at_once() -> None:
+    """The helpers' atomics: load, store, add (returns the value before) and compare-swap (only from the expected
+    value); two nogil threads adding at once lose no update, where a plain read-modify-write would."""
+    import threading
+
+    from numba import njit
+
+    from evonas.kernels.atomics import atomic_add, atomic_compare_swap, atomic_load, atomic_store
+
+    @njit(nogil=True)
+    def add_many(counter, steps):
+        for i in range(steps.shape[0]):  # (the same loop with `counter[0] += steps[i]` ends at 2,000,000 here)
+            atomic_add(counter, 0, steps[i])
+
+    @njit
+    def single_thread(a):
+        atomic_store(a, 1, 7)
+        before = atomic_add(a, 1, 5)
+        missed = atomic_compare_swap(a, 1, 7, 100)
+        swapped = atomic_compare_swap(a, 1, 12, 3)
+        return before, missed, swapped, atomic_load(a, 1)
+
+    assert single_thread(np.zeros(2, dtype=np.int64)) == (7, False, True, 3)
+    counter, steps = np.zeros(1, dtype=np.int64), np.ones(2_000_000, dtype=np.int64)
+    add_many(counter, steps[:1])  # compiled before the threads start
+    counter[0] = 0
+    threads = [threading.Thread(target=add_many, args=(counter, steps)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counter[0] == 4_000_000
 
 
 def test_heavy_tasks_on_several_threads_keep_the_parallel_batch_path() -> None:

@@ -302,7 +302,8 @@ AZ_LONG = ["--genome", "automl-zero", "--preset", "cpu", "--experiments", "1", "
 def test_sigkill_then_resume_gives_the_same_lineage_automl_zero(tmp_path: Path) -> None:
     """Compact lineage, FEC cache and batched kernel evaluation: a killed and resumed run equals an uninterrupted one."""
     # The cpu preset: no train-step cap short enough to end the run before the kill.
-    args = [*AZ_LONG, "--cycles", "500000", "--seed", "4", "--workers", "2"]
+    # 1,000,000 children: with --workers 2 the compiled loop's helper thread finishes 500,000 in under 3 s here.
+    args = [*AZ_LONG, "--cycles", "1000000", "--seed", "4", "--workers", "2"]
     reference = tmp_path / "reference"
     result = run_cli("evolve", *args, "--out", str(reference))
     assert result.returncode == 0, result.stderr

@@ -61,6 +61,8 @@ class ProgramBreeder:
         self.helpers = helpers  # threads that take shares of each batch's work beside the calling one
         self.helped = 0  # children and runs they did
         self._buffers: tuple[np.ndarray, ...] | None = None  # what the threads share, made at the first call
+        self.wait_for_helpers = False  # tests: each call waits until its helpers run (a run never should)
+        self._helpers_loaded = False  # whether ``assist`` has been called (and so loaded) with these arrays' types
 
     @staticmethod
     def _empty(rows: int, width: int, space: ProgramSpace) -> ProgramBatch:
@@ -133,9 +135,18 @@ class ProgramBreeder:
         task_arrays = (xs, ys, xv, yv, tasks.order.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification, task.max_abs_error,
                        fec_train, fec_valid, np.uint64(n_train * tasks.order.shape[1]))
         program = (r.scalars, r.vectors, r.matrices, PARTIAL, RANDOM, self.codes, mutation_seeds, eval_seeds)
-        control = new_control(self.helpers)
+        control = new_control(self.helpers, self.wait_for_helpers)
         shared = (self._buffers, (r.op, r.in1, r.in2, r.out, r.data, r.length), (c.op, c.in1, c.in2, c.out, c.data, c.length),
                   self.space._tables, task_arrays, program, tuple(self.memo))  # type: ignore[attr-defined]
+        if self.helpers and not self._helpers_loaded:
+            # The first call of ``assist`` in a process loads it from numba's cache (tens of milliseconds, longer
+            # than a call of this loop): done here once, with QUIT already posted, so helpers join from the first call.
+            from evonas.kernels.program_search import EPOCH, QUIT, assist
+
+            finished = new_control(0)
+            finished[EPOCH] = QUIT
+            assist(finished, *shared)
+            self._helpers_loaded = True
         with _helper_threads(control, shared, self.helpers):
             done = breed(
                 batches, batch, draws, -1 if max_train_steps is None else int(max_train_steps), counters, self.evaluate, self.ring_fitness,

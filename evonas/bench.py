@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,27 +12,9 @@ from typing import Any
 import numpy as np
 
 from evonas import __version__
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, GPU (if torch sees one) and library versions."""
-    import numba
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__, "numba": numba.__version__, "python": platform.python_version()}
+from evonas.bench_common import log, machine_info
+from evonas.bench_neat import bench_neat, bench_neat_dpnv
+from evonas.bench_scheduling import bench_scheduling
 
 
 def plain_training_loop(ir: Any, macro: Any, data: Any, images: int, batch_size: int, seed: int) -> float:
@@ -66,14 +45,14 @@ def proxy_throughput(quick: bool) -> dict[str, Any]:
     """Training images/s per worker (one thread) for the default preset, ours vs the plain loop, same architectures."""
     import torch
 
+    from evonas.families.amoeba import PRESETS
     from evonas.genomes.amoeba import AmoebaSpace, amoebanet_a
     from evonas.kernels.torchnet import configure_worker_threads, train_proxy
-    from evonas.presets import PRESETS
-    from evonas.tasks import make_task
+    from evonas.registry import make_task
 
     configure_worker_threads()
     torch.set_num_threads(1)
-    task = make_task("fashion-mnist", PRESETS["amoeba"]["cpu"]["task_options"])
+    task = make_task("fashion-mnist", PRESETS["cpu"]["task_options"])
     data = task.splits()
     images = 512 if quick else 1536
     rng = np.random.default_rng(2024)
@@ -93,7 +72,7 @@ def proxy_throughput(quick: bool) -> dict[str, Any]:
         rate = plain_training_loop(ir, task.macro, data, images, 128, seed=i)
         ref_seconds += images / rate
         ref_images += images
-        _log(f"  arch {i}: ours {metrics['train_images_per_s']:.0f} img/s, plain loop {rate:.0f} img/s")
+        log(f"  arch {i}: ours {metrics['train_images_per_s']:.0f} img/s, plain loop {rate:.0f} img/s")
     ours = ours_images / ours_seconds
     ref = ref_images / ref_seconds
     return {
@@ -107,12 +86,12 @@ def proxy_throughput(quick: bool) -> dict[str, Any]:
 
 def search_throughput(quick: bool, workers: int, genome: str = "amoeba") -> dict[str, Any]:
     """Architectures/hour of a real default-preset search (proxy training + validation) on ``workers`` processes."""
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import make_executor
     from evonas.run import Run
 
     cycles = 8 if quick else 24
-    config = build_config(genome, None, None, None, None, cycles, max(4, workers), 0, "cpu", None, None, None, None, None, "cpu")
+    config = RunOptions(genome, None, None, None, None, cycles, max(4, workers), 0, "cpu", None, None, None, None, None, "cpu").resolve()
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.create(Path(tmp) / "run", config)
         executor = make_executor(config.task, config.task_options, config.seed, workers)
@@ -127,14 +106,14 @@ def search_throughput(quick: bool, workers: int, genome: str = "amoeba") -> dict
 
 def engine_overhead(quick: bool) -> dict[str, Any]:
     """Children/s through ask -> evaluate -> tell -> lineage -> checkpoint with a trivial evaluation (noisy OneMax)."""
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import make_executor
     from evonas.run import Run
 
     out: dict[str, Any] = {}
     cycles = 20_000 if quick else 200_000
     for batch in (1, 100):
-        config = build_config("bitstring", "onemax", "aging", 100, 25, cycles, batch, 0, "cpu", None, None, None, None, 10_000, "cpu")
+        config = RunOptions("bitstring", "onemax", "aging", 100, 25, cycles, batch, 0, "cpu", None, None, None, None, 10_000, "cpu").resolve()
         with tempfile.TemporaryDirectory() as tmp:
             run = Run.create(Path(tmp) / "run", config)
             executor = make_executor(config.task, config.task_options, config.seed, 1)
@@ -143,7 +122,7 @@ def engine_overhead(quick: bool) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             rows = sum(1 for _ in (Path(tmp) / "run" / "lineage").glob("part-*.arrow"))
         out[f"children_per_s_batch_{batch}"] = round(cycles / elapsed, 1)
-        _log(f"  batch {batch}: {cycles / elapsed:,.0f} children/s ({rows} lineage parts)")
+        log(f"  batch {batch}: {cycles / elapsed:,.0f} children/s ({rows} lineage parts)")
     out["children_per_s"] = max(out["children_per_s_batch_1"], out["children_per_s_batch_100"])
     out["children"] = cycles
     return out
@@ -151,11 +130,11 @@ def engine_overhead(quick: bool) -> dict[str, Any]:
 
 def bench_amoeba(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     """Proxy throughput vs a plain loop, architectures/hour, and engine overhead."""
-    _log("engine overhead (noisy OneMax, in-process) ...")
+    log("engine overhead (noisy OneMax, in-process) ...")
     engine = engine_overhead(quick)
-    _log("proxy training throughput, one thread, ours vs plain loop ...")
+    log("proxy training throughput, one thread, ours vs plain loop ...")
     proxy = proxy_throughput(quick)
-    _log(f"default-preset search on {workers} worker(s) ...")
+    log(f"default-preset search on {workers} worker(s) ...")
     search = search_throughput(quick, workers)
     results = {**proxy, **search, **engine}
     return {
@@ -172,14 +151,14 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, 
                          genome: str = "amoeba", strategies: tuple[str, ...] = ("aging", "random")) -> dict[str, Any]:
     """Strategies at equal budget on the default task (aging vs random for amoeba): best validation accuracy and
     that model's test accuracy, mean and sd over seeds. Slow: ``seeds`` default-preset searches per strategy (``--quick``: smoke)."""
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import make_executor
+    from evonas.registry import make_task
     from evonas.run import Run
-    from evonas.tasks import make_task
 
     preset = "smoke" if quick else "cpu"
     results: dict[str, Any] = {}
-    from evonas.cli import strategy_option_keys
+    from evonas.config import strategy_option_keys
 
     for strategy in strategies:
         val, test = [], []
@@ -187,7 +166,7 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, 
         own_population = population if "population" in keys else None
         own_sample = sample if "sample" in keys else None
         for seed in range(seeds):
-            config = build_config(genome, None, strategy, own_population, own_sample, cycles, None, seed, preset, None, None, train_images, None, None, "cpu")
+            config = RunOptions(genome, None, strategy, own_population, own_sample, cycles, None, seed, preset, None, None, train_images, None, None, "cpu").resolve()
             with tempfile.TemporaryDirectory() as tmp:
                 run = Run.create(Path(tmp) / "run", config)
                 executor = make_executor(config.task, config.task_options, config.seed, min(workers, config.batch))
@@ -199,7 +178,7 @@ def bench_search_quality(quick: bool = False, workers: int = 2, seeds: int = 5, 
             report = make_task(config.task, config.task_options).report(best.genome, run.seed_of(best.id))
             val.append(best.fitness)
             test.append(report["test_accuracy"])
-            _log(f"  {strategy} seed {seed}: val {best.fitness:.4f} test {report['test_accuracy']:.4f}")
+            log(f"  {strategy} seed {seed}: val {best.fitness:.4f} test {report['test_accuracy']:.4f}")
         results[f"{strategy}_val_accuracy_mean"] = round(float(np.mean(val)), 4)
         results[f"{strategy}_val_accuracy_sd"] = round(float(np.std(val, ddof=1)), 4)
         results[f"{strategy}_test_accuracy_mean"] = round(float(np.mean(test)), 4)
@@ -233,8 +212,8 @@ class _ConstantProgramTask(_ConstantTask):
     """``_ConstantTask`` that also offers the compiled search loop, run with evaluation switched off."""
 
     def breeder(self, strategy: Any, batch: int, run_seed: int, worker: str = "") -> Any:
-        from evonas.tasks.program_search import ProgramBreeder
-        from evonas.tasks.programs import ProgramTaskSet
+        from evonas.families.automl_zero.search import ProgramBreeder
+        from evonas.families.automl_zero.tasks import ProgramTaskSet
 
         return ProgramBreeder(ProgramTaskSet(fec=False), strategy, batch, run_seed, worker, evaluate=False)
 
@@ -288,7 +267,7 @@ def _gpu_kernel_rates(results: dict[str, Any], batches: dict[str, tuple[Any, Any
 
     results["gpu"] = gpu_name() or "CUDA simulator"
     for name, (batch, tasks) in batches.items():
-        _log(f"kernel on the GPU, {name} ...")
+        log(f"kernel on the GPU, {name} ...")
         rate, steps = _kernel_rate(batch, tasks, 3, run_programs_cuda)
         results[f"{name}_evals_per_s_gpu"] = round(rate, 1)
         results[f"{name}_train_steps_per_s_gpu"] = round(steps, 1)
@@ -300,18 +279,18 @@ def bench_automl_zero(quick: bool = False, workers: int = 2, device: str = "cpu"
     without evaluation, and the demo search's individuals/s with FEC on one and on ``workers`` threads."""
     import numba
 
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import make_executor
+    from evonas.families.automl_zero import PROGRAM_TASKS
+    from evonas.families.automl_zero.tasks import build_task_arrays
     from evonas.kernels.cuda_support import resolve_device
-    from evonas.presets import PROGRAM_TASKS
     from evonas.run import Run
-    from evonas.tasks.programs import build_task_arrays
 
-    target = resolve_device(device, _log)
+    target = resolve_device(device, log)
     results: dict[str, Any] = {}
     numba.set_num_threads(1)
     demo_space = PROGRAM_TASKS["linear-regression"]["space"]
-    _log("kernel, demo configuration (10 tasks x 100/100, F=4, FEC off), one core ...")
+    log("kernel, demo configuration (10 tasks x 100/100, F=4, FEC off), one core ...")
     demo_tasks = build_task_arrays("linear", 10, 4, 100, 100, seed=1)
     # Programs drawn the way the search draws its children: mutants of random programs.
     demo_batch = _random_batch(demo_space, 2000 if quick else 20000, 0)
@@ -320,7 +299,7 @@ def bench_automl_zero(quick: bool = False, workers: int = 2, device: str = "cpu"
     results["demo_train_steps_per_s"] = round(steps, 1)
     results["demo_evals_per_s_reference"] = 40000.0  # [M] original C++ on this machine kind, one core
     results["demo_evals_per_s_ratio"] = round(rate / 40000.0, 3)
-    _log("kernel, F=16, 10 tasks x 8000/1000, S10-like programs, one core ...")
+    log("kernel, F=16, 10 tasks x 8000/1000, S10-like programs, one core ...")
     big_tasks = build_task_arrays("linear", 10, 16, 8000 if not quick else 2000, 1000, seed=2)
     big_batch = _early_search_batch(PROGRAM_TASKS["binary-classification"]["space"], 200, 5, 1)
     rate16, steps16 = _kernel_rate(big_batch, big_tasks, 2)
@@ -339,8 +318,8 @@ def bench_automl_zero(quick: bool = False, workers: int = 2, device: str = "cpu"
     # (tasks/program_search.py); "batch" the engine's generic ask -> evaluate -> tell, one batch at a time.
     cycles = 20_000 if quick else 400_000
     for name, task in (("compiled", _ConstantProgramTask()), ("batch", _ConstantTask())):
-        _log(f"search loop without evaluation, {name} (ask -> mutate -> tell -> compact lineage -> checkpoint) ...")
-        config = build_config("automl-zero", "linear-regression", "aging", None, None, cycles, None, 0, "cpu", None, None, None, None, None, "cpu", {}, None)
+        log(f"search loop without evaluation, {name} (ask -> mutate -> tell -> compact lineage -> checkpoint) ...")
+        config = RunOptions("automl-zero", "linear-regression", "aging", None, None, cycles, None, 0, "cpu", None, None, None, None, None, "cpu", {}, None).resolve()
         config.max_train_steps = None
         with tempfile.TemporaryDirectory() as tmp:
             run = Run.create(Path(tmp) / "run", config)
@@ -350,9 +329,9 @@ def bench_automl_zero(quick: bool = False, workers: int = 2, device: str = "cpu"
             results[key] = round(cycles / (time.perf_counter() - started), 1)
     results["loop_checkpoint_every"] = config.checkpoint_every
     for threads in sorted({1, workers}):
-        _log(f"demo search with FEC, {threads} thread(s) ...")
-        config = build_config("automl-zero", "linear-regression", "aging", None, None, 60_000 if quick else 300_000, None, 0, "cpu",
-                              None, None, None, None, 1_000_000, "cpu", {}, None)
+        log(f"demo search with FEC, {threads} thread(s) ...")
+        config = RunOptions("automl-zero", "linear-regression", "aging", None, None, 60_000 if quick else 300_000, None, 0, "cpu",
+                              None, None, None, None, 1_000_000, "cpu", {}, None).resolve()
         config.max_train_steps = None
         with tempfile.TemporaryDirectory() as tmp:
             run = Run.create(Path(tmp) / "run", config)
@@ -378,12 +357,12 @@ def _solve_demo(seed: int, parallel: int = 1) -> dict[str, Any]:
     at once (one process each); wall time and counts."""
     import numba
 
-    from evonas import protocol
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import make_executor
+    from evonas.families.automl_zero import protocol
 
     numba.set_num_threads(1)
-    config = build_config("automl-zero", "linear-regression", "aging", None, None, None, None, seed, "cpu", None, None, None, None, None, "cpu", {}, None)
+    config = RunOptions("automl-zero", "linear-regression", "aging", None, None, None, None, seed, "cpu", None, None, None, None, None, "cpu", {}, None).resolve()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "demo"
         state = protocol.start(folder, config, 0)
@@ -414,7 +393,7 @@ def bench_automl_zero_demo(quick: bool = False, workers: int = 2, seeds: int = 1
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = []
         for result in pool.map(_solve_demo, range(1, count + 1)):
-            _log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
+            log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
             runs.append(result)
     return _demo_summary("automl-zero-demo", runs, {"seeds": count, "parallel_seeds": workers, "threads_per_seed": 1})
 
@@ -445,18 +424,16 @@ def bench_automl_zero_demo_parallel(quick: bool = False, workers: int = 2, seeds
     runs = []
     for seed in range(1, count + 1):
         result = _solve_demo(seed, parallel=workers)
-        _log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
+        log(f"  seed {result['seed']}: {result['seconds']} s, {result['experiments']} experiment(s), final {result['final_fitness']:.6f}")
         runs.append(result)
     return _demo_summary("automl-zero-demo-parallel", runs, {"seeds": count, "parallel_experiments": workers, "threads_per_experiment": 1})
 
 
-from evonas.bench_neat import bench_neat, bench_neat_dpnv  # noqa: E402 - the NEAT benchmarks reuse this module's helpers
-from evonas.bench_scheduling import bench_scheduling  # noqa: E402 - likewise
 
 
 def bench_motifs(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     """Hierarchical motifs: architectures/hour of a default-preset tournament search on ``workers`` processes."""
-    _log(f"default-preset motifs search on {workers} worker(s) ...")
+    log(f"default-preset motifs search on {workers} worker(s) ...")
     return {
         "benchmark": "motifs",
         "evonas": __version__,

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from evonas import __version__
+from evonas.bench_common import log, machine_info
 
 XOR_PATTERNS = ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))
 XOR_EXPECTED = (0.0, 1.0, 1.0, 0.0)
@@ -97,12 +98,12 @@ def _one_thread() -> None:
 def neat_search(problem: str, seed: int, generations: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """One NEAT search with the CLI preset of ``problem`` (strategy, the in-process executor and the kernels, as a
     run has them, without the run folder), until solved."""
+    from evonas.core import first_solved
     from evonas.executors import InProcessExecutor
+    from evonas.families.neat import NEAT_TASKS
+    from evonas.families.neat.tasks import NeatTask
     from evonas.genomes.neat import NeatSpace
-    from evonas.presets import NEAT_TASKS
     from evonas.strategies import NeatReproduction
-    from evonas.strategies.base import first_solved
-    from evonas.tasks.neat import NeatTask
 
     preset = NEAT_TASKS[problem]
     space = NeatSpace(**{**NeatSpace().to_dict(), **preset["space"]})
@@ -292,29 +293,28 @@ def _dpnv_ours(seed: int) -> dict[str, Any]:
 def bench_neat(quick: bool = False, workers: int = 2, seeds: int = 100, device: str = "cpu") -> dict[str, Any]:
     """XOR over many seeds (evaluations, failures, CPU ms per generation) beside neat-python, and evaluation
     throughput (on the GPU too with ``device`` cuda, or auto with one visible)."""
-    from evonas.bench import _log, machine_info
     from evonas.kernels.cuda_support import resolve_device
 
-    target = resolve_device(device, _log)
+    target = resolve_device(device, log)
 
     count = 10 if quick else seeds
-    _log(f"XOR, {count} seeds, evonas ...")
+    log(f"XOR, {count} seeds, evonas ...")
     ours = _map(_xor_ours, list(range(1, count + 1)), workers, warm_up=True)
     solved = [r for r in ours if r["solved"]]
     reference_available = _neat_python_available()
     theirs: list[dict[str, Any]] = []
     if reference_available:
-        _log(f"XOR, {count} seeds, neat-python 2.0.0 ...")
+        log(f"XOR, {count} seeds, neat-python 2.0.0 ...")
         theirs = _map(neat_python_xor, list(range(1, count + 1)), workers)
     else:
-        _log("neat-python is not installed (pip install 'evonas[bench]'); reference columns are null")
+        log("neat-python is not installed (pip install 'evonas[bench]'); reference columns are null")
     # The same CPU time per generation with one run at a time: two single-threaded runs on this machine's two
     # vCPUs slow each other down (shared core resources), so both figures are given.
     alone = min(count, 20)
-    _log(f"XOR, CPU time per generation, one run at a time ({alone} seeds each) ...")
+    log(f"XOR, CPU time per generation, one run at a time ({alone} seeds each) ...")
     ours_alone = _map(_xor_ours, list(range(1, alone + 1)), 1, warm_up=True)
     theirs_alone = _map(neat_python_xor, list(range(1, min(alone, 10) + 1)), 1) if reference_available else []
-    _log("evaluation throughput on 10,000 rows ...")
+    log("evaluation throughput on 10,000 rows ...")
     rates = throughput(genomes=200 if quick else 1000, device=target)
     their_solved = [r for r in theirs if r["solved"]]
     ms_ours = float(np.mean([r["cpu_ms_per_generation"] for r in ours]))
@@ -350,15 +350,14 @@ def bench_neat(quick: bool = False, workers: int = 2, seeds: int = 100, device: 
 
 def bench_neat_dpnv(quick: bool = False, workers: int = 2, seeds: int = 20) -> dict[str, Any]:
     """Double pole without velocities: evaluations to a solution (long test + generalisation >= 200/625), wall time."""
-    from evonas.bench import _log, machine_info
 
     count = 2 if quick else seeds
-    _log(f"double pole without velocities, {count} seeds, {workers} at a time ...")
+    log(f"double pole without velocities, {count} seeds, {workers} at a time ...")
     started = time.perf_counter()
     runs = _map(_dpnv_ours, list(range(1, count + 1)), workers)
     wall = time.perf_counter() - started
     for r in runs:
-        _log(f"  seed {r['seed']}: solved {r['solved']}, {r.get('evaluations')} evaluations, generalisation {r.get('generalisation')}, {r['cpu_seconds']:.1f} s CPU")
+        log(f"  seed {r['seed']}: solved {r['solved']}, {r.get('evaluations')} evaluations, generalisation {r.get('generalisation')}, {r['cpu_seconds']:.1f} s CPU")
     solved = [r for r in runs if r["solved"]]
     return {
         "benchmark": "neat-dpnv",

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from evonas import __version__
+from evonas.bench_common import log, machine_info
 
 
 def _candidates(count: int, start: int) -> list[Any]:
-    from evonas.genomes import BitSpace
+    from evonas.core import Candidate
+    from evonas.genomes.bitstring import BitSpace
     from evonas.rng import new_generator
-    from evonas.strategies import Candidate
 
     space, rng = BitSpace(), new_generator(start)
     return [Candidate(start + i, None, None, start + i, space.random(rng), None) for i in range(count)]
@@ -45,14 +46,14 @@ def executor_overhead(kind: str, workers: int, evaluations: int) -> dict[str, fl
 def async_speedup(workers: int, cycles: int, sleep: float, spread: float, executor: str = "pool") -> dict[str, float]:
     """Search wall time in reproducible mode (batches of ``workers``, each waiting for its slowest member) vs
     ``--async``, when evaluation times spread over ``spread``x (``sleep`` to ``sleep * spread`` seconds)."""
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import make_executor
     from evonas.run import Run
 
     seconds = {}
     for asynchronous in (False, True):
-        config = build_config("bitstring", "onemax", "aging", 20, 5, cycles, workers, 0, "cpu", None, None, None, None, None, "cpu",
-                              {"sleep": sleep, "sleep_spread": spread}, "full")
+        config = RunOptions("bitstring", "onemax", "aging", 20, 5, cycles, workers, 0, "cpu", None, None, None, None, None, "cpu",
+                              {"sleep": sleep, "sleep_spread": spread}, "full").resolve()
         config.checkpoint_every = 100
         with tempfile.TemporaryDirectory() as tmp:
             run = Run.create(Path(tmp) / "run", config)
@@ -73,7 +74,6 @@ def async_speedup(workers: int, cycles: int, sleep: float, spread: float, execut
 
 def bench_scheduling(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     """Executor overhead per evaluation (in-process, pool, Ray when installed) and the --async speed-up."""
-    from evonas.bench import _log, machine_info  # here, as bench_neat does: evonas.bench imports this module
 
     evaluations = 1000 if quick else 5000
     results: dict[str, Any] = {}
@@ -85,11 +85,11 @@ def bench_scheduling(quick: bool = False, workers: int = 2) -> dict[str, Any]:
     except ImportError:
         results["ray"] = "not installed (pip install 'evonas[ray]')"
     for kind in kinds:
-        _log(f"{kind} executor, {evaluations} trivial evaluations on {1 if kind == 'local' else workers} worker(s) ...")
+        log(f"{kind} executor, {evaluations} trivial evaluations on {1 if kind == 'local' else workers} worker(s) ...")
         figures = executor_overhead(kind, 1 if kind == "local" else workers, evaluations)
         results.update({f"{kind}_{k}": round(v, 1 if k == "evals_per_s" else 4) for k, v in figures.items()})
     cycles = 60 if quick else 300
-    _log(f"aging evolution, {cycles} evaluations of 0.02-0.2 s on {workers} pool workers, reproducible vs --async ...")
+    log(f"aging evolution, {cycles} evaluations of 0.02-0.2 s on {workers} pool workers, reproducible vs --async ...")
     results.update({k: round(v, 3) for k, v in async_speedup(workers, cycles, 0.02, 10.0).items()})
     return {
         "benchmark": "scheduling",

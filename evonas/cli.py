@@ -13,11 +13,12 @@ from typing import Any
 import click
 
 from evonas import __version__
+from evonas.capabilities import DrawsDot, genome_text, task_declarations
+from evonas.config import RunOptions, parse_option_pairs
 from evonas.errors import UserError
-from evonas.genomes import SPACES
-from evonas.presets import GENOME_TASK_PRESETS, PRESETS
 from evonas.progress import Progress
-from evonas.strategies import DEFAULT_STRATEGIES, STRATEGIES
+from evonas.registry import FAMILIES, GENOMES, make_task, task_class
+from evonas.strategies import STRATEGIES
 
 DEFAULT_WORKERS = os.cpu_count() or 1
 
@@ -31,118 +32,6 @@ def cli() -> None:
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise UserError(f"{name} must be a positive integer, got {value}")
-
-
-def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are read as JSON (numbers, true/false, lists) and otherwise kept as strings."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--option {pair!r} is not KEY=VALUE; write e.g. --option p_identity=0.1")
-        try:
-            out[key] = json.loads(text)
-        except ValueError:
-            out[key] = text
-    return out
-
-
-def strategy_defaults(name: str) -> dict[str, Any]:
-    """The keyword options a strategy accepts (beyond space, seed and budget) with their defaults."""
-    import inspect
-
-    parameters = inspect.signature(STRATEGIES[name].__init__).parameters
-    return {k: p.default for k, p in parameters.items() if k not in ("self", "space", "seed", "budget")}
-
-
-def strategy_option_keys(name: str) -> set[str]:
-    """The keyword options a strategy accepts."""
-    return set(strategy_defaults(name))
-
-
-def build_config(
-    genome: str, task: str | None, strategy: str | None, population: int | None, sample: int | None, cycles: int | None,
-    batch: int | None, seed: int, preset: str, data_dir: Path | None, filters: int | None, train_images: int | None,
-    max_seconds: float | None, checkpoint_every: int | None, device: str, options: dict[str, Any] | None = None,
-    lineage: str | None = None,
-) -> Any:
-    """Resolve preset + flags into a validated ``RunConfig``."""
-    from evonas.run import RunConfig
-    from evonas.tasks import DEFAULT_TASKS, ImageClassification, task_class
-
-    if genome not in SPACES:
-        raise UserError(f"unknown genome {genome!r}; choose one of {', '.join(SPACES)}")
-    strategy = strategy or DEFAULT_STRATEGIES.get(genome, "aging")
-    if strategy not in STRATEGIES:
-        raise UserError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if preset not in PRESETS[genome]:
-        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS[genome])}")
-    for name, value in (("--population", population), ("--sample", sample), ("--cycles", cycles), ("--batch", batch),
-                        ("--filters", filters), ("--train-images", train_images), ("--checkpoint-every", checkpoint_every)):
-        _positive(name, value)
-    settings = dict(PRESETS[genome][preset])
-    task_name = task or DEFAULT_TASKS[genome]
-    kinds = getattr(task_class(task_name)[0], "genome_kinds", ())
-    if kinds and genome not in kinds:
-        raise UserError(f"task {task_name!r} scores {', '.join(kinds)} genomes, not {genome!r}; pick a matching --task")
-    space = SPACES[genome]().to_dict()
-    # A task (a plug-in one included) may carry per-genome settings: the space layout it needs, budgets, options.
-    spec = (getattr(task_class(task_name)[0], "genome_presets", None) or {}).get(genome)
-    if genome in GENOME_TASK_PRESETS:
-        task_presets = GENOME_TASK_PRESETS[genome]
-        spec = task_presets.get(task_name, spec)
-        if spec is None:
-            raise UserError(f"{genome} has presets for {', '.join(task_presets)}, not {task_name!r}; pick one of them, "
-                            f"or give the task class a genome_presets entry for {genome!r} (see the README, 'Your own tasks')")
-    if spec is not None:
-        space.update(spec.get("space", {}))
-        preset_options = settings.pop("task_options")
-        settings = {**{k: v for k, v in spec.items() if k not in ("space", "task_options")}, **settings}
-        settings["task_options"] = {**spec.get("task_options", {}), **preset_options}
-    for flag, value in (("population", population), ("sample", sample)):
-        if value is not None and flag not in strategy_option_keys(strategy):
-            raise UserError(f"--{flag} does not apply to the {strategy} strategy; drop it or pick a strategy that has it")
-    population = population or settings["population"]
-    sample = sample or min(settings.get("sample", 10), population)
-    if strategy == "aging" and sample > population:
-        raise UserError(f"--sample {sample} is larger than --population {population}; use a sample of at most {population}")
-    task_options = dict(settings["task_options"])
-    if data_dir is not None:
-        task_options["data_dir"] = str(data_dir)
-    if filters is not None:
-        task_options["filters"] = filters
-    if train_images is not None:
-        task_options["train_images"] = train_images
-        task_options.pop("epochs", None)
-    task_type = task_class(task_name)[0]
-    if task_type is ImageClassification or getattr(task_type, "kernel_devices", False):
-        task_options["device"] = device
-    keys = strategy_option_keys(strategy)
-    strategy_options: dict[str, Any] = {k: v for k, v in (("population", population), ("sample", sample)) if k in keys}
-    strategy_options.update({k: v for k, v in settings.get("strategy_options", {}).items() if k in keys})
-    for key, value in (options or {}).items():
-        if key in keys:
-            strategy_options[key] = value
-        elif any(key in strategy_option_keys(other) for other in STRATEGIES):
-            owners = ", ".join(o for o in STRATEGIES if key in strategy_option_keys(o))
-            raise UserError(f"--option {key} applies to the {owners} strategy, not {strategy!r}")
-        elif key in space:
-            space[key] = value
-        else:
-            task_options[key] = value
-    strategy_options = {**strategy_defaults(strategy), **strategy_options}  # config.json records every value used
-    try:
-        SPACES[genome].from_dict(space)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"invalid {genome} space option: {exc}") from None
-    return RunConfig(
-        genome=genome, space=space, task=task_name, task_options=task_options, strategy=strategy,
-        strategy_options=strategy_options, seed=seed, cycles=cycles or settings["cycles"], batch=batch or settings["batch"],
-        checkpoint_every=checkpoint_every or settings["checkpoint_every"], max_seconds=max_seconds, preset=preset,
-        max_train_steps=settings.get("max_train_steps"), lineage=lineage or ("compact" if genome in ("automl-zero", "neat") else "full"),
-        until_solved=bool(settings.get("until_solved", False)),
-        protocol={"select": settings["select"], "final": settings["final"], "threshold": 0.9999} if "select" in settings else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -197,7 +86,7 @@ def check_execution(config: Any, execution: Execution) -> None:
         return
     if not STRATEGIES[config.strategy].supports_async:
         raise UserError(f"the {config.strategy} strategy folds whole generations in order; drop --async")
-    if getattr(task, "in_process", False):
+    if task.in_process:
         raise UserError(f"--async needs evaluations in worker processes, but {config.task!r} is scored in bulk in this process; drop --async")
     if config.lineage == "compact":
         raise UserError("--async needs full lineage (compact rows are rebuilt by replaying results in the order they were told); "
@@ -207,11 +96,10 @@ def check_execution(config: Any, execution: Execution) -> None:
 def _search(run: Any, execution: Execution, quiet: bool) -> None:
     """Run one search to its budget with a progress display; Ctrl-C checkpoints and exits 130."""
     from evonas.executors import make_executor
-    from evonas.tasks import make_task
 
     config = run.config
     workers = execution.workers
-    if not execution.asynchronous and workers > config.batch and not getattr(make_task(config.task, config.task_options), "in_process", False):
+    if not execution.asynchronous and workers > config.batch and not make_task(config.task, config.task_options).in_process:
         click.echo(f"note: only {config.batch} evaluations run at once (--batch); {workers - config.batch} worker(s) will idle", err=True)
         workers = config.batch
     executor = make_executor(config.task, config.task_options, config.seed, workers, executor=execution.executor,
@@ -234,8 +122,7 @@ def _execute(run: Any, execution: Execution, quiet: bool) -> None:
 
 
 def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, quiet: bool) -> None:
-    from evonas import protocol
-    from evonas.genomes import GENOMES
+    from evonas.families.automl_zero import protocol
 
     def echo(line: str) -> None:
         click.echo(line, err=True)
@@ -253,8 +140,7 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
     click.echo(f"Select fitness for candidate algorithm = {best['select_fitness']:.6f}")
     click.echo(f"Final evaluation fitness (on unseen data) = {final['final_fitness']:.6f}")
     click.echo(f"Algorithm found (experiment {best['experiment']}, id {best['candidate_id']}; dead code removed):")
-    describe = getattr(genome, "describe", None)
-    click.echo(describe() if describe else json.dumps(best["genome"]))
+    click.echo(genome_text(genome) or json.dumps(best["genome"]))
 
 
 def _lineage_row(run: Any, ident: int) -> dict[str, Any]:
@@ -280,9 +166,8 @@ def _lineage_fitness(run: Any, ident: int) -> float:
 
 
 def _summarise(run: Any, quiet: bool) -> None:
+    from evonas.core import Member
     from evonas.run import genome_json, nan_to_none
-    from evonas.strategies import Member
-    from evonas.tasks import make_task
 
     best = run.strategy.best
     click.echo(f"run folder: {run.run_dir}")
@@ -302,11 +187,9 @@ def _summarise(run: Any, quiet: bool) -> None:
         click.echo(f"scoring the best individual (id {best.id}) for the final report ...", err=True)
     report = task.report(best.genome, run.seed_of(best.id))
     click.echo(f"best individual: id {best.id}, fitness {best.fitness:.4f}")
-    describe = getattr(best.genome, "describe", None)
-    click.echo(describe() if describe else genome_json(best.genome))
-    to_dot = getattr(best.genome, "to_dot", None)
-    if to_dot is not None:
-        (run.run_dir / "best.dot").write_text(to_dot())
+    click.echo(genome_text(best.genome) or genome_json(best.genome))
+    if isinstance(best.genome, DrawsDot):
+        (run.run_dir / "best.dot").write_text(best.genome.to_dot())
         click.echo(f"Graphviz drawing: {run.run_dir / 'best.dot'} (render with: dot -Tpng {run.run_dir / 'best.dot'} -o best.png)")
     for key in ("long_test_steps", "generalisation"):
         if key in report:
@@ -347,7 +230,7 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, is_eager=True,
               expose_value=False, callback=load_config_file,
               help="TOML file with evolve's options as keys (and an [options] table for -o settings); flags on the line override it.")
-@click.option("--genome", default="amoeba", show_default=True, help=f"Genome family to search: {', '.join(SPACES)}.")
+@click.option("--genome", default="amoeba", show_default=True, help=f"Genome family to search: {', '.join(FAMILIES)}.")
 @click.option("--task", default=None, help="Task name (default per genome; amoeba: fashion-mnist, the embedded subset) or package.module:factory.")
 @click.option("--strategy", default=None, help=f"Search strategy: {', '.join(STRATEGIES)} (default: neat for the neat genome, else aging).")
 @click.option("--population", type=int, default=None, help="Population size P (preset default).")
@@ -390,18 +273,17 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
         raise UserError("--experiments must be 0 (until solved) or a positive count")
     check_device(device)
     options = click.get_current_context().meta.get("config_options", ()) + tuple(options)
-    config = build_config(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters,
-                          train_images, max_seconds, checkpoint_every, device, parse_options(options), lineage_mode)
+    config = RunOptions(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters, train_images,
+                        max_seconds, checkpoint_every, device, parse_option_pairs(options), lineage_mode).resolve()
     if until_solved is not None:
         config.until_solved = until_solved
-    from evonas.tasks import ImageClassification, task_class
 
     device_notes: list[str] = []  # said once the run exists, so that an error stays the only line
-    task_type = task_class(config.task)[0]
-    if getattr(task_type, "kernel_devices", False):
+    declared = task_declarations(task_class(config.task)[0])
+    if declared.kernel_devices:
         # resolved here, once, and recorded in the config: experiments in other processes and resumes keep it
         config.task_options["device"] = resolve_device(config.task_options.get("device", "cpu"), device_notes.append)
-    elif task_type is ImageClassification:
+    elif declared.torch_device:
         from evonas.kernels.torchnet import check_torch_device
 
         check_torch_device(config.task_options.get("device", "auto"), device_notes.append)
@@ -410,7 +292,7 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     strategy = config.strategy
     out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     if config.protocol is not None and experiments != 1:
-        from evonas import protocol
+        from evonas.families.automl_zero import protocol
 
         state = protocol.start(out, config, max(0, experiments))
         _say(device_notes, quiet)
@@ -448,7 +330,7 @@ def _say(lines: list[str], quiet: bool) -> None:
 @execution_options
 def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: Any) -> None:
     """Continue a stopped or finished run from its checkpoint, with the same or another executor."""
-    from evonas import protocol
+    from evonas.families.automl_zero import protocol
     from evonas.run import Run, RunConfig, load_config
 
     execution = execution_from(execution_flags, quiet)
@@ -482,8 +364,8 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
         from evonas.replay import replay_genomes
 
         genome = replay_genomes(run_dir, {genome_id})[genome_id]
-        describe = getattr(genome, "describe", None)
-        click.echo(json.dumps(genome.to_dict(), indent=2) if as_json or describe is None else describe())
+        text = genome_text(genome)
+        click.echo(json.dumps(genome.to_dict(), indent=2) if as_json or text is None else text)
         return
     table, torn = read_run_lineage(run_dir)
     for path in torn:

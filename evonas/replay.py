@@ -13,10 +13,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from evonas.core import Result
 from evonas.errors import UserError
 from evonas.run import build_strategy, load_config
 from evonas.store import read_lineage
-from evonas.strategies import Result
 
 
 def replay_genomes(run_dir: Path, wanted: set[int]) -> dict[int, Any]:

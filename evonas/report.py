@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from evonas.capabilities import HasDiagrams
+from evonas.capabilities import genome_text as described
 from evonas.errors import UserError
-from evonas.genomes import Diagram
+from evonas.genomes.base import Diagram
 from evonas.run import CHECKPOINT_FILE, LINEAGE_DIR, RunConfig, load_config
 from evonas.store import read_checkpoint, read_lineage
 
@@ -80,7 +82,7 @@ def _save(fig: Any, path: Path, tight: bool = True) -> Path:
 
 def genome_text(genome: Any) -> str:
     """The genome as the run prints it (its code for AutoML-Zero), or its JSON where a family has no text form."""
-    return genome.describe() if hasattr(genome, "describe") else json.dumps(genome.to_dict(), indent=1)
+    return described(genome) or json.dumps(genome.to_dict(), indent=1)
 
 
 def _finish_fitness_axes(ax: Any, xlabel: str, title: str) -> None:
@@ -304,7 +306,7 @@ def draw_diagram(ax: Any, diagram: Diagram) -> None:
 
 def plot_genome(genome: Any, title: str, path: Path) -> Path:
     """A drawing of a genome: its graphs where the family has them (cells, motifs, NEAT), else its code or text."""
-    diagrams = genome.diagrams() if hasattr(genome, "diagrams") else []
+    diagrams = genome.diagrams() if isinstance(genome, HasDiagrams) else []
     if diagrams:
         fig = _figure(6.0 * min(len(diagrams), 2), 4.5 * math.ceil(len(diagrams) / 2))
         for k, diagram in enumerate(diagrams):
@@ -361,7 +363,7 @@ def _facts(run: RunData) -> list[tuple[str, str]]:
 
 def best_experiment(folder: Path) -> Path:
     """The experiment folder of an AutoML-Zero protocol that holds its best candidate so far."""
-    from evonas import protocol
+    from evonas.families.automl_zero import protocol
 
     state = protocol.load(folder)
     if not state.get("best"):
@@ -373,7 +375,7 @@ def write_report(paths: list[Path], out: Path | None = None) -> Path:
     """Write the PNGs and ``report.html`` for one or more runs (curves overlaid); returns the HTML path.
 
     A protocol folder stands for its best experiment."""
-    from evonas import protocol
+    from evonas.families.automl_zero import protocol
 
     if not paths:
         raise UserError("give at least one run folder")

@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,14 @@ import numpy as np
 import pyarrow as pa
 
 from evonas import __version__
+from evonas.capabilities import CountsTrainSteps, KeepsState
+from evonas.config import RunConfig
+from evonas.core import Brood, Candidate, Member, Result, ResultBatch, first_solved, unusable_fitness
 from evonas.errors import UserError
 from evonas.executors import Executor, InProcessExecutor, evaluation_seed
-from evonas.genomes import SPACES, InvalidGenome, Mutation
-from evonas.genomes.base import canonical_hash
+from evonas.genomes.base import InvalidGenome, Mutation
 from evonas.progress import Progress
+from evonas.registry import SPACES, make_task
 from evonas.store import (
     LINEAGE_SCHEMA,
     SMALL_BATCH,
@@ -42,55 +44,12 @@ from evonas.store import (
     write_checkpoint,
     write_lineage_part,
 )
-from evonas.strategies import STRATEGIES, Candidate, Member, Result, ResultBatch, Strategy
-from evonas.strategies.base import Brood, first_solved, unusable_fitness
-from evonas.tasks import make_task
+from evonas.strategies import STRATEGIES, Strategy
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.arrow"
 LINEAGE_DIR = "lineage"
 ASIDE_DIR = "set-aside"
-
-
-@dataclass
-class RunConfig:
-    """Everything needed to rebuild a run; ``cycles`` (the total evaluation budget) may grow on resume."""
-
-    genome: str
-    space: dict[str, Any]
-    task: str
-    task_options: dict[str, Any]
-    strategy: str
-    strategy_options: dict[str, Any]
-    seed: int
-    cycles: int
-    batch: int
-    checkpoint_every: int = 1
-    checkpoint_seconds: float = 30.0
-    max_seconds: float | None = None
-    max_train_steps: int | None = None
-    lineage: str = "full"
-    until_solved: bool = False  # stop at the first evaluation whose metrics say solved >= 1
-    protocol: dict[str, Any] | None = None
-    evonas_version: str = __version__
-    preset: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def identity_hash(self) -> str:
-        """Hash of what must not change across a resume (everything but budgets, version and checkpoint cadence)."""
-        data = asdict(self)
-        for key in ("cycles", "max_seconds", "max_train_steps", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra", "protocol", "until_solved"):
-            data.pop(key)
-        return canonical_hash(data)
-
-    def to_json(self) -> str:
-        """Pretty JSON for config.json."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> RunConfig:
-        """Parse config.json."""
-        return cls(**json.loads(text))
 
 
 def build_strategy(config: RunConfig) -> Strategy:
@@ -109,7 +68,7 @@ def build_strategy(config: RunConfig) -> Strategy:
 def check_task(config: RunConfig) -> None:
     """Build the task once (bad options fail here) and check it scores this genome kind."""
     task = make_task(config.task, config.task_options)
-    kinds = getattr(task, "genome_kinds", ())
+    kinds = task.genome_kinds
     if kinds and config.genome not in kinds:
         raise UserError(f"task {config.task!r} scores {', '.join(kinds)} genomes, not {config.genome!r}; pick a matching --task")
 
@@ -137,6 +96,7 @@ class Run:
         self.buffer = LineageBuffer()
         self.config_hash = config.identity_hash()
         self.executor: Any = None
+        self._step_counter: CountsTrainSteps | None = None  # the task, when it counts train steps (set by execute)
         self.task_state: Any = None
         self.best_logged = -math.inf
         self.solved: Candidate | None = None  # the first candidate that met the task's success criterion
@@ -212,8 +172,10 @@ class Run:
         """
         strategy = self.strategy
         self.executor = executor
-        task = getattr(executor, "task", None)
-        if self.task_state is not None and task is not None and hasattr(task, "load_state_dict"):
+        task = executor.task
+        # asked once per run: the loop reads the step count after every batch
+        self._step_counter: CountsTrainSteps | None = task if isinstance(task, CountsTrainSteps) else None
+        if self.task_state is not None and isinstance(task, KeepsState):
             task.load_state_dict(self.task_state)
             self.task_state = None
         started = time.perf_counter()
@@ -252,7 +214,7 @@ class Run:
             self._holding_stops = False
             self.checkpoint(started)
             best = strategy.best.fitness if strategy.best else None
-            self._progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
+            self._progress.update(strategy.told, best, self.failed, force=True, fraction=self._budget_fraction(), extra=strategy.progress_fields())
             self._progress.close()
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
@@ -271,17 +233,15 @@ class Run:
             return True
         if config.max_seconds is not None and self.elapsed_before + time.perf_counter() - started >= config.max_seconds:
             return True
-        task = getattr(self.executor, "task", None)
-        return config.max_train_steps is not None and getattr(task, "train_steps", 0) >= config.max_train_steps
+        counter = self._step_counter
+        return config.max_train_steps is not None and counter is not None and counter.train_steps >= config.max_train_steps
 
     def _breeder(self, executor: Executor) -> Any:
         """The strategy's compiled stand-in for whole batches on this task, if it has one (see
         ``AgingEvolution.breeder``); the single-process executor only, since the task must be here."""
-        make = getattr(self.strategy, "breeder", None)
-        task = getattr(executor, "task", None)
-        if make is None or task is None or not isinstance(executor, InProcessExecutor) or self.config.until_solved:
+        if executor.task is None or not isinstance(executor, InProcessExecutor) or self.config.until_solved:
             return None
-        return make(task, self.config.batch, self.config.seed, getattr(executor, "name", ""))
+        return self.strategy.breeder(executor.task, self.config.batch, self.config.seed, executor.name)
 
     def _loop_batches(self, executor: Executor, started: float) -> None:
         strategy = self.strategy
@@ -361,8 +321,7 @@ class Run:
         if self._stop_pending():
             raise KeyboardInterrupt
         best = strategy.best.fitness if strategy.best else None
-        task = getattr(self.executor, "task", None)
-        self._progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(task), extra=_progress_fields(strategy))
+        self._progress.update(strategy.told, best, self.failed, fraction=self._budget_fraction(), extra=strategy.progress_fields())
         now = time.perf_counter()
         told_at, time_at = self._last_checkpoint
         if strategy.told - told_at >= self.config.checkpoint_every or now - time_at >= self.config.checkpoint_seconds:
@@ -375,11 +334,11 @@ class Run:
             if self._stop_pending():
                 raise KeyboardInterrupt
 
-    def _budget_fraction(self, task: Any) -> float | None:
+    def _budget_fraction(self) -> float | None:
         """Share of the train-step budget spent, when that budget (not the evaluation count) ends the run."""
-        if self.config.max_train_steps is None or not hasattr(task, "train_steps"):
+        if self.config.max_train_steps is None or self._step_counter is None:
             return None
-        return min(1.0, task.train_steps / self.config.max_train_steps)
+        return min(1.0, self._step_counter.train_steps / self.config.max_train_steps)
 
     def record(self, candidates: list[Candidate], results: list[Result]) -> None:
         """Buffer the told batch's lineage rows (this runs for every child); a ``ResultBatch`` is read from its
@@ -516,8 +475,8 @@ class Run:
         members = {m.id: m for m in self.strategy.members()}
         rows = [(m.id, m.fitness, genome_json(m.genome)) for m in members.values()]
         state = self.strategy.state_dict()
-        task = getattr(self.executor, "task", None)
-        task_state = task.state_dict() if task is not None and hasattr(task, "state_dict") else self.task_state
+        task = self.executor.task if self.executor is not None else None
+        task_state = task.state_dict() if isinstance(task, KeepsState) else self.task_state
         if task_state is not None:
             state["task"] = task_state
         if self.pending:
@@ -573,11 +532,6 @@ def candidate_from_dict(data: dict[str, Any], space: Any) -> Candidate:
         int(data["id"]), data["parent_id"], data["second_parent_id"], int(data["birth"]), space.genome_from_dict(data["genome"]),
         None if mutation is None else Mutation(str(mutation[0]), str(mutation[1])),
     )
-
-
-def _progress_fields(strategy: Strategy) -> dict[str, Any] | None:
-    fields = getattr(strategy, "progress_fields", None)
-    return fields() if fields is not None else None
 
 
 def load_config(run_dir: Path) -> RunConfig:

@@ -126,7 +126,7 @@ class MetricColumns:
     def rows(self) -> list[list[tuple[str, float]]]:
         """Per-row (name, value) pairs, absent metrics left out."""
         # the one NaN-means-absent rule, imported late: store sits below strategies
-        from evonas.strategies.base import metric_rows
+        from evonas.core import metric_rows
 
         return [list(m.items()) for m in metric_rows(self.columns, self.count)]
 

@@ -15,16 +15,21 @@ import numpy as np
 
 from .base import InvalidGenome, Mutation, canonical_hash, expect
 from .program_ir import (
+    ALTER_FIELDS,
     COMPONENTS,
+    COPY,
     DATA_OPS,
     GAUSSIAN_OPS,
     IN_KIND,
+    MUTATION_TYPES,
     N_OPS,
+    NO_COMPONENT,
     OP_ID,
     OP_NAMES,
     OUT_KIND,
     PARTIAL_WRITE_OPS,
     RANDOM_OPS,
+    REFUSED,
     UNIFORM_OPS,
     ProgramBatch,
     op_inputs,
@@ -34,17 +39,7 @@ from .program_ir import (
 Instruction = tuple[int, int, int, int, float, float, float]
 Component = tuple[Instruction, ...]
 
-MUTATION_TYPES: tuple[str, ...] = (
-    "alter_param", "randomize_instruction", "randomize_component", "insert", "remove", "trade",
-    "randomize_algorithm", "identity",
-)
 NOP: Instruction = (0, 0, 0, 0, 0.0, 0.0, 0.0)
-# Codes of the compiled mutation (kernels/program_mutate.py), beyond indices into MUTATION_TYPES: an unmutated
-# copy, no component allowed to change, a size limit refusing insert/remove; the alter_param field names.
-COPY = len(MUTATION_TYPES)
-NO_COMPONENT = COPY + 1
-REFUSED = -2
-ALTER_FIELDS: tuple[str, ...] = ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev", "bounds", "in1", "in2")
 
 
 class ProgramGenome:

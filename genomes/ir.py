@@ -122,3 +122,9 @@ class MotifIR:
 
     primitives: tuple[str, ...]
     levels: tuple[tuple[MotifGraph, ...], ...]
+
+
+# What NEAT's compiled variation did to a child (bits of its code); the names, in this order, make the lineage's
+# mutation text ("weights+add_node", "crossover+weights", "elite", "clone").
+WEIGHTS, ADD_NODE, ADD_CONNECTION, TOGGLE_ENABLE, REENABLE, CROSSOVER, ELITE = 1, 2, 4, 8, 16, 32, 64
+MUTATION_NAMES = ("weights", "add_node", "add_connection", "toggle_enable", "reenable")

@@ -19,14 +19,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import Diagram, InvalidGenome, Mutation, canonical_hash, expect
-from .ir import ActivationIR, NeatPopulationIR
+from .ir import CROSSOVER, ELITE, MUTATION_NAMES, ActivationIR, NeatPopulationIR
 
 STEEPNESS = 4.9  # [EC02] 4.1: phi(x) = 1 / (1 + exp(-4.9 x))
 
-# What the compiled variation did to a child (bits of its code); the names, in this order, make the lineage's
-# mutation text ("weights+add_node", "crossover+weights", "elite", "clone").
-WEIGHTS, ADD_NODE, ADD_CONNECTION, TOGGLE_ENABLE, REENABLE, CROSSOVER, ELITE = 1, 2, 4, 8, 16, 32, 64
-MUTATION_NAMES = ("weights", "add_node", "add_connection", "toggle_enable", "reenable")
 _MUTATIONS: dict[int, Mutation] = {}
 
 
@@ -627,3 +623,11 @@ def _gather(batch: NeatPopulationIR, rows: np.ndarray) -> NeatPopulationIR:
     offset, innovation, source, target, weight, enabled, hidden_offset, hidden = gather_rows(
         b.conn_offset, b.innovation, b.source, b.target, b.weight, b.enabled, b.hidden_offset, b.hidden, rows)
     return NeatPopulationIR(b.n_inputs, b.n_outputs, offset, innovation, source, target, weight, enabled, hidden_offset, hidden)
+
+
+def activate_genomes(genomes: list[NeatGenome], rows: np.ndarray) -> np.ndarray:
+    """Outputs ``[genome, row, output]`` of NEAT genomes on input rows (bias value included where the genome has
+    a bias), one pass from a zero state per row: the helper for user tasks that score NEAT networks."""
+    from evonas.kernels.neat_cpu import activate_rows, lower_population
+
+    return activate_rows(lower_population(population_ir(list(genomes))), rows)  # type: ignore[no-any-return]

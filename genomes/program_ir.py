@@ -12,6 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The mutation kinds of [C]'s mutator, in the order of the ``mutation_weights`` table and the lineage texts.
+MUTATION_TYPES: tuple[str, ...] = (
+    "alter_param", "randomize_instruction", "randomize_component", "insert", "remove", "trade",
+    "randomize_algorithm", "identity",
+)
+# Codes of the compiled mutation (kernels/program_mutate.py), beyond indices into MUTATION_TYPES: an unmutated
+# copy, no component allowed to change, a size limit refusing insert/remove; the alter_param field names.
+COPY = len(MUTATION_TYPES)
+NO_COMPONENT = COPY + 1
+REFUSED = -2
+ALTER_FIELDS: tuple[str, ...] = ("no_op unchanged", "out", "constant", "index", "value", "row", "column", "mean", "stddev", "bounds", "in1", "in2")
+
 # (name, input kinds, output kind)
 OP_TABLE: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("no_op", (), None),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numba
 import numpy as np
@@ -182,14 +181,6 @@ def activate_rows(nets: PackedNets, inputs: np.ndarray) -> np.ndarray:
     _activate_rows(nets.order_offset, nets.order, nets.begin, nets.end, nets.source, nets.weight, nets.n_nodes, nets.n_inputs,
                    nets.n_outputs, inputs, out, chunks)
     return out
-
-
-def activate_genomes(genomes: list[Any], rows: np.ndarray) -> np.ndarray:
-    """Outputs ``[genome, row, output]`` of NEAT genomes on input rows (bias value included where the genome has
-    a bias), one pass from a zero state per row: the helper for user tasks that score NEAT networks."""
-    from evonas.genomes.neat import population_ir
-
-    return activate_rows(lower_population(population_ir(list(genomes))), rows)
 
 
 # -- cart-pole physics ([NEATC] CartPole::step and rk4) ------------------------------------------------

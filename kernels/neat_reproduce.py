@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from evonas.genomes.neat import ADD_CONNECTION, ADD_NODE, CROSSOVER, ELITE, REENABLE, TOGGLE_ENABLE, WEIGHTS
+from evonas.genomes.ir import ADD_CONNECTION, ADD_NODE, CROSSOVER, ELITE, REENABLE, TOGGLE_ENABLE, WEIGHTS
 
 from .splitmix import index, uniform
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from evonas.genomes.automl_zero import ALTER_FIELDS, COPY, MUTATION_TYPES, NO_COMPONENT, REFUSED
+from evonas.genomes.program_ir import ALTER_FIELDS, COPY, MUTATION_TYPES, NO_COMPONENT, REFUSED
 
 from .program_cpu import copy_instruction
 from .splitmix import index as _index

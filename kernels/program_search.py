@@ -95,7 +95,8 @@ _LOW = (1 << 32) - 1
 
 def new_control(helpers: int, wait: bool = False) -> np.ndarray:
     """A control array for a ``breed`` call with ``helpers`` threads running ``assist`` beside it (0: none); with
-    ``wait`` the call first waits until they all run (tests: then they surely take part; a run never waits)."""
+    ``wait`` the call first waits until they all run, and each shared job until a helper has claimed a chunk of it
+    (tests: then they surely take part; the calling thread could otherwise take every chunk first; a run never waits)."""
     control = np.zeros(CONTROL_SIZE, dtype=np.int64)
     control[HELPERS] = helpers
     control[SPREAD] = 2 * (helpers + 1)
@@ -213,6 +214,9 @@ def _share(control, epoch, kind, n, base, buffers, ring, children, tables, task,
     atomic_store(control, DONE, 0)
     atomic_store(control, CLAIM, epoch << 32)
     atomic_store(control, EPOCH, epoch)  # publishes the parameters above
+    if control[WAIT]:  # tests: a helper claims the first chunk, so shared work is surely covered (a run never waits)
+        while (atomic_load(control, CLAIM) & _LOW) == 0:
+            spin_pause()
     _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, False)
     while atomic_load(control, DONE) < n:
         spin_pause()

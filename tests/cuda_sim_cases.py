@@ -14,6 +14,8 @@ from numba import config
 from test_automl_zero import random_program, sgd_linear_regression, small_tasks
 from test_neat import FEED_FORWARD, RECURRENT, grown
 
+from evonas.families.automl_zero.tasks import ProgramTaskSet
+from evonas.families.neat.tasks import STANDARD_START, NeatTask
 from evonas.genomes.automl_zero import ProgramGenome, ProgramSpace, to_batch
 from evonas.genomes.neat import NeatSpace
 from evonas.genomes.program_ir import OP_ID
@@ -21,8 +23,6 @@ from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, activate_rows, pack, pol
 from evonas.kernels.neat_cuda import activate_rows_cuda, pole_episodes_cuda
 from evonas.kernels.program_cpu import run_programs
 from evonas.kernels.program_cuda import run_programs_cuda
-from evonas.tasks.neat import STANDARD_START, NeatTask
-from evonas.tasks.programs import ProgramTaskSet
 
 pytestmark = [
     pytest.mark.skipif(not config.ENABLE_CUDASIM, reason="run by test_gpu.py with NUMBA_ENABLE_CUDASIM=1"),

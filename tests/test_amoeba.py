@@ -11,8 +11,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evonas.genomes import InvalidGenome
 from evonas.genomes.amoeba import NASNET_OPS, AmoebaGenome, AmoebaSpace, amoebanet_a, unused_states
+from evonas.genomes.base import InvalidGenome
 from evonas.genomes.ir import Macro
 from evonas.kernels.torchnet import build_module
 

@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from program_reference import reference_fitness
 
-from evonas.genomes import InvalidGenome
+from evonas.families.automl_zero.tasks import ProgramTaskSet, build_task_arrays
 from evonas.genomes.automl_zero import MUTATION_TYPES, ProgramGenome, ProgramSpace, to_batch
+from evonas.genomes.base import InvalidGenome
 from evonas.genomes.program_ir import OP_ID, OP_NAMES, ProgramBatch
 from evonas.kernels.program_cpu import TaskArrays, run_programs
-from evonas.tasks.programs import ProgramTaskSet, build_task_arrays
 
 ALL_OPS = tuple(OP_NAMES[1:])
 WIDE = ProgramSpace(
@@ -248,7 +248,7 @@ def test_fec_cache_reuses_scores_of_functionally_equal_programs() -> None:
 def test_fec_cache_state_round_trips_in_order_and_reads_the_older_list_form() -> None:
     """The checkpointed cache gives back the same entries in LRU order with their counts; the list form of
     earlier checkpoints still loads."""
-    from evonas.tasks.programs import FecCache
+    from evonas.families.automl_zero.tasks import FecCache
 
     cache = FecCache(size=5, forget_every=3)
     for key, fitness in ((2**64 - 1, 0.25), (7, -1.5), (0, 1.0), (2**63, 0.125), (9, 0.5), (11, 0.75)):
@@ -549,10 +549,10 @@ def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | Non
     until its helpers run, so that they take part even in calls shorter than a thread's start."""
     import pyarrow.dataset as ds
 
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import InProcessExecutor
+    from evonas.families.automl_zero.search import ProgramBreeder
     from evonas.run import Run
-    from evonas.tasks.program_search import ProgramBreeder
 
     bred: list[int] = []
     real_breed = ProgramBreeder.breed
@@ -568,8 +568,8 @@ def _search(folder: Path, options: dict, cycles: int, max_train_steps: int | Non
         return made
 
     monkeypatch.setattr(ProgramTaskSet, "breeder", breeder_with_helpers if compiled else (lambda self, *a: None))
-    config = build_config("automl-zero", "linear-regression", "aging", 60, 6, cycles, 10, 5, "cpu", None, None, None, None, None,
-                          "cpu", {"tasks": 3, "train": 20, "valid": 10, **options}, "full")
+    config = RunOptions("automl-zero", "linear-regression", "aging", 60, 6, cycles, 10, 5, "cpu", None, None, None, None, None,
+                          "cpu", {"tasks": 3, "train": 20, "valid": 10, **options}, "full").resolve()
     config.max_train_steps = max_train_steps
     run = Run.create(folder, config)
     if resume_at is not None:  # stop part-way (a budget), then resume to the end as `evonas resume` does
@@ -628,7 +628,7 @@ def test_helper_threads_take_shares_of_the_work_and_change_nothing(tmp_path: Pat
 def test_compiled_loop_does_all_the_work_itself_when_a_helper_never_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Work is claimed chunk by chunk, so a call whose helper thread never gets to run (a busy machine) still
     finishes, alone, with the same run; nothing waits for a helper that has not claimed anything."""
-    import evonas.tasks.program_search as program_search
+    import evonas.families.automl_zero.search as program_search
 
     class NeverRuns:
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -19,12 +19,12 @@ from neat_reference import step_network
 from test_automl_zero import random_program, small_tasks
 from test_neat import FEED_FORWARD, RECURRENT, grown
 
-from evonas.export import neat_python
-from evonas.genomes import GENOMES
+from evonas.families.automl_zero.export import program_python
+from evonas.families.neat.export import neat_python
 from evonas.genomes.automl_zero import to_batch
 from evonas.genomes.neat import population_ir
 from evonas.kernels.neat_cpu import activate_rows, lower_population
-from evonas.program_export import program_python
+from evonas.registry import GENOMES
 
 
 def load_source(source: str, tmp_path: Path, name: str) -> ModuleType:
@@ -112,8 +112,8 @@ def test_exported_cell_network_loads_with_torch_alone_and_gives_the_run_logits(c
     """The best network, trained as its evaluation trained it: same validation accuracy as logged, same logits in a
     fresh process that imports only torch."""
     from evonas.executors import evaluation_seed
+    from evonas.registry import make_task
     from evonas.run import load_config
-    from evonas.tasks import make_task
 
     result = run_cli("export", str(cell_run), "--best")
     assert result.returncode == 0, result.stderr

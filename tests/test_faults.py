@@ -13,10 +13,10 @@ import pyarrow.dataset as ds
 import pytest
 from cli_helpers import EVONAS, run_cli
 
+from evonas.core import Candidate
 from evonas.executors import PoolExecutor
-from evonas.genomes import BitGenome
+from evonas.genomes.bitstring import BitGenome
 from evonas.run import Run
-from evonas.strategies import Candidate
 
 LOGGED = ["id", "parent_id", "birth", "mutation", "genome", "fitness", "status", "error", "metrics"]
 BITS = ["--genome", "bitstring", "--task", "onemax", "--population", "10", "--sample", "3", "-q"]
@@ -27,9 +27,16 @@ def rows(run_dir: Path, columns: list[str] = LOGGED) -> list[dict]:
     return ds.dataset(run_dir / "lineage", format="arrow").to_table(columns=columns).sort_by("id").to_pylist()
 
 
+def _default_sigint() -> None:
+    # A child inherits an ignored SIGINT (pytest started with nohup or in the background), and Python then keeps
+    # ignoring it: the Ctrl-C tests need the handler a terminal's process has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONSAFEPATH": "1"}
-    return subprocess.Popen([*EVONAS, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen([*EVONAS, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
 
 
 def start_running(args: list[str], out: Path, settle: float) -> subprocess.Popen:
@@ -208,16 +215,16 @@ def test_verbose_prints_each_failure_and_each_new_best_as_it_happens(tmp_path: P
 
 
 @pytest.mark.parametrize("where", ["ask", "evaluate", "tell", "flush"])
-def test_a_stop_at_any_step_of_a_batch_resumes_to_the_uninterrupted_lineage(tmp_path: Path, where: str) -> None:
+def test_a_stop_at_any_step_of_a_batch_resumes_to_the_uninterrupted_lineage(tmp_path: Path, where: str, default_sigint: None) -> None:
     """Ctrl-C inside ask (after its random draws), as the results come back, inside tell (held until the batch
     is logged) or between writing a lineage part and forgetting its rows (held until the checkpoint is whole):
     the checkpoint describes the state after a whole tell and no row is written twice, so resuming gives the
     same lineage."""
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import InProcessExecutor
 
     def fresh_run(name: str) -> tuple[Run, InProcessExecutor]:
-        config = build_config("bitstring", "onemax", "aging", 10, 3, 300, 2, 9, "cpu", None, None, None, None, 40, "cpu")
+        config = RunOptions("bitstring", "onemax", "aging", 10, 3, 300, 2, 9, "cpu", None, None, None, None, 40, "cpu").resolve()
         return Run.create(tmp_path / name, config), InProcessExecutor(config.task, config.task_options, config.seed)
 
     reference, executor = fresh_run("reference")

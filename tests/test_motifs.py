@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evonas.genomes import InvalidGenome
+from evonas.genomes.base import InvalidGenome
 from evonas.genomes.ir import Macro
 from evonas.genomes.motifs import MotifGenome, MotifSpace, active_edges, connected, edge_index
 from evonas.kernels.motifnet import MotifModule

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from neat_reference import episode, forward, rk4
 
-from evonas.genomes import InvalidGenome
+from evonas.families.neat.tasks import STANDARD_START, NeatTask, generalisation_starts
+from evonas.genomes.base import InvalidGenome
 from evonas.genomes.neat import NeatGenome, NeatSpace
 from evonas.kernels.neat_cpu import THIRTY_SIX_DEGREES, activate_rows, pack, pole_episodes, rk4_step
 from evonas.strategies import NeatReproduction, Result
-from evonas.tasks.neat import STANDARD_START, NeatTask, generalisation_starts
 
 FEED_FORWARD = NeatSpace(inputs=3, outputs=2, prob_add_node=0.3, prob_add_connection=0.5, prob_toggle_enable=0.1, prob_reenable=0.1)
 RECURRENT = NeatSpace(inputs=3, outputs=2, feed_forward=False, prob_add_node=0.3, prob_add_connection=0.5, prob_toggle_enable=0.1, prob_reenable=0.1,

@@ -70,6 +70,6 @@ def test_a_normal_wheel_ships_the_mapped_packages_and_the_data(tmp_path: Path) -
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("evonas/kernels/torchnet.py", "evonas/kernels/program_cpu.py", "evonas/genomes/amoeba.py",
                      "evonas/genomes/automl_zero.py", "evonas/data/fashion_mnist_subset.npz",
-                     "evonas/data/FASHION_MNIST_LICENSE.txt", "evonas/strategies/aging.py", "evonas/tasks/programs.py"):
+                     "evonas/data/FASHION_MNIST_LICENSE.txt", "evonas/strategies/aging.py", "evonas/families/automl_zero/tasks.py"):
         assert expected in names, expected
     assert not any(name.startswith(("kernels/", "genomes/")) for name in names)

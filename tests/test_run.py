@@ -92,7 +92,7 @@ def test_evolve_prints_best_architecture_validation_and_test_accuracy(tmp_path: 
 
 FLAKY_TASK = '''
 import math
-from evonas.tasks import Task
+from evonas.tasks.base import Task
 
 class Flaky(Task):
     name = "flaky"
@@ -445,11 +445,11 @@ def test_parallel_protocol_experiments_give_the_sequential_outcome(tmp_path: Pat
 
 def test_parallel_protocol_stops_an_experiment_it_no_longer_needs(tmp_path: Path) -> None:
     """When experiment 1 passes selection, experiment 2 (already running) is stopped with a checkpoint and kept."""
-    from evonas import protocol
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
+    from evonas.families.automl_zero import protocol
 
-    config = build_config("automl-zero", "linear-regression", "aging", None, None, None, None, 2, "smoke", None, None, None, None,
-                          None, "cpu", {}, None)
+    config = RunOptions("automl-zero", "linear-regression", "aging", None, None, None, None, 2, "smoke", None, None, None, None,
+                          None, "cpu", {}, None).resolve()
     config.protocol = {**config.protocol, "threshold": -1.0}  # any candidate passes
     folder = tmp_path / "demo"
     lines: list[str] = []
@@ -463,11 +463,11 @@ def test_parallel_protocol_stops_an_experiment_it_no_longer_needs(tmp_path: Path
 def test_parallel_protocol_stops_an_unneeded_experiment_running_in_its_own_thread(tmp_path: Path) -> None:
     """One experiment at a time runs in a thread of the protocol's process: when experiment 2 (a process) passes
     selection, experiment 3 (the thread's, started after 1 failed) is stopped with a checkpoint and kept."""
-    from evonas import protocol
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
+    from evonas.families.automl_zero import protocol
 
-    config = build_config("automl-zero", "linear-regression", "aging", None, None, None, None, 2, "smoke", None, None, None, None,
-                          None, "cpu", {}, None)
+    config = RunOptions("automl-zero", "linear-regression", "aging", None, None, None, None, 2, "smoke", None, None, None, None,
+                          None, "cpu", {}, None).resolve()
     config.protocol = {**config.protocol, "threshold": 0.34}  # seed 2: experiment 1 selects at 0.3386, experiment 2 at 0.3451
     folder = tmp_path / "demo"
     lines: list[str] = []
@@ -480,16 +480,22 @@ def test_parallel_protocol_stops_an_unneeded_experiment_running_in_its_own_threa
 
 
 class _FailingXor:
-    """NEAT XOR that fails every genome whose evaluation seed is a multiple of 5; ``columns`` picks the path."""
+    """NEAT XOR that fails every genome whose evaluation seed is a multiple of 5, scored one (fitness, metrics)
+    per genome (``evaluate_batch``)."""
 
     name = "failing-xor"
 
-    def __init__(self, columns: bool) -> None:
-        from evonas.tasks.neat import NeatTask
+    def __init__(self) -> None:
+        from evonas.families.neat.tasks import NeatTask
 
         self.inner = NeatTask("xor")
-        if not columns:
-            self.evaluate_columns = None  # the executor then takes evaluate_batch, one (fitness, metrics) per genome
+
+    def evaluate_batch(self, genomes: list, seeds: list[int]) -> list:
+        return [(float("nan") if s % 5 == 0 else f, m) for s, (f, m) in zip(seeds, self.inner.evaluate_batch(genomes, seeds))]
+
+
+class _FailingXorColumns(_FailingXor):
+    """The same task scored as columns (``evaluate_columns``), which the executor prefers."""
 
     def evaluate_columns(self, genomes: list, seeds: list[int]) -> tuple:
         import numpy as np
@@ -497,24 +503,21 @@ class _FailingXor:
         fitness, metrics = self.inner.evaluate_columns(genomes, seeds)
         return np.where(np.array(seeds) % 5 == 0, np.nan, fitness), metrics
 
-    def evaluate_batch(self, genomes: list, seeds: list[int]) -> list:
-        return [(float("nan") if s % 5 == 0 else f, m) for s, (f, m) in zip(seeds, self.inner.evaluate_batch(genomes, seeds))]
-
 
 @pytest.mark.parametrize("lineage", ["full", "compact"])
 def test_columnar_evaluation_logs_the_same_lineage_as_one_result_per_genome(tmp_path: Path, lineage: str) -> None:
     """A bulk task's columns (no Result objects) and its per-genome results give the same run: same lineage rows
     (failures included), same best, same solution."""
-    from evonas.cli import build_config
+    from evonas.config import RunOptions
     from evonas.executors import InProcessExecutor
     from evonas.run import Run
 
     tables, bests = [], []
     for columns in (True, False):
-        config = build_config("neat", "xor", None, None, None, 3000, None, 4, "cpu", None, None, None, None, 1000, "cpu", {}, lineage)
+        config = RunOptions("neat", "xor", None, None, None, 3000, None, 4, "cpu", None, None, None, None, 1000, "cpu", {}, lineage).resolve()
         config.until_solved = False
         run = Run.create(tmp_path / f"run-{columns}", config)
-        best = run.execute(InProcessExecutor(config.task, config.task_options, config.seed, task=_FailingXor(columns)))  # type: ignore[arg-type]
+        best = run.execute(InProcessExecutor(config.task, config.task_options, config.seed, task=_FailingXorColumns() if columns else _FailingXor()))  # type: ignore[arg-type]
         bests.append((best.id, best.fitness, run.failed))
         tables.append(ds.dataset(str(tmp_path / f"run-{columns}" / "lineage"), format="arrow").to_table()
                       .drop_columns(["wall_time", "eval_seconds"]).sort_by("id"))
@@ -542,8 +545,8 @@ class _OneBadGenome:
 
 def test_a_failing_column_batch_is_scored_genome_by_genome() -> None:
     """When a bulk call raises, each genome is scored alone, so only the bad ones fail, with their own error."""
+    from evonas.core import Candidate
     from evonas.executors import InProcessExecutor, evaluation_seed
-    from evonas.strategies import Candidate
 
     executor = InProcessExecutor("one-bad", {}, 11, task=_OneBadGenome())  # type: ignore[arg-type]
     candidates = [Candidate(i, None, None, i, object(), None) for i in range(12)]  # type: ignore[arg-type]

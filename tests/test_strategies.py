@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from evonas.genomes import BitSpace
+from evonas.genomes.bitstring import BitSpace
 from evonas.strategies import AgingEvolution, Member, RandomSearch, Result, Strategy
 
 
@@ -113,7 +113,7 @@ def test_bad_settings_are_refused() -> None:
 def test_aging_evolution_beats_random_search_on_noisy_onemax() -> None:
     """[RE] Supplement C's toy: with equal budgets, evolution climbs far above what random bit strings reach."""
     from evonas.executors import evaluation_seed
-    from evonas.tasks import OneMax
+    from evonas.tasks.toy import OneMax
 
     task = OneMax(noise=0.01)
 

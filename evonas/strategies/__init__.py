@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from evonas.core import Candidate, Member, Result, ResultBatch, rank_value
+
 from .aging import AgingEvolution
-from .base import Candidate, Member, Result, ResultBatch, Strategy, rank_value
+from .base import Strategy
 from .neat import NeatReproduction
 from .random_search import RandomSearch
 from .tournament import Tournament
@@ -14,7 +16,4 @@ STRATEGIES: dict[str, type[Strategy]] = {
     Tournament.name: Tournament,
 }
 
-#: The strategy ``evolve`` uses when ``--strategy`` is not given, per genome kind (aging otherwise).
-DEFAULT_STRATEGIES: dict[str, str] = {"neat": NeatReproduction.name, "motifs": Tournament.name}
-
-__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "AgingEvolution", "Candidate", "Member", "NeatReproduction", "RandomSearch", "Result", "ResultBatch", "Tournament", "Strategy", "rank_value"]
+__all__ = ["STRATEGIES", "AgingEvolution", "Candidate", "Member", "NeatReproduction", "RandomSearch", "Result", "ResultBatch", "Tournament", "Strategy", "rank_value"]

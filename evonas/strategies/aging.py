@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from evonas.genomes import Space
+from evonas.capabilities import BreedsCompiled
+from evonas.core import Candidate, Member, Result, ResultBatch, rank_value
+from evonas.genomes.base import Space
 
-from .base import Candidate, Member, Result, ResultBatch, Strategy, rank_value
+from .base import Strategy
 
 _ID, _GENOME = attrgetter("id"), attrgetter("genome")
 
@@ -69,10 +71,9 @@ class AgingEvolution(Strategy):
         """A compiled stand-in for ask -> evaluate -> tell of whole batches, when the task offers one for this
         space and these settings (``task.breeder``); None otherwise. It gives the same lineage as the batch path;
         ``worker`` names the evaluator in the lineage rows."""
-        make = getattr(task, "breeder", None)
-        if make is None or not (self.aging and self.replace and self.on_failure == "worst"):
+        if not isinstance(task, BreedsCompiled) or not (self.aging and self.replace and self.on_failure == "worst"):
             return None
-        return make(self, batch, run_seed, worker)
+        return task.breeder(self, batch, run_seed, worker)
 
     def options(self) -> dict[str, Any]:
         """P, S, sampling with replacement, and the failure rule."""
@@ -203,6 +204,10 @@ class AgingEvolution(Strategy):
         super().load_state_dict(state, members)
         self.population = deque(members[int(i)] for i in state["population"])
         self._fitness, self._fitness_new = None, []
+
+    def population_members(self) -> list[Member]:
+        """The current population, oldest first."""
+        return list(self.population)
 
     def members(self) -> list[Member]:
         """Population plus best in history."""

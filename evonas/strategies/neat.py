@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from evonas.genomes import Mutation, Space
+from evonas.capabilities import Speciates
+from evonas.core import Candidate, Member, Result, ResultBatch
+from evonas.genomes.base import Mutation, Space
 from evonas.genomes.ir import NeatPopulationIR
 from evonas.genomes.neat import NeatGenome, mutation_of, population_ir
 from evonas.rng import INIT, MUTATE, derive_seeds
 
-from .base import Candidate, Member, Result, ResultBatch, Strategy
+from .base import Strategy
 
 
 @dataclass
@@ -45,7 +47,7 @@ class NeatReproduction(Strategy):
         interspecies: float = 0.001, mutate_after_crossover: float = 0.8,
     ) -> None:
         super().__init__(space, seed, budget)
-        if self.tracker is None or not all(hasattr(space, name) for name in ("crossover", "distance", "parameters")):
+        if self.tracker is None or not isinstance(space, Speciates):
             raise ValueError(f"the neat strategy needs a genome family with innovation numbers and crossover, not {space.kind!r}")
         if population < 2:
             raise ValueError(f"population must be at least 2, got {population}")

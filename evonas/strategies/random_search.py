@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .base import Candidate, Strategy
+from evonas.core import Candidate
+
+from .base import Strategy
 
 
 class RandomSearch(Strategy):

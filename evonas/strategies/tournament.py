@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from evonas.genomes import Space
+from evonas.core import Candidate, Member, Result
+from evonas.genomes.base import Space
 
-from .base import Candidate, Member, Result, Strategy
+from .base import Strategy
 
 
 class Tournament(Strategy):
@@ -58,6 +59,10 @@ class Tournament(Strategy):
         """Restore the population from member ids."""
         super().load_state_dict(state, members)
         self.population = [members[int(i)] for i in state["population"]]
+
+    def population_members(self) -> list[Member]:
+        """The current population, oldest first."""
+        return list(self.population)
 
     def members(self) -> list[Member]:
         """The whole population plus the best in history."""

@@ -1,18 +1,32 @@
-"""The task protocol: turn a genome and a seed into a fitness (higher is better) and metrics."""
+"""The task protocol: turn a genome and a seed into a fitness (higher is better) and metrics.
+
+A task may offer more (bulk scoring, state, a compiled search path, trained models): those optional
+capabilities are declared in ``evonas.capabilities``."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from evonas.genomes import Genome
+from evonas.genomes.base import Genome
 
 
 class Task(ABC):
     """A fitness function over genomes of the kinds in ``genome_kinds``; options are JSON-safe keyword arguments."""
 
     name: ClassVar[str]
-    genome_kinds: ClassVar[tuple[str, ...]]
+    #: The genome kinds this task scores (empty: any).
+    genome_kinds: ClassVar[tuple[str, ...]] = ()
+    #: Per genome kind, the settings a run of this task needs: ``space`` (the space layout), ``task_options``
+    #: and preset keys (population, cycles, ...). How a plug-in task brings a family whose space depends on the task.
+    genome_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: Scores whole batches in this process with its own threads (a bulk kernel): never in worker processes.
+    in_process: ClassVar[bool] = False
+    #: Takes a ``device`` option (cpu, cuda, auto) for its compiled kernels, resolved once when the run starts.
+    kernel_devices: ClassVar[bool] = False
+    #: Trains torch networks and takes a ``device`` option for them (--device).
+    torch_device: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         self._options = options

@@ -8,7 +8,7 @@ from typing import Any
 
 from evonas.datasets import IMAGE_DATASETS, load_dataset
 from evonas.errors import UserError
-from evonas.genomes import Genome
+from evonas.genomes.base import Genome
 from evonas.genomes.ir import Macro
 
 from .base import Task
@@ -24,6 +24,7 @@ class ImageClassification(Task):
 
     name = "image"
     genome_kinds = ("amoeba", "motifs")
+    torch_device = True
 
     def __init__(
         self,
@@ -115,3 +116,12 @@ class ImageClassification(Task):
     def report(self, genome: Genome, seed: int) -> dict[str, float]:
         """Retrain with the same seed (hence the same validation accuracy) and add test accuracy."""
         return self._train(genome, seed, with_test=True)
+
+
+#: The image tasks by --task name (the cell and motif families share them): (task class, fixed options).
+IMAGE_TASKS: dict[str, tuple[type[Task], dict[str, Any]]] = {
+    "fashion-mnist": (ImageClassification, {"dataset": "fashion-mnist"}),
+    "fashion-mnist-full": (ImageClassification, {"dataset": "fashion-mnist-full"}),
+    "mnist": (ImageClassification, {"dataset": "mnist"}),
+    "cifar10": (ImageClassification, {"dataset": "cifar10"}),
+}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evonas.genomes import BitGenome
+from evonas.genomes.bitstring import BitGenome
 
 from .base import Task
 

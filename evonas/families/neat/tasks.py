@@ -7,10 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evonas.core import metric_rows
 from evonas.genomes.neat import NeatGenome, population_ir
-from evonas.strategies.base import metric_rows
-
-from .base import Task
+from evonas.tasks.base import Task
 
 XOR_ROWS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_TARGETS = np.array([0.0, 1.0, 1.0, 0.0])

@@ -17,6 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from evonas.capabilities import CountsTrainSteps
 from evonas.errors import UserError
 from evonas.rng import derive_seed
 from evonas.run import Run, RunConfig, genome_json
@@ -39,7 +40,7 @@ def experiment_config(config: RunConfig, index: int) -> RunConfig:
 
 
 def _score(config: RunConfig, genome: Any, part: dict[str, Any], task_seed: int, seed: int) -> float:
-    from evonas.tasks import make_task
+    from evonas.registry import make_task
 
     options = {**config.task_options, **part, "task_seed": task_seed, "fec": False}
     return float(make_task(config.task, options, fresh=True).evaluate(genome, seed)[0])
@@ -70,7 +71,7 @@ def load(folder: Path) -> dict[str, Any]:
 def _outcome(run_: Run, index: int, seconds: float) -> dict[str, Any]:
     """What the protocol keeps of a finished experiment: its candidate (the fittest of the final population,
     first in age order among equals, as [C]) and its counts."""
-    population = list(getattr(run_.strategy, "population", [])) or ([run_.strategy.best] if run_.strategy.best else [])
+    population = run_.strategy.population_members()
     scored = [m for m in population if m.fitness == m.fitness]
     if not scored:
         raise UserError(f"experiment {index} produced no scored individual; see {run_.run_dir}/lineage")
@@ -78,7 +79,7 @@ def _outcome(run_: Run, index: int, seconds: float) -> dict[str, Any]:
     return {
         "experiment": index, "candidate_id": candidate.id, "search_fitness": candidate.fitness,
         "individuals": run_.strategy.told, "seconds": round(seconds, 3),
-        "train_steps": getattr(run_.executor.task, "train_steps", None) if run_.executor is not None else None,
+        "train_steps": task.train_steps if isinstance(task := run_.executor.task if run_.executor is not None else None, CountsTrainSteps) else None,
         "genome": json.loads(genome_json(candidate.genome)), "eval_seed": run_.seed_of(candidate.id),
     }
 
@@ -213,7 +214,7 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
     """
     import multiprocessing
 
-    from evonas.genomes import SPACES
+    from evonas.registry import SPACES
 
     space = SPACES[config.genome].from_dict(config.space)
     context = multiprocessing.get_context("spawn")

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from evonas.core import Brood, Member, ResultBatch, best_row
 from evonas.genomes.automl_zero import ProgramGenome, ProgramSpace, to_batch
 from evonas.genomes.program_ir import PARTIAL, RANDOM, ProgramBatch
 from evonas.rng import EVALUATE, MUTATE, derive_seeds
-from evonas.strategies.base import Brood, Member, ResultBatch, best_row
 
 #: Children per kernel call: enough that the call's fixed Python is small, few enough that progress, stops and
 #: the train-step budget are seen often (a call takes about 10-20 ms on the demo).

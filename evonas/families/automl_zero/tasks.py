@@ -15,12 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from evonas.core import metric_rows
 from evonas.errors import UserError
 from evonas.genomes.automl_zero import ProgramGenome, to_batch
 from evonas.rng import derive_seed
-from evonas.strategies.base import metric_rows
-
-from .base import Task
+from evonas.tasks.base import Task
 
 #: Held-out class pairs of [P] §4.2 (used for selection / final evaluation, never for search).
 HELD_OUT_PAIRS: tuple[tuple[int, int], ...] = ((4, 6), (3, 5), (8, 9), (3, 8), (0, 9), (2, 9), (1, 8), (3, 6), (0, 5))
@@ -375,7 +374,7 @@ class ProgramTaskSet(Task):
         from evonas.genomes.automl_zero import ProgramSpace
         from evonas.kernels.program_search import MAX_TASKS
 
-        from .program_search import LOOP_THREADS, ProgramBreeder
+        from .search import LOOP_THREADS, ProgramBreeder
 
         space = strategy.space
         if not isinstance(space, ProgramSpace) or space.features != self.features or batch < 1:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from evonas.core import Candidate, Result
 from evonas.errors import UserError
-from evonas.executors import WORKER_ENV, Executor, died_result, evaluate_one, evaluation_seed, timeout_result
-from evonas.genomes import GENOMES
-from evonas.strategies import Candidate, Result
-from evonas.tasks import Task, make_task
+from evonas.registry import GENOMES, make_task
+from evonas.tasks.base import Task
+
+from .base import WORKER_ENV, Executor, died_result, evaluate_one, evaluation_seed, timeout_result
 
 
 def _ray_module() -> Any:
@@ -30,12 +32,42 @@ def _ray_module() -> Any:
     return ray
 
 
-def ray_evaluate(task: Task, kind: str, genome_text: str, ident: int, seed: int) -> Result:
-    """Body of one Ray task: evaluate a genome against the task fetched from the object store."""
+#: How long past ``--eval-timeout`` the driver waits before it cancels a Ray task itself: the task's own timer
+#: (which starts once the worker has started and fetched the task) ends a hang in Python code; the driver's
+#: only ends what that timer cannot interrupt (a hang inside compiled code) or a worker that never starts.
+START_GRACE_SECONDS = 60.0
+
+
+class _EvaluationTimeout(BaseException):
+    """Raised in a Ray task by its own timer (a BaseException, so the task's ``except Exception`` passes it on)."""
+
+
+def ray_evaluate(task: Task, kind: str, genome_text: str, ident: int, seed: int, eval_timeout: float | None = None) -> Result:
+    """Body of one Ray task: evaluate a genome against the task fetched from the object store, cut at
+    ``eval_timeout`` seconds of evaluation (the worker's start-up and the task's fetch are not counted)."""
+    import signal
     import socket
 
     worker = f"ray-{socket.gethostname()}-{os.getpid()}"
-    return evaluate_one(task, GENOMES[kind].from_dict(json.loads(genome_text)), ident, seed, worker)
+    genome = GENOMES[kind].from_dict(json.loads(genome_text))
+    if eval_timeout is None:
+        return evaluate_one(task, genome, ident, seed, worker)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _EvaluationTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    started = time.perf_counter()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, eval_timeout)
+        try:
+            return evaluate_one(task, genome, ident, seed, worker)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _EvaluationTimeout:
+        return timeout_result(ident, eval_timeout, time.perf_counter() - started, worker)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -60,6 +92,7 @@ class RayExecutor(Executor):
         self.workers = workers
         self.eval_timeout = eval_timeout
         self.retries = retries
+        self._hard_limit = math.inf if eval_timeout is None else eval_timeout + START_GRACE_SECONDS
         self._started_ray = False
         if not ray.is_initialized():
             try:
@@ -83,7 +116,7 @@ class RayExecutor(Executor):
         while self._queue and len(self._running) < self.workers:
             candidate, attempts = self._queue.pop(0)
             ref = self._remote.remote(self._task_ref, candidate.genome.kind, json.dumps(candidate.genome.to_dict()),
-                                      candidate.id, evaluation_seed(self.run_seed, candidate.id))
+                                      candidate.id, evaluation_seed(self.run_seed, candidate.id), self.eval_timeout)
             self._running[ref] = _Job(candidate, time.perf_counter(), attempts + 1)
 
     def submit(self, candidate: Candidate) -> None:
@@ -106,7 +139,7 @@ class RayExecutor(Executor):
             wait_for = None
             if self.eval_timeout is not None:
                 now = time.perf_counter()
-                wait_for = max(0.0, min(job.started + self.eval_timeout - now for job in self._running.values()))
+                wait_for = max(0.0, min(job.started + self._hard_limit - now for job in self._running.values()))
             ready, _ = ray.wait(list(self._running), num_returns=1, timeout=wait_for)
             if ready:  # take every other finished one too, without waiting
                 ready, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
@@ -131,7 +164,7 @@ class RayExecutor(Executor):
             if self.eval_timeout is not None:
                 now = time.perf_counter()
                 for ref, job in list(self._running.items()):
-                    if now - job.started >= self.eval_timeout:
+                    if now - job.started >= self._hard_limit:
                         ray.cancel(ref, force=True)  # kills the worker process that runs it
                         del self._running[ref]
                         finished.append((job.candidate, timeout_result(job.candidate.id, self.eval_timeout, now - job.started, "ray")))

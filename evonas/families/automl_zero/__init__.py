@@ -1,32 +1,17 @@
-"""Named settings per genome kind: ``smoke`` (seconds), ``cpu`` (the default, ~10 minutes on 2 cores), ``paper``."""
+"""AutoML-Zero programs (Real et al. 2020): the family record, its presets and its per-task settings.
+
+The family's engine side sits beside this file: ``tasks`` (the task sets, scored in bulk by the Numba
+interpreter), ``search`` (the compiled aging-evolution loop), ``protocol`` (the experiment protocol of the
+demo) and ``export`` (standalone Python of a program)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "amoeba": {
-        "smoke": {
-            "population": 4, "sample": 2, "cycles": 8, "batch": 2, "checkpoint_every": 1,
-            "task_options": {"filters": 4, "cells_per_stack": 1, "stacks": 2, "train_images": 128, "batch_size": 32, "val_images": 200},
-        },
-        "cpu": {
-            "population": 20, "sample": 5, "cycles": 120, "batch": 4, "checkpoint_every": 1,
-            "task_options": {"filters": 8, "cells_per_stack": 1, "stacks": 2, "train_images": 2048, "batch_size": 64},
-        },
-        # [RE] §3.1: P=100, S=25, N=3, F=24, 25 epochs, 20,000 models.
-        "paper": {
-            "population": 100, "sample": 25, "cycles": 20000, "batch": 4, "checkpoint_every": 1,
-            "task_options": {"filters": 24, "cells_per_stack": 3, "stacks": 3, "epochs": 25.0, "batch_size": 64},
-        },
-    },
-    "bitstring": {
-        "smoke": {"population": 10, "sample": 3, "cycles": 100, "batch": 1, "checkpoint_every": 50, "task_options": {}},
-        "cpu": {"population": 100, "sample": 10, "cycles": 1000, "batch": 1, "checkpoint_every": 1000, "task_options": {}},
-        # The [RE-colab] toy: P=100, S=10, C=1000, noise 0.01 on 100 bits.
-        "paper": {"population": 100, "sample": 10, "cycles": 1000, "batch": 1, "checkpoint_every": 1000, "task_options": {"noise": 0.01}},
-    },
-}
+from evonas.genomes.automl_zero import ProgramGenome, ProgramSpace
+
+from ..record import ExportFormat, ExportRequest, Family
+from .tasks import ProgramTaskSet
 
 DEMO_OPS = ["scalar_const_set", "vector_inner_product", "scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum"]
 AFFINE_OPS = ["scalar_const_set", "vector_inner_product", "scalar_sum", "scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum"]
@@ -81,7 +66,7 @@ PROGRAM_TASKS: dict[str, dict[str, Any]] = {
     },
 }
 
-PRESETS["automl-zero"] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {"batch": 100, "checkpoint_every": 20_000, "cycles": 20_000, "population": 100, "sample": 10, "task_options": {}, "max_train_steps": 5_000_000},
     # A checkpoint's fixed part (1,000 member genomes as JSON, the FEC cache) takes about 0.1 s; every 500,000
     # children is every 4 s or so of the demo's search, and an experiment ends with one anyway.
@@ -89,56 +74,22 @@ PRESETS["automl-zero"] = {
     "paper": {"batch": 100, "checkpoint_every": 500_000, "cycles": 1_000_000_000, "task_options": {}},
 }
 
-# NEAT settings per task ([EC02] 4.1, ../shared/specs/neat.md §5 and §7.5). Budgets are generous caps: a run
-# stops at the first network that meets the task's success criterion (``until_solved``).
-NEAT_TASKS: dict[str, dict[str, Any]] = {
-    # XOR: perturbations of +-1.5 (the step size is left open by [EC02]); chosen on seeds 101-500, which the
-    # benchmark's seeds 1-100 do not overlap: mean evaluations 4,919 at +-2.5 ([NEATC]'s power), 4,795 at 2.0,
-    # 4,706 at 1.75, 4,497 at 1.5, 4,552 at 1.25, 4,867 at 1.0 (400 seeds each, standard error about 140).
-    "xor": {
-        "space": {"inputs": 2, "outputs": 1, "bias": True, "feed_forward": True, "c3": 0.4, "prob_add_connection": 0.05,
-                  "perturb_power": 1.5},
-        "strategy_options": {"threshold": 3.0}, "population": 150, "cycles": 150 * 500, "batch": 150,
-        "task_options": {}, "until_solved": True,
-    },
-    "single-pole": {
-        "space": {"inputs": 4, "outputs": 1, "bias": True, "feed_forward": True, "c3": 0.4, "prob_add_connection": 0.05},
-        "strategy_options": {"threshold": 3.0}, "population": 150, "cycles": 150 * 500, "batch": 150,
-        "task_options": {}, "until_solved": True,
-    },
-    "double-pole": {  # DPV
-        "space": {"inputs": 6, "outputs": 1, "bias": True, "feed_forward": True, "c3": 0.4, "prob_add_connection": 0.05},
-        "strategy_options": {"threshold": 3.0}, "population": 150, "cycles": 150 * 1000, "batch": 150,
-        "task_options": {}, "until_solved": True,
-    },
-    # DPNV: recurrent links allowed, population 1,000, c3 = 3.0, threshold 4.0, add link 0.3. The weight steps
-    # are left open by [EC02]; with c3 = 3 the XOR steps (+-2.5) put two siblings 5 apart, so every genome is its
-    # own species (we measured ~700 species in 1,000) and 3 of 6 seeds stalled. Steps of +-1.0 keep siblings together.
-    # Uniform link splitting: 24,305 evaluations over 20 seeds, against 30,989 with [NEATC]'s split rule.
-    "double-pole-novel": {
-        "space": {"inputs": 3, "outputs": 1, "bias": True, "feed_forward": False, "c3": 3.0, "prob_add_connection": 0.3,
-                  "perturb_power": 1.0, "replace_range": 1.0, "split_bias_links": True, "split_older_first": False},
-        "strategy_options": {"threshold": 4.0}, "population": 1000, "cycles": 1000 * 1000, "batch": 1000,
-        "task_options": {}, "until_solved": True,
-    },
+
+def _write_python(request: ExportRequest) -> None:
+    from .export import program_python
+
+    request.out.write_text(program_python(request.genome, request.title))
+
+
+TASKS = {
+    "linear-regression": (ProgramTaskSet, {"kind": "linear"}),
+    "affine-regression": (ProgramTaskSet, {"kind": "affine"}),
+    "teacher": (ProgramTaskSet, {"kind": "teacher"}),
+    "binary-classification": (ProgramTaskSet, {"kind": "binary"}),
 }
 
-PRESETS["neat"] = {
-    "smoke": {"cycles": 150 * 20, "checkpoint_every": 1500, "task_options": {}},
-    "cpu": {"checkpoint_every": 10_000, "task_options": {}},
-    "paper": {"checkpoint_every": 10_000, "task_options": {}},
-}
-
-#: Per-task settings of the families whose tasks need their own space layout.
-GENOME_TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {"automl-zero": PROGRAM_TASKS, "neat": NEAT_TASKS}
-
-# Hierarchical motifs ([HIER] §3.1 network: stem, N cells per stage, 3 stages; ../shared/specs/hierarchical.md).
-# smoke and cpu are amoeba's budgets on [HIER]'s three-stage network.
-PRESETS["motifs"] = {
-    **{name: {**PRESETS["amoeba"][name], "task_options": {**PRESETS["amoeba"][name]["task_options"], "stacks": 3}} for name in ("smoke", "cpu")},
-    # [HIER]: 200 initial genotypes, 7,000 evolution steps, c0 = 16, N = 1, 5,000 steps of batch 256.
-    "paper": {
-        "population": 200, "sample": 10, "cycles": 7200, "batch": 4, "checkpoint_every": 1,
-        "task_options": {"filters": 16, "cells_per_stack": 1, "stacks": 3, "train_images": 5000 * 256, "batch_size": 256},
-    },
-}
+FAMILY = Family(
+    kind=ProgramGenome.kind, genome=ProgramGenome, space=ProgramSpace, default_task="linear-regression", tasks=TASKS,
+    presets=PRESETS, lineage="compact", exports=(ExportFormat("python", ".py", _write_python),), task_presets=PROGRAM_TASKS,
+    summary="Setup / Predict / Learn programs over typed memory, scored in bulk by compiled kernels",
+)

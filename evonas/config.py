@@ -1,0 +1,193 @@
+"""A run's configuration: ``RunOptions`` (what a user asks for, from flags, a TOML file or code) resolved
+against the family's presets into ``RunConfig`` (everything needed to rebuild the run, written to config.json)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evonas import __version__
+from evonas.capabilities import task_declarations
+from evonas.errors import UserError
+from evonas.genomes.base import canonical_hash
+from evonas.registry import family, task_class
+from evonas.strategies import STRATEGIES
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to rebuild a run; ``cycles`` (the total evaluation budget) may grow on resume."""
+
+    genome: str
+    space: dict[str, Any]
+    task: str
+    task_options: dict[str, Any]
+    strategy: str
+    strategy_options: dict[str, Any]
+    seed: int
+    cycles: int
+    batch: int
+    checkpoint_every: int = 1
+    checkpoint_seconds: float = 30.0
+    max_seconds: float | None = None
+    max_train_steps: int | None = None
+    lineage: str = "full"
+    until_solved: bool = False  # stop at the first evaluation whose metrics say solved >= 1
+    protocol: dict[str, Any] | None = None
+    evonas_version: str = __version__
+    preset: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity_hash(self) -> str:
+        """Hash of what must not change across a resume (everything but budgets, version and checkpoint cadence)."""
+        data = asdict(self)
+        for key in ("cycles", "max_seconds", "max_train_steps", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra", "protocol", "until_solved"):
+            data.pop(key)
+        return canonical_hash(data)
+
+    def to_json(self) -> str:
+        """Pretty JSON for config.json."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        """Parse config.json."""
+        return cls(**json.loads(text))
+
+
+def strategy_defaults(name: str) -> dict[str, Any]:
+    """The keyword options a strategy accepts (beyond space, seed and budget) with their defaults."""
+    parameters = inspect.signature(STRATEGIES[name].__init__).parameters
+    return {k: p.default for k, p in parameters.items() if k not in ("self", "space", "seed", "budget")}
+
+
+def strategy_option_keys(name: str) -> set[str]:
+    """The keyword options a strategy accepts."""
+    return set(strategy_defaults(name))
+
+
+def parse_option_pairs(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (``-o``); values are read as JSON (numbers, true/false, lists) and otherwise kept as strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--option {pair!r} is not KEY=VALUE; write e.g. --option p_identity=0.1")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UserError(f"{name} must be a positive integer, got {value}")
+
+
+@dataclass
+class RunOptions:
+    """What a user asks of a new run; None means the preset's value. ``resolve`` checks it all and gives the
+    ``RunConfig``. The CLI's ``evolve`` flags, its TOML config and the benchmarks all build one of these."""
+
+    genome: str = "amoeba"
+    task: str | None = None
+    strategy: str | None = None
+    population: int | None = None
+    sample: int | None = None
+    cycles: int | None = None
+    batch: int | None = None
+    seed: int = 0
+    preset: str = "cpu"
+    data_dir: Path | None = None
+    filters: int | None = None
+    train_images: int | None = None
+    max_seconds: float | None = None
+    checkpoint_every: int | None = None
+    device: str = "auto"
+    #: ``-o KEY=VALUE`` settings, routed to the strategy, the space or the task by name.
+    options: dict[str, Any] = field(default_factory=dict)
+    lineage: str | None = None
+
+    def resolve(self) -> RunConfig:
+        """Preset + options into a validated ``RunConfig``; a UserError names any problem and its fix."""
+        fam = family(self.genome)
+        genome = fam.kind
+        strategy = self.strategy or fam.default_strategy
+        if strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if self.preset not in fam.presets:
+            raise UserError(f"unknown preset {self.preset!r}; choose one of {', '.join(fam.presets)}")
+        if self.lineage not in (None, "full", "compact"):
+            raise UserError(f"unknown --lineage {self.lineage!r}; choose full or compact")
+        for name, value in (("--population", self.population), ("--sample", self.sample), ("--cycles", self.cycles),
+                            ("--batch", self.batch), ("--filters", self.filters), ("--train-images", self.train_images),
+                            ("--checkpoint-every", self.checkpoint_every)):
+            _positive(name, value)
+        settings = dict(fam.presets[self.preset])
+        task_name = self.task or fam.default_task
+        declared = task_declarations(task_class(task_name)[0])
+        if declared.genome_kinds and genome not in declared.genome_kinds:
+            raise UserError(f"task {task_name!r} scores {', '.join(declared.genome_kinds)} genomes, not {genome!r}; pick a matching --task")
+        space = fam.space().to_dict()
+        # A task (a plug-in one included) may carry per-genome settings: the space layout it needs, budgets, options.
+        spec = declared.genome_presets.get(genome)
+        if fam.task_presets is not None:
+            spec = fam.task_presets.get(task_name, spec)
+            if spec is None:
+                raise UserError(f"{genome} has presets for {', '.join(fam.task_presets)}, not {task_name!r}; pick one of them, "
+                                f"or give the task class a genome_presets entry for {genome!r} (see the README, 'Your own tasks')")
+        if spec is not None:
+            space.update(spec.get("space", {}))
+            preset_options = settings.pop("task_options")
+            settings = {**{k: v for k, v in spec.items() if k not in ("space", "task_options")}, **settings}
+            settings["task_options"] = {**spec.get("task_options", {}), **preset_options}
+        keys = strategy_option_keys(strategy)
+        for flag, value in (("population", self.population), ("sample", self.sample)):
+            if value is not None and flag not in keys:
+                raise UserError(f"--{flag} does not apply to the {strategy} strategy; drop it or pick a strategy that has it")
+        population = self.population or settings["population"]
+        sample = self.sample or min(settings.get("sample", 10), population)
+        if strategy == "aging" and sample > population:
+            raise UserError(f"--sample {sample} is larger than --population {population}; use a sample of at most {population}")
+        task_options = dict(settings["task_options"])
+        if self.data_dir is not None:
+            task_options["data_dir"] = str(self.data_dir)
+        if self.filters is not None:
+            task_options["filters"] = self.filters
+        if self.train_images is not None:
+            task_options["train_images"] = self.train_images
+            task_options.pop("epochs", None)
+        if declared.torch_device or declared.kernel_devices:
+            task_options["device"] = self.device
+        strategy_options: dict[str, Any] = {k: v for k, v in (("population", population), ("sample", sample)) if k in keys}
+        strategy_options.update({k: v for k, v in settings.get("strategy_options", {}).items() if k in keys})
+        for key, value in self.options.items():
+            if key in keys:
+                strategy_options[key] = value
+            elif any(key in strategy_option_keys(other) for other in STRATEGIES):
+                owners = ", ".join(o for o in STRATEGIES if key in strategy_option_keys(o))
+                raise UserError(f"--option {key} applies to the {owners} strategy, not {strategy!r}")
+            elif key in space:
+                space[key] = value
+            else:
+                task_options[key] = value
+        strategy_options = {**strategy_defaults(strategy), **strategy_options}  # config.json records every value used
+        try:
+            fam.space.from_dict(space)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"invalid {genome} space option: {exc}") from None
+        return RunConfig(
+            genome=genome, space=space, task=task_name, task_options=task_options, strategy=strategy,
+            strategy_options=strategy_options, seed=self.seed, cycles=self.cycles or settings["cycles"],
+            batch=self.batch or settings["batch"], checkpoint_every=self.checkpoint_every or settings["checkpoint_every"],
+            max_seconds=self.max_seconds, preset=self.preset, max_train_steps=settings.get("max_train_steps"),
+            lineage=self.lineage or fam.lineage, until_solved=bool(settings.get("until_solved", False)),
+            protocol={"select": settings["select"], "final": settings["final"], "threshold": 0.9999} if "select" in settings else None,
+        )
+
+
+__all__ = ["RunConfig", "RunOptions", "parse_option_pairs", "strategy_defaults", "strategy_option_keys"]

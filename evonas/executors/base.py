@@ -1,0 +1,118 @@
+"""What every executor shares: the ``Executor`` protocol, one guarded evaluation, evaluation seeds and the
+results of evaluations that failed outside the task (a dead worker, a timeout)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+import traceback
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from evonas.core import Candidate, Result
+from evonas.genomes.base import Genome
+from evonas.rng import EVALUATE, derive_seed, derive_seeds
+from evonas.tasks.base import Task
+
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def evaluate_one(task: Task, genome: Genome, ident: int, seed: int, worker: str) -> Result:
+    """Evaluate one genome, turning an exception or a non-finite fitness into a ``failed`` result."""
+    started = time.perf_counter()
+    try:
+        fitness, metrics = task.evaluate(genome, seed)
+        fitness = float(fitness)
+        status, error = "ok", ""
+        if not math.isfinite(fitness):
+            status, error = "failed", f"fitness is {fitness}"
+            fitness = math.nan
+    except Exception as exc:  # a crashing evaluation must not stop the run
+        fitness, metrics, status = math.nan, {}, "failed"
+        error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        tb = traceback.extract_tb(exc.__traceback__)
+        if tb:
+            error += f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})"
+    clean = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
+    return Result(ident, fitness, status, error, clean, time.perf_counter() - started, worker)
+
+
+def evaluation_seed(run_seed: int, ident: int) -> int:
+    """The seed an individual is evaluated with: a function of (run seed, id) only."""
+    return derive_seed(run_seed, EVALUATE, ident)
+
+
+def evaluation_seeds(run_seed: int, idents: list[int]) -> list[int]:
+    """``evaluation_seed`` of many individuals in one numpy call."""
+    return derive_seeds(run_seed, EVALUATE, np.array(idents, dtype=np.int64)).tolist()  # type: ignore[no-any-return]
+
+
+class Executor(ABC):
+    """Runs evaluations in the background: ``submit`` hands a candidate over, ``collect`` returns finished ones.
+
+    ``evaluate`` is the reproducible path (a batch, results in submission order); ``collect`` in completion
+    order is what ``--async`` uses. A failing, hanging or dying evaluation becomes a failed or timed-out result,
+    never an exception out of the executor.
+    """
+
+    workers = 1
+    name = "executor"
+    #: The task object, when evaluations run in this process (the run then reads its state and counters); None otherwise.
+    task: Task | None = None
+
+    @abstractmethod
+    def submit(self, candidate: Candidate) -> None:
+        """Queue one candidate for evaluation."""
+
+    @abstractmethod
+    def collect(self) -> list[tuple[Candidate, Result]]:
+        """Block until at least one queued evaluation finishes; [] when none is queued or running."""
+
+    @property
+    @abstractmethod
+    def in_flight(self) -> int:
+        """Candidates submitted and not yet collected."""
+
+    def evaluate(self, candidates: list[Candidate]) -> list[Result]:
+        """Results in submission order."""
+        for c in candidates:
+            self.submit(c)
+        done: dict[int, Result] = {}
+        while len(done) < len(candidates):
+            finished = self.collect()
+            if not finished:
+                raise RuntimeError("executor lost submitted candidates")  # a bug, not a user error
+            done.update((c.id, r) for c, r in finished)
+        return [done[c.id] for c in candidates]
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release workers at once (evaluations still running are abandoned)."""
+
+
+def died_result(ident: int, how: str, attempts: int, worker: str) -> Result:
+    """The failed result of an evaluation whose worker died, after its retries."""
+    tried = f" (tried {attempts} times)" if attempts > 1 else ""
+    return Result(ident, math.nan, "failed", f"worker process died during evaluation: {how}{tried}", {"attempts": float(attempts)}, 0.0, worker)
+
+
+def timeout_result(ident: int, limit: float, seconds: float, worker: str) -> Result:
+    """The result of an evaluation cut at ``--eval-timeout``."""
+    return Result(ident, math.nan, "timeout", f"evaluation ran past --eval-timeout {limit:g} s and was stopped", {}, seconds, worker)
+
+
+def exit_description(exitcode: int | None) -> str:
+    """Words for a dead process's exit code."""
+    if exitcode is None:
+        return "lost contact with it"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (killed, or out of memory)" if -exitcode == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exited with code {exitcode}"

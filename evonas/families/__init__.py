@@ -1,0 +1,1 @@
+"""The engine side of each genome family, and the record each registers (``evonas.registry`` lists them)."""

@@ -1,0 +1,77 @@
+"""The registries: every genome family, every task name, and how a task is built. Adding a family is one
+genome module in ``genomes/``, its engine side in ``evonas/families/`` and one line in ``FAMILIES`` here."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from evonas.errors import UserError
+from evonas.families import amoeba, automl_zero, bitstring, motifs, neat
+from evonas.families.record import Family
+from evonas.tasks.base import Task
+
+#: Every genome family by its --genome name (the order of --help and the docs).
+FAMILIES: dict[str, Family] = {f.kind: f for f in (amoeba.FAMILY, bitstring.FAMILY, automl_zero.FAMILY, neat.FAMILY, motifs.FAMILY)}
+
+#: Genome class of every family, for parsing lineage and checkpoint rows.
+GENOMES: dict[str, Any] = {kind: family.genome for kind, family in FAMILIES.items()}
+
+#: Space class of every family.
+SPACES: dict[str, Any] = {kind: family.space for kind, family in FAMILIES.items()}
+
+
+def _all_tasks() -> dict[str, tuple[type[Task], dict[str, Any]]]:
+    tasks: dict[str, tuple[type[Task], dict[str, Any]]] = {}
+    for family in FAMILIES.values():
+        for name, entry in family.tasks.items():
+            if tasks.setdefault(name, entry) != entry:  # two families may share a task, never a name for two
+                raise RuntimeError(f"task name {name!r} is registered twice with different meanings")
+    return tasks
+
+
+#: Task names accepted by ``--task``: (task class, fixed options).
+TASKS: dict[str, tuple[type[Task], dict[str, Any]]] = _all_tasks()
+
+
+def family(kind: str) -> Family:
+    """The family registered as ``kind``; a UserError names the families there are."""
+    try:
+        return FAMILIES[kind]
+    except KeyError:
+        raise UserError(f"unknown genome {kind!r}; choose one of {', '.join(FAMILIES)}") from None
+
+
+def task_class(name: str) -> tuple[type[Task], dict[str, Any]]:
+    """Resolve a task name or ``module:factory`` path to its class and fixed options."""
+    if name in TASKS:
+        return TASKS[name]
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise UserError(f"cannot import task {name!r} ({exc}); check the module is on PYTHONPATH") from None
+        return factory, {}
+    raise UserError(f"unknown task {name!r}; choose one of {', '.join(TASKS)} or give package.module:factory")
+
+
+_CACHE: dict[str, Task] = {}
+
+
+def make_task(name: str, options: dict[str, Any], fresh: bool = False) -> Task:
+    """Build a task from its name and options, cached per process (workers build each task once);
+    ``fresh`` builds a private instance (for tasks that keep state, such as an FEC cache)."""
+    key = repr((name, sorted(options.items())))
+    if fresh or key not in _CACHE:
+        cls, fixed = task_class(name)
+        try:
+            task = cls(**{**options, **fixed})
+        except TypeError as exc:
+            raise UserError(f"bad option for task {name!r}: {exc}") from None
+        if not isinstance(task, Task):  # the engine reads a task's declarations from the base class
+            raise UserError(f"task {name!r} built a {type(task).__name__}, not an evonas.tasks.Task; subclass Task (see the README, 'Your own tasks')")
+        if fresh:
+            return task
+        _CACHE[key] = task
+    return _CACHE[key]

@@ -105,7 +105,8 @@ class MutatesInBulk(Protocol):
 @runtime_checkable
 class TracksInnovations(Protocol):
     """Numbers new genes through historical markings (NEAT): the strategy owns the tracker, checkpoints it and
-    passes it to ``mutate(genome, rng, tracker)``."""
+    passes it to ``mutate(genome, rng, tracker)``. A tracker has ``new_generation()`` (the same structural
+    change gets the same number within a generation only), ``copy()``, ``state_dict()`` and ``from_state()``."""
 
     def new_tracker(self) -> Any: ...
 

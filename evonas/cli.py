@@ -144,7 +144,7 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
 
 
 def _lineage_row(run: Any, ident: int) -> dict[str, Any]:
-    from evonas.run import read_run_lineage
+    from evonas.run_folder import read_run_lineage
 
     table, _ = read_run_lineage(run.run_dir)
     rows = [r for r in table.select(["id", "genome", "fitness"]).to_pylist() if r["id"] == ident]
@@ -167,7 +167,8 @@ def _lineage_fitness(run: Any, ident: int) -> float:
 
 def _summarise(run: Any, quiet: bool) -> None:
     from evonas.core import Member
-    from evonas.run import genome_json, nan_to_none
+    from evonas.recording import genome_json
+    from evonas.run_folder import nan_to_none
 
     best = run.strategy.best
     click.echo(f"run folder: {run.run_dir}")
@@ -330,8 +331,10 @@ def _say(lines: list[str], quiet: bool) -> None:
 @execution_options
 def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: Any) -> None:
     """Continue a stopped or finished run from its checkpoint, with the same or another executor."""
+    from evonas.config import RunConfig
     from evonas.families.automl_zero import protocol
-    from evonas.run import Run, RunConfig, load_config
+    from evonas.run import Run
+    from evonas.run_folder import load_config
 
     execution = execution_from(execution_flags, quiet)
     _positive("--cycles", cycles)
@@ -358,7 +361,7 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: An
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, as_json: bool) -> None:
     """List a run's best individuals, one individual's ancestry, or one genome."""
-    from evonas.run import ancestry, best_rows, read_run_lineage
+    from evonas.run_folder import ancestry, best_rows, read_run_lineage
 
     if genome_id is not None:
         from evonas.replay import replay_genomes

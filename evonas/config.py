@@ -13,8 +13,8 @@ from evonas import __version__
 from evonas.capabilities import task_declarations
 from evonas.errors import UserError
 from evonas.genomes.base import canonical_hash
-from evonas.registry import family, task_class
-from evonas.strategies import STRATEGIES
+from evonas.registry import FAMILIES, family, task_class
+from evonas.strategies import STRATEGIES, Strategy
 
 
 @dataclass
@@ -56,6 +56,19 @@ class RunConfig:
     def from_json(cls, text: str) -> RunConfig:
         """Parse config.json."""
         return cls(**json.loads(text))
+
+
+def build_strategy(config: RunConfig) -> Strategy:
+    """The configured strategy over the configured space."""
+    if config.genome not in FAMILIES:
+        raise UserError(f"unknown genome kind {config.genome!r}; choose one of {', '.join(FAMILIES)}")
+    if config.strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {config.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    try:
+        space = FAMILIES[config.genome].space.from_dict(config.space)
+        return STRATEGIES[config.strategy](space, config.seed, config.cycles, **config.strategy_options)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"invalid {config.strategy} settings: {exc}") from None
 
 
 def strategy_defaults(name: str) -> dict[str, Any]:
@@ -190,4 +203,4 @@ class RunOptions:
         )
 
 
-__all__ = ["RunConfig", "RunOptions", "parse_option_pairs", "strategy_defaults", "strategy_option_keys"]
+__all__ = ["RunConfig", "build_strategy", "RunOptions", "parse_option_pairs", "strategy_defaults", "strategy_option_keys"]

@@ -17,7 +17,7 @@ from typing import Any
 from evonas.errors import UserError
 from evonas.families.record import ExportRequest
 from evonas.registry import GENOMES, family, make_task
-from evonas.run import load_config, read_run_lineage
+from evonas.run_folder import load_config, read_run_lineage
 
 
 def pick_individual(run_dir: Path, ident: int | None) -> tuple[int, float]:

@@ -13,9 +13,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from evonas.config import build_strategy
 from evonas.core import Result
 from evonas.errors import UserError
-from evonas.run import build_strategy, load_config
+from evonas.run_folder import load_config
 from evonas.store import read_lineage
 
 

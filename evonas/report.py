@@ -18,9 +18,10 @@ import numpy as np
 
 from evonas.capabilities import HasDiagrams
 from evonas.capabilities import genome_text as described
+from evonas.config import RunConfig
 from evonas.errors import UserError
 from evonas.genomes.base import Diagram
-from evonas.run import CHECKPOINT_FILE, LINEAGE_DIR, RunConfig, load_config
+from evonas.run_folder import CHECKPOINT_FILE, LINEAGE_DIR, load_config
 from evonas.store import read_checkpoint, read_lineage
 
 

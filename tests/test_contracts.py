@@ -26,12 +26,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evonas.capabilities import TracksInnovations, task_declarations
-from evonas.config import RunOptions
+from evonas.config import RunOptions, build_strategy
 from evonas.core import Member
 from evonas.executors import InProcessExecutor
 from evonas.genomes.base import InvalidGenome
 from evonas.registry import FAMILIES, TASKS, make_task
-from evonas.run import build_strategy
 from evonas.strategies import STRATEGIES
 
 COMPARED = ["id", "parent_id", "second_parent_id", "birth", "mutation", "genome", "fingerprint", "fitness", "status", "error"]

@@ -113,7 +113,7 @@ def test_exported_cell_network_loads_with_torch_alone_and_gives_the_run_logits(c
     fresh process that imports only torch."""
     from evonas.executors import evaluation_seed
     from evonas.registry import make_task
-    from evonas.run import load_config
+    from evonas.run_folder import load_config
 
     result = run_cli("export", str(cell_run), "--best")
     assert result.returncode == 0, result.stderr

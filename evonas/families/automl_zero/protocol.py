@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from evonas.capabilities import CountsTrainSteps
+from evonas.config import RunConfig
 from evonas.errors import UserError
+from evonas.recording import genome_json
 from evonas.rng import derive_seed
-from evonas.run import Run, RunConfig, genome_json
+from evonas.run import Run
 from evonas.store import atomic_write_bytes
 
 PROTOCOL_FILE = "protocol.json"
@@ -76,10 +78,11 @@ def _outcome(run_: Run, index: int, seconds: float) -> dict[str, Any]:
     if not scored:
         raise UserError(f"experiment {index} produced no scored individual; see {run_.run_dir}/lineage")
     candidate = max(scored, key=lambda m: m.fitness)
+    task = run_.executor.task if run_.executor is not None else None
     return {
         "experiment": index, "candidate_id": candidate.id, "search_fitness": candidate.fitness,
         "individuals": run_.strategy.told, "seconds": round(seconds, 3),
-        "train_steps": task.train_steps if isinstance(task := run_.executor.task if run_.executor is not None else None, CountsTrainSteps) else None,
+        "train_steps": task.train_steps if isinstance(task, CountsTrainSteps) else None,
         "genome": json.loads(genome_json(candidate.genome)), "eval_seed": run_.seed_of(candidate.id),
     }
 

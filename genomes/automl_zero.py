@@ -611,7 +611,7 @@ class ProgramSpace:
             return []
         if set(map(_FEATURES, parents)) != {self.features}:
             raise InvalidGenome("genome memory sizes differ from the space's")
-        width = self._width
+        width = self.width
         packs = [g._packed for g in parents]
         source: ProgramBatch | None = None
         if None not in packs:
@@ -666,9 +666,14 @@ class ProgramSpace:
         return texts
 
     @property
-    def _width(self) -> int:
+    def width(self) -> int:
         """Padded component width of mutation batches: one past the largest size, so trade always fits."""
         return max(max(self.max_sizes), max(self.init_sizes)) + 1
+
+    @property
+    def kernel_tables(self) -> tuple[Any, ...]:
+        """The compiled mutation's arguments that depend only on the space (allowed ops, sizes, weights)."""
+        return self._tables  # type: ignore[attr-defined,no-any-return]
 
 
 

@@ -22,7 +22,78 @@ from typing import Any
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from evonas.genomes.program_ir import IN_KIND, OUT_KIND, PARTIAL, RANDOM, ProgramBatch
+from evonas.genomes.program_ir import (
+    IN_KIND,
+    MATRIX_ABS,
+    MATRIX_COLUMN_NORM,
+    MATRIX_CONST_SET,
+    MATRIX_DIFF,
+    MATRIX_DIVISION,
+    MATRIX_GAUSSIAN_SET,
+    MATRIX_HEAVISIDE,
+    MATRIX_MATRIX_PRODUCT,
+    MATRIX_MAX,
+    MATRIX_MEAN,
+    MATRIX_MIN,
+    MATRIX_NORM,
+    MATRIX_PRODUCT,
+    MATRIX_RECIPROCAL,
+    MATRIX_ROW_MEAN,
+    MATRIX_ROW_NORM,
+    MATRIX_ROW_ST_DEV,
+    MATRIX_ST_DEV,
+    MATRIX_SUM,
+    MATRIX_TRANSPOSE,
+    MATRIX_UNIFORM_SET,
+    MATRIX_VECTOR_PRODUCT,
+    NO_OP,
+    OUT_KIND,
+    PARTIAL,
+    RANDOM,
+    SCALAR_ABS,
+    SCALAR_ARCCOS,
+    SCALAR_ARCSIN,
+    SCALAR_ARCTAN,
+    SCALAR_BROADCAST,
+    SCALAR_CONST_SET,
+    SCALAR_COS,
+    SCALAR_DIFF,
+    SCALAR_DIVISION,
+    SCALAR_EXP,
+    SCALAR_GAUSSIAN_SET,
+    SCALAR_HEAVISIDE,
+    SCALAR_LOG,
+    SCALAR_MATRIX_PRODUCT,
+    SCALAR_MAX,
+    SCALAR_MIN,
+    SCALAR_PRODUCT,
+    SCALAR_RECIPROCAL,
+    SCALAR_SIN,
+    SCALAR_SUM,
+    SCALAR_TAN,
+    SCALAR_UNIFORM_SET,
+    SCALAR_VECTOR_PRODUCT,
+    VECTOR_ABS,
+    VECTOR_COLUMN_BROADCAST,
+    VECTOR_CONST_SET,
+    VECTOR_DIFF,
+    VECTOR_DIVISION,
+    VECTOR_GAUSSIAN_SET,
+    VECTOR_HEAVISIDE,
+    VECTOR_INNER_PRODUCT,
+    VECTOR_MAX,
+    VECTOR_MEAN,
+    VECTOR_MIN,
+    VECTOR_NORM,
+    VECTOR_OUTER_PRODUCT,
+    VECTOR_PRODUCT,
+    VECTOR_RECIPROCAL,
+    VECTOR_ROW_BROADCAST,
+    VECTOR_ST_DEV,
+    VECTOR_SUM,
+    VECTOR_UNIFORM_SET,
+    ProgramBatch,
+)
 
 from .splitmix import GOLDEN as _GOLDEN
 from .splitmix import S11 as _S11
@@ -124,74 +195,74 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
         a = in1[p, c, k]
         b = in2[p, c, k]
         d = out[p, c, k]
-        if o == 0:
+        if o == NO_OP:
             continue
-        elif o == 1:
+        elif o == SCALAR_SUM:
             for t in range(n_lanes):
                 s[d, t] = s[a, t] + s[b, t]
-        elif o == 2:
+        elif o == SCALAR_DIFF:
             for t in range(n_lanes):
                 s[d, t] = s[a, t] - s[b, t]
-        elif o == 3:
+        elif o == SCALAR_PRODUCT:
             for t in range(n_lanes):
                 s[d, t] = s[a, t] * s[b, t]
-        elif o == 4:
+        elif o == SCALAR_DIVISION:
             for t in range(n_lanes):
                 s[d, t] = s[a, t] / s[b, t]
-        elif o == 5:
+        elif o == SCALAR_ABS:
             for t in range(n_lanes):
                 s[d, t] = abs(s[a, t])
-        elif o == 6:
+        elif o == SCALAR_RECIPROCAL:
             for t in range(n_lanes):
                 s[d, t] = 1.0 / s[a, t]
-        elif o == 7:
+        elif o == SCALAR_SIN:
             for t in range(n_lanes):
                 s[d, t] = math.sin(s[a, t])
-        elif o == 8:
+        elif o == SCALAR_COS:
             for t in range(n_lanes):
                 s[d, t] = math.cos(s[a, t])
-        elif o == 9:
+        elif o == SCALAR_TAN:
             for t in range(n_lanes):
                 s[d, t] = math.tan(s[a, t])
-        elif o == 10:
+        elif o == SCALAR_ARCSIN:
             for t in range(n_lanes):
                 x = s[a, t]
                 s[d, t] = math.asin(x) if -1.0 <= x <= 1.0 else np.nan
-        elif o == 11:
+        elif o == SCALAR_ARCCOS:
             for t in range(n_lanes):
                 x = s[a, t]
                 s[d, t] = math.acos(x) if -1.0 <= x <= 1.0 else np.nan
-        elif o == 12:
+        elif o == SCALAR_ARCTAN:
             for t in range(n_lanes):
                 s[d, t] = math.atan(s[a, t])
-        elif o == 13:
+        elif o == SCALAR_EXP:
             for t in range(n_lanes):
                 s[d, t] = math.exp(s[a, t])
-        elif o == 14:
+        elif o == SCALAR_LOG:
             for t in range(n_lanes):
                 x = s[a, t]
                 s[d, t] = math.log(x) if x > 0.0 else (-np.inf if x == 0.0 else np.nan)
-        elif o == 15:
+        elif o == SCALAR_HEAVISIDE:
             for t in range(n_lanes):
                 s[d, t] = 1.0 if s[a, t] >= 0.0 else 0.0
-        elif o == 16:
+        elif o == VECTOR_HEAVISIDE:
             for q in range(n_v):
                 vf[d, q] = 1.0 if vf[a, q] > 0.0 else 0.0
-        elif o == 17:
+        elif o == MATRIX_HEAVISIDE:
             for q in range(n_m):
                 mf[d, q] = 1.0 if mf[a, q] > 0.0 else 0.0
-        elif o == 18:
+        elif o == SCALAR_VECTOR_PRODUCT:
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = s[a, t] * v[b, i, t]
-        elif o == 19:
+        elif o == SCALAR_BROADCAST:
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = s[a, t]
-        elif o == 20:
+        elif o == VECTOR_RECIPROCAL:
             for q in range(n_v):
                 vf[d, q] = 1.0 / vf[a, q]
-        elif o == 21:
+        elif o == VECTOR_NORM:
             for t in range(n_lanes):
                 lane_acc[t] = 0.0
             for i in range(f):
@@ -199,22 +270,22 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                     lane_acc[t] += v[a, i, t] * v[a, i, t]
             for t in range(n_lanes):
                 s[d, t] = math.sqrt(lane_acc[t])
-        elif o == 22:
+        elif o == VECTOR_ABS:
             for q in range(n_v):
                 vf[d, q] = abs(vf[a, q])
-        elif o == 23:
+        elif o == VECTOR_SUM:
             for q in range(n_v):
                 vf[d, q] = vf[a, q] + vf[b, q]
-        elif o == 24:
+        elif o == VECTOR_DIFF:
             for q in range(n_v):
                 vf[d, q] = vf[a, q] - vf[b, q]
-        elif o == 25:
+        elif o == VECTOR_PRODUCT:
             for q in range(n_v):
                 vf[d, q] = vf[a, q] * vf[b, q]
-        elif o == 26:
+        elif o == VECTOR_DIVISION:
             for q in range(n_v):
                 vf[d, q] = vf[a, q] / vf[b, q]
-        elif o == 27:
+        elif o == VECTOR_INNER_PRODUCT:
             for t in range(n_lanes):
                 lane_acc[t] = 0.0
             for i in range(f):
@@ -222,20 +293,20 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                     lane_acc[t] += v[a, i, t] * v[b, i, t]
             for t in range(n_lanes):
                 s[d, t] = lane_acc[t]
-        elif o == 28:
+        elif o == VECTOR_OUTER_PRODUCT:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = v[a, i, t] * v[b, j, t]
-        elif o == 29:
+        elif o == SCALAR_MATRIX_PRODUCT:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = s[a, t] * m[b, i, j, t]
-        elif o == 30:
+        elif o == MATRIX_RECIPROCAL:
             for q in range(n_m):
                 mf[d, q] = 1.0 / mf[a, q]
-        elif o == 31:
+        elif o == MATRIX_VECTOR_PRODUCT:
             for i in range(f):
                 for t in range(n_lanes):
                     tmpv[i, t] = 0.0
@@ -245,38 +316,38 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = tmpv[i, t]
-        elif o == 32:
+        elif o == VECTOR_COLUMN_BROADCAST:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = v[a, i, t]
-        elif o == 33:
+        elif o == VECTOR_ROW_BROADCAST:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = v[a, j, t]
-        elif o == 34:
+        elif o == MATRIX_NORM:
             for t in range(n_lanes):
                 acc = 0.0
                 for i in range(f):
                     for j in range(f):
                         acc += m[a, i, j, t] * m[a, i, j, t]
                 s[d, t] = math.sqrt(acc)
-        elif o == 35:
+        elif o == MATRIX_COLUMN_NORM:
             for t in range(n_lanes):
                 for j in range(f):
                     acc = 0.0
                     for i in range(f):
                         acc += m[a, i, j, t] * m[a, i, j, t]
                     v[d, j, t] = math.sqrt(acc)
-        elif o == 36:
+        elif o == MATRIX_ROW_NORM:
             for t in range(n_lanes):
                 for i in range(f):
                     acc = 0.0
                     for j in range(f):
                         acc += m[a, i, j, t] * m[a, i, j, t]
                     v[d, i, t] = math.sqrt(acc)
-        elif o == 37:
+        elif o == MATRIX_TRANSPOSE:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
@@ -285,22 +356,22 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = tmpm[i, j, t]
-        elif o == 38:
+        elif o == MATRIX_ABS:
             for q in range(n_m):
                 mf[d, q] = abs(mf[a, q])
-        elif o == 39:
+        elif o == MATRIX_SUM:
             for q in range(n_m):
                 mf[d, q] = mf[a, q] + mf[b, q]
-        elif o == 40:
+        elif o == MATRIX_DIFF:
             for q in range(n_m):
                 mf[d, q] = mf[a, q] - mf[b, q]
-        elif o == 41:
+        elif o == MATRIX_PRODUCT:
             for q in range(n_m):
                 mf[d, q] = mf[a, q] * mf[b, q]
-        elif o == 42:
+        elif o == MATRIX_DIVISION:
             for q in range(n_m):
                 mf[d, q] = mf[a, q] / mf[b, q]
-        elif o == 43:
+        elif o == MATRIX_MATRIX_PRODUCT:
             for t in range(n_lanes):
                 for i in range(f):
                     for j in range(f):
@@ -312,37 +383,37 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = tmpm[i, j, t]
-        elif o == 44:
+        elif o == SCALAR_MIN:
             for t in range(n_lanes):
                 x = s[a, t]
                 y = s[b, t]
                 s[d, t] = y if y < x else x
-        elif o == 45:
+        elif o == VECTOR_MIN:
             for q in range(n_v):
                 x = vf[a, q]
                 y = vf[b, q]
                 vf[d, q] = y if y < x else x
-        elif o == 46:
+        elif o == MATRIX_MIN:
             for q in range(n_m):
                 x = mf[a, q]
                 y = mf[b, q]
                 mf[d, q] = y if y < x else x
-        elif o == 47:
+        elif o == SCALAR_MAX:
             for t in range(n_lanes):
                 x = s[a, t]
                 y = s[b, t]
                 s[d, t] = y if x < y else x
-        elif o == 48:
+        elif o == VECTOR_MAX:
             for q in range(n_v):
                 x = vf[a, q]
                 y = vf[b, q]
                 vf[d, q] = y if x < y else x
-        elif o == 49:
+        elif o == MATRIX_MAX:
             for q in range(n_m):
                 x = mf[a, q]
                 y = mf[b, q]
                 mf[d, q] = y if x < y else x
-        elif o == 50:
+        elif o == VECTOR_MEAN:
             for t in range(n_lanes):
                 lane_acc[t] = 0.0
             for i in range(f):
@@ -350,21 +421,21 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                     lane_acc[t] += v[a, i, t]
             for t in range(n_lanes):
                 s[d, t] = lane_acc[t] / f
-        elif o == 51:
+        elif o == MATRIX_MEAN:
             for t in range(n_lanes):
                 acc = 0.0
                 for i in range(f):
                     for j in range(f):
                         acc += m[a, i, j, t]
                 s[d, t] = acc / (f * f)
-        elif o == 52:
+        elif o == MATRIX_ROW_MEAN:
             for t in range(n_lanes):
                 for i in range(f):
                     acc = 0.0
                     for j in range(f):
                         acc += m[a, i, j, t]
                     v[d, i, t] = acc / f
-        elif o == 53:
+        elif o == MATRIX_ROW_ST_DEV:
             for t in range(n_lanes):
                 for i in range(f):
                     mean = 0.0
@@ -376,7 +447,7 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                         dev = m[a, i, j, t] - mean
                         acc += dev * dev
                     v[d, i, t] = math.sqrt(acc / f)
-        elif o == 54:
+        elif o == VECTOR_ST_DEV:
             for t in range(n_lanes):
                 mean = 0.0
                 for i in range(f):
@@ -387,7 +458,7 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                     dev = v[a, i, t] - mean
                     acc += dev * dev
                 s[d, t] = math.sqrt(acc / f)
-        elif o == 55:
+        elif o == MATRIX_ST_DEV:
             for t in range(n_lanes):
                 mean = 0.0
                 for i in range(f):
@@ -400,47 +471,47 @@ def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  
                         dev = m[a, i, j, t] - mean
                         acc += dev * dev
                 s[d, t] = math.sqrt(acc / (f * f))
-        elif o == 56:
+        elif o == SCALAR_CONST_SET:
             value = data[p, c, k, 0]
             for t in range(n_lanes):
                 s[d, t] = value
-        elif o == 57:
+        elif o == VECTOR_CONST_SET:
             i = fraction_index(data[p, c, k, 0], f)
             value = data[p, c, k, 1]
             for t in range(n_lanes):
                 v[d, i, t] = value
-        elif o == 58:
+        elif o == MATRIX_CONST_SET:
             i = fraction_index(data[p, c, k, 0], f)
             j = fraction_index(data[p, c, k, 1], f)
             value = data[p, c, k, 2]
             for t in range(n_lanes):
                 m[d, i, j, t] = value
-        elif o == 59:
+        elif o == SCALAR_UNIFORM_SET:
             lo = min(data[p, c, k, 0], data[p, c, k, 1])
             hi = max(data[p, c, k, 0], data[p, c, k, 1])
             for t in range(n_lanes):
                 s[d, t] = lo + (hi - lo) * _uniform(rng, t)
-        elif o == 60:
+        elif o == VECTOR_UNIFORM_SET:
             lo = min(data[p, c, k, 0], data[p, c, k, 1])
             hi = max(data[p, c, k, 0], data[p, c, k, 1])
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = lo + (hi - lo) * _uniform(rng, t)
-        elif o == 61:
+        elif o == MATRIX_UNIFORM_SET:
             lo = min(data[p, c, k, 0], data[p, c, k, 1])
             hi = max(data[p, c, k, 0], data[p, c, k, 1])
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):
                         m[d, i, j, t] = lo + (hi - lo) * _uniform(rng, t)
-        elif o == 62:
+        elif o == SCALAR_GAUSSIAN_SET:
             for t in range(n_lanes):
                 s[d, t] = data[p, c, k, 0] + data[p, c, k, 1] * _gaussian(rng, t)
-        elif o == 63:
+        elif o == VECTOR_GAUSSIAN_SET:
             for i in range(f):
                 for t in range(n_lanes):
                     v[d, i, t] = data[p, c, k, 0] + data[p, c, k, 1] * _gaussian(rng, t)
-        elif o == 64:
+        elif o == MATRIX_GAUSSIAN_SET:
             for i in range(f):
                 for j in range(f):
                     for t in range(n_lanes):

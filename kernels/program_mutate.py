@@ -18,7 +18,21 @@ import math
 import numpy as np
 from numba import njit
 
-from evonas.genomes.program_ir import ALTER_FIELDS, COPY, MUTATION_TYPES, NO_COMPONENT, REFUSED
+from evonas.genomes.program_ir import (
+    ALTER_FIELDS,
+    COPY,
+    MATRIX_CONST_SET,
+    MATRIX_GAUSSIAN_SET,
+    MATRIX_UNIFORM_SET,
+    MUTATION_TYPES,
+    NO_COMPONENT,
+    NO_OP,
+    REFUSED,
+    SCALAR_CONST_SET,
+    SCALAR_GAUSSIAN_SET,
+    SCALAR_UNIFORM_SET,
+    VECTOR_CONST_SET,
+)
 
 from .program_cpu import copy_instruction
 from .splitmix import index as _index
@@ -80,21 +94,21 @@ def _random_instruction(state, allowed, n_allowed, counts, in_kind, out_kind, k,
     d0 = 0.0
     d1 = 0.0
     d2 = 0.0
-    if o == 56:
+    if o == SCALAR_CONST_SET:
         d0 = _open_symmetric(state)
-    elif o == 57:
+    elif o == VECTOR_CONST_SET:
         d0 = _uniform(state)
         d1 = _open_symmetric(state)
-    elif o == 58:
+    elif o == MATRIX_CONST_SET:
         d0 = _uniform(state)
         d1 = _uniform(state)
         d2 = _open_symmetric(state)
-    elif 59 <= o <= 61:
+    elif SCALAR_UNIFORM_SET <= o <= MATRIX_UNIFORM_SET:
         lo = _open_symmetric(state)
         hi = _open_symmetric(state)
         d0 = min(lo, hi)
         d1 = max(lo, hi)
-    elif 62 <= o <= 64:
+    elif SCALAR_GAUSSIAN_SET <= o <= MATRIX_GAUSSIAN_SET:
         d0 = _open_symmetric(state)  # mean in (-1, 1)
         d1 = _uniform(state)  # standard deviation in [0, 1)
     c_data[k, 0] = d0
@@ -116,22 +130,22 @@ def _step(state: np.ndarray, value: float, flip: bool, paper: bool) -> float:
 def _alter(state, k, counts, in_kind, out_kind, paper, c_op, c_in1, c_in2, c_out, c_data) -> int:
     """Change one field of instruction ``k`` in place; returns the field code."""
     o = c_op[k]
-    if o == 0:
+    if o == NO_OP:
         return F_NOOP
-    if o >= 56:  # data ops: the output or the data
+    if o >= SCALAR_CONST_SET:  # data ops (the last nine): the output or the data
         if _uniform(state) < 0.5:
             c_out[k] = _address(state, out_kind[o], counts, True)
             return F_OUT
-        if o == 56:
+        if o == SCALAR_CONST_SET:
             c_data[k, 0] = _step(state, c_data[k, 0], True, paper)
             return F_CONSTANT
-        if o == 57:
+        if o == VECTOR_CONST_SET:
             if _uniform(state) < 0.5:
                 c_data[k, 0] = _uniform(state)
                 return F_INDEX
             c_data[k, 1] = _step(state, c_data[k, 1], True, paper)
             return F_VALUE
-        if o == 58:
+        if o == MATRIX_CONST_SET:
             r = _uniform(state)
             if r < 1.0 / 3.0:
                 c_data[k, 0] = _uniform(state)
@@ -141,7 +155,7 @@ def _alter(state, k, counts, in_kind, out_kind, paper, c_op, c_in1, c_in2, c_out
                 return F_COLUMN
             c_data[k, 2] = _step(state, c_data[k, 2], True, paper)
             return F_VALUE
-        if o >= 62:
+        if o >= SCALAR_GAUSSIAN_SET:
             if _uniform(state) < 0.5:
                 c_data[k, 0] = _step(state, c_data[k, 0], True, paper)
                 return F_MEAN

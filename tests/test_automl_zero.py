@@ -461,7 +461,7 @@ def test_children_live_in_arenas_that_are_never_overwritten(monkeypatch: pytest.
     from evonas.genomes.automl_zero import ChildArena
 
     space = ProgramSpace.from_dict(WIDE.to_dict())  # its own arena
-    row_bytes = 3 * space._width * (4 * 4 + 3 * 8) + 3 * 4
+    row_bytes = 3 * space.width * (4 * 4 + 3 * 8) + 3 * 4
     monkeypatch.setattr(ChildArena, "BYTES", 7 * row_bytes)  # 7 rows, or 4 x the batch when that is more
     rng = np.random.default_rng(5)
     population = [space.random(rng) for _ in range(6)]
@@ -702,3 +702,10 @@ def test_heavy_tasks_on_several_threads_keep_the_parallel_batch_path() -> None:
     finally:
         numba.set_num_threads(before)
     assert ProgramTaskSet(hurdle=True).breeder(strategy, 10, 1) is None  # hurdles: the batch path's own
+
+
+def test_named_opcodes_are_the_op_tables_ids() -> None:
+    """The kernels' dispatch names each op (``elif o == VECTOR_SUM:``); every name is the id of that op."""
+    import evonas.genomes.program_ir as ir
+
+    assert [getattr(ir, name.upper()) for name in ir.OP_NAMES] == list(range(ir.N_OPS))

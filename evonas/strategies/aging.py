@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from collections import deque
 from itertools import repeat
@@ -18,6 +17,21 @@ from evonas.genomes.base import Space
 from .base import Strategy
 
 _ID, _GENOME = attrgetter("id"), attrgetter("genome")
+
+
+def tournament_winners(fitness: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Positions (into ``fitness``, the population in age order) of the winners of tournaments whose sampled
+    positions are the rows of ``draws``: the fittest drawn, the first drawn among ties; a failure (NaN) never
+    wins, and a tournament of failures gives its first draw. The compiled AutoML-Zero loop
+    (``kernels/program_search.py``) applies this same rule, tested equal."""
+    sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
+    return draws[np.arange(len(draws)), np.argmax(sampled, axis=1)]  # type: ignore[no-any-return]
+
+
+def retire_oldest(population: deque[Member], size: int) -> None:
+    """Aging: drop the oldest members until the population is back to ``size``."""
+    for _ in range(len(population) - size):
+        population.popleft()
 
 
 class AgingEvolution(Strategy):
@@ -67,6 +81,29 @@ class AgingEvolution(Strategy):
         self._population, self._population_source = None, source
         self._fitness, self._fitness_new = None, []
 
+    # -- a compiled stand-in for whole batches (``BreedsCompiled``) works on this public state -------------
+    def draw_tournaments(self, count: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """The uniforms of the next ``count`` tournaments, drawn as the batch path draws them
+        (``random((count, S))``: row k times the population size gives tournament k's positions), and the
+        random stream's state before the draw."""
+        state = self.rng.bit_generator.state
+        return self.rng.random((count, self.sample_size)), state
+
+    def keep_draws(self, state: dict[str, Any], used: int) -> None:
+        """Put the random stream where ``used`` tournaments drawn from ``state`` leave it (a compiled call that
+        stopped short of what it drew, at a budget)."""
+        self.rng.bit_generator.state = state
+        self.rng.random((used, self.sample_size))
+
+    def tell_bred(self, brood: Any, results: ResultBatch, population: Any) -> None:
+        """Account for a batch asked, evaluated and told in compiled code: the told and asked counts move past
+        it, its best may become the best, and ``population()`` (members in age order, made on demand) stands
+        for the population until it is next read."""
+        self._note_best(results, brood)
+        self.told += len(brood)
+        self.next_id += len(brood)
+        self.defer_population(population)
+
     def breeder(self, task: Any, batch: int, run_seed: int, worker: str = "") -> Any:
         """A compiled stand-in for ask -> evaluate -> tell of whole batches, when the task offers one for this
         space and these settings (``task.breeder``); None otherwise. It gives the same lineage as the batch path;
@@ -102,12 +139,9 @@ class AgingEvolution(Strategy):
         population = self.population
         size = len(population)
         mutated = len(idents) - bisect_left(idents, self.population_size)  # ids ascend: the initial ones come first
-        fitness = self._population_fitness()
         draws = (self.rng.random((mutated, self.sample_size)) * size).astype(np.int64)
-        sampled = np.where(np.isnan(fitness), -np.inf, fitness)[draws]
-        # argmax keeps the first drawn among ties; a row of failures only gives its first draw, as before
         members = list(population)  # indexing a deque walks its blocks; a list snapshot is O(1) per pick
-        parents = [members[i] for i in draws[np.arange(mutated), np.argmax(sampled, axis=1)].tolist()]
+        parents = [members[i] for i in tournament_winners(self._population_fitness(), draws).tolist()]
         # ids are consecutive, so the initial-population ids (below P) come first
         child_ids = idents[len(idents) - mutated :]
         made = self._mutate_children([p.genome for p in parents], child_ids)
@@ -134,16 +168,8 @@ class AgingEvolution(Strategy):
         else:
             draws = self.rng.choice(size, min(self.sample_size, size), replace=False)
         population = self.population
-        best = None
-        best_fitness = -math.inf
-        picks = draws.tolist()
-        for i in picks:  # strict '>' keeps the first drawn among ties; NaN (a failure) never wins
-            member = population[i]
-            if member.fitness > best_fitness:
-                best, best_fitness = member, member.fitness
-        if best is None:  # every sampled member failed
-            best = population[picks[0]]
-        sample = [population[i].id for i in picks] if not self.aging else []
+        best = population[int(tournament_winners(self._population_fitness(), draws[None, :])[0])]
+        sample = [population[i].id for i in draws.tolist()] if not self.aging else []
         return best, sample
 
     def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
@@ -164,8 +190,7 @@ class AgingEvolution(Strategy):
         population = self.population
         population.extend(joining)
         self._fitness_new.extend(values)
-        for _ in range(len(population) - self.population_size):
-            population.popleft()
+        retire_oldest(population, self.population_size)
 
     def _fold(self, candidate: Candidate, result: Result) -> None:
         sample = self._samples.pop(candidate.id, None) if self._samples else None
@@ -177,7 +202,7 @@ class AgingEvolution(Strategy):
         if len(population) <= self.population_size:
             return
         if self.aging or not sample:
-            population.popleft()
+            retire_oldest(population, self.population_size)
             return
         # Non-aging ablation ([RE]): drop the worst member of the child's tournament that is still alive
         # (the first such in age order among ties); the oldest if the whole sample has already gone.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from evonas.core import Brood, Member, ResultBatch, best_row
+from evonas.core import Brood, Member, ResultBatch
 from evonas.genomes.automl_zero import ProgramGenome, ProgramSpace, to_batch
 from evonas.genomes.program_ir import PARTIAL, RANDOM, ProgramBatch
 from evonas.rng import EVALUATE, MUTATE, derive_seeds
@@ -47,7 +47,7 @@ class ProgramBreeder:
         self.worker = worker
         self.evaluate = evaluate  # False: every child scores 0.5 unrun (to time the loop alone)
         self.batches_per_call = max(1, CHILDREN_PER_CALL // batch)
-        width = space._width
+        width = space.width
         size = strategy.population_size
         self.ring = self._empty(size, width, space)
         self.ring_fitness = np.zeros(size)
@@ -112,8 +112,7 @@ class ProgramBreeder:
             return None
         started = time.perf_counter()
         count = batches * batch
-        rng_state = strategy.rng.bit_generator.state
-        draws = strategy.rng.random((count, strategy.sample_size))
+        draws, rng_state = strategy.draw_tournaments(count)
         ids = np.arange(strategy.next_id, strategy.next_id + count, dtype=np.int64)
         mutation_seeds = derive_seeds(strategy.seed, MUTATE, ids)
         eval_seeds = derive_seeds(self.run_seed, EVALUATE, ids)
@@ -137,7 +136,7 @@ class ProgramBreeder:
         program = (r.scalars, r.vectors, r.matrices, PARTIAL, RANDOM, self.codes, mutation_seeds, eval_seeds)
         control = new_control(self.helpers, self.wait_for_helpers)
         shared = (self._buffers, (r.op, r.in1, r.in2, r.out, r.data, r.length), (c.op, c.in1, c.in2, c.out, c.data, c.length),
-                  self.space._tables, task_arrays, program, tuple(self.memo))  # type: ignore[attr-defined]
+                  self.space.kernel_tables, task_arrays, program, tuple(self.memo))
         if self.helpers and not self._helpers_loaded:
             # The first call of ``assist`` in a process loads it from numba's cache (tens of milliseconds, longer
             # than a call of this loop): done here once, with QUIT already posted, so helpers join from the first call.
@@ -156,8 +155,7 @@ class ProgramBreeder:
         self.helped += int(control[HELPED])
         n = done * batch
         if done < batches:  # the budget ran out mid-call: the stream must stand where the batch path leaves it
-            strategy.rng.bit_generator.state = rng_state
-            strategy.rng.random((n, strategy.sample_size))
+            strategy.keep_draws(rng_state, n)
         task.train_steps = int(counters[0])
         if n == 0:
             return None
@@ -165,12 +163,7 @@ class ProgramBreeder:
         results = ResultBatch(ids.tolist(), fitness[:n].copy(), {"fec_hit": hits[:n].copy()} if fec is not None else {},
                               (time.perf_counter() - started) / n, self.worker)
         brood = Brood(ids, parents[:n].copy(), *self.space.mutation_codes(self.codes[:n]), _Rows(self.children, self.space.features))
-        strategy.told += n
-        strategy.next_id += n
-        k = best_row(results)
-        if k is not None and (strategy.best is None or results.fitness[k] > strategy.best.fitness):
-            strategy.best = Member(int(ids[k]), float(results.fitness[k]), brood[k].genome)
-        strategy.defer_population(self.members)
+        strategy.tell_bred(brood, results, self.members)
         self._told = strategy.told
         return brood, results
 

@@ -14,7 +14,7 @@ import click
 
 from evonas import __version__
 from evonas.capabilities import DrawsDot, genome_text, task_declarations
-from evonas.config import RunOptions, parse_option_pairs
+from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
 from evonas.progress import Progress
 from evonas.registry import FAMILIES, GENOMES, make_task, task_class
@@ -27,11 +27,6 @@ DEFAULT_WORKERS = os.cpu_count() or 1
 @click.version_option(__version__, prog_name="evonas")
 def cli() -> None:
     """evonas: evolutionary architecture and program search."""
-
-
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise UserError(f"{name} must be a positive integer, got {value}")
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,7 @@ def execution_options(fn: Any) -> Any:
 def execution_from(flags: dict[str, Any], quiet: bool) -> Execution:
     """The ``execution_options`` flags of ``evolve`` or ``resume``, checked on their own."""
     execution = Execution(**flags)
-    _positive("--workers", execution.workers)
+    check_positive("--workers", execution.workers)
     if execution.verbose and quiet:
         raise UserError("-v and -q contradict each other; drop one")
     return execution
@@ -232,8 +227,10 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
               expose_value=False, callback=load_config_file,
               help="TOML file with evolve's options as keys (and an [options] table for -o settings); flags on the line override it.")
 @click.option("--genome", default="amoeba", show_default=True, help=f"Genome family to search: {', '.join(FAMILIES)}.")
-@click.option("--task", default=None, help="Task name (default per genome; amoeba: fashion-mnist, the embedded subset) or package.module:factory.")
-@click.option("--strategy", default=None, help=f"Search strategy: {', '.join(STRATEGIES)} (default: neat for the neat genome, else aging).")
+@click.option("--task", default=None, help="Task name or package.module:factory (default per genome: "
+              + ", ".join(f"{kind} {family.default_task}" for kind, family in FAMILIES.items()) + ").")
+@click.option("--strategy", default=None, help=f"Search strategy: {', '.join(STRATEGIES)} (default per genome: "
+              + ", ".join(f"{kind} {family.default_strategy}" for kind, family in FAMILIES.items()) + ").")
 @click.option("--population", type=int, default=None, help="Population size P (preset default).")
 @click.option("--sample", type=int, default=None, help="Tournament sample size S, at most P (preset default).")
 @click.option("--cycles", type=int, default=None, help="Total evaluations C, counting the initial population (preset default).")
@@ -250,7 +247,8 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Any other setting, routed to the strategy (replace, on_failure, aging), the genome space "
                    "(e.g. p_identity, op_mutation_allow_same) or the task (e.g. cells_per_stack, stacks, epochs). Repeatable.")
-@click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; 'evonas lineage RUN --genome ID' replays the rest). Default: compact for automl-zero and neat, else full.")
+@click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; 'evonas lineage RUN --genome ID' replays the rest). Default per genome: "
+              + ", ".join(f"{kind} {family.lineage}" for kind, family in FAMILIES.items()) + ".")
 @click.option("--experiments", type=int, default=0, show_default=True,
               help="AutoML-Zero protocol: stop after this many experiments even if none passes selection (0 = until one does; 1 = a single plain run).")
 @click.option("--until-solved/--no-until-solved", default=None,
@@ -337,7 +335,7 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: An
     from evonas.run_folder import load_config
 
     execution = execution_from(execution_flags, quiet)
-    _positive("--cycles", cycles)
+    check_positive("--cycles", cycles)
     if protocol.is_protocol_folder(run_dir):
         state = protocol.load(run_dir)
         check_execution(RunConfig(**state["config"]), execution)
@@ -404,7 +402,8 @@ def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--id", "ident", type=int, default=None, help="The individual to export (default: the best, as with --best).")
 @click.option("--best", is_flag=True, help="Export the best individual (the default).")
-@click.option("--format", "fmt", default=None, help="torch (cells, motifs), python or dot (NEAT), python (AutoML-Zero); default: the first of these.")
+@click.option("--format", "fmt", default=None, help="Per genome, the first is the default: "
+              + "; ".join(f"{kind} {', '.join(f.name for f in family.exports)}" for kind, family in FAMILIES.items()) + ".")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file (default: RUN/export/KIND_ID.EXT).")
 @click.option("--train", is_flag=True, help="torch: retrain from scratch at the size given by --epochs, --filters and --cells instead of as in the run.")
 @click.option("--epochs", type=float, default=None, help="With --train: passes over the training split.")

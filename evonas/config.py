@@ -96,7 +96,8 @@ def parse_option_pairs(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
     return out
 
 
-def _positive(name: str, value: int | None) -> None:
+def check_positive(name: str, value: int | None) -> None:
+    """A UserError unless ``value`` (the flag ``name``) is None or at least 1."""
     if value is not None and value < 1:
         raise UserError(f"{name} must be a positive integer, got {value}")
 
@@ -139,7 +140,7 @@ class RunOptions:
         for name, value in (("--population", self.population), ("--sample", self.sample), ("--cycles", self.cycles),
                             ("--batch", self.batch), ("--filters", self.filters), ("--train-images", self.train_images),
                             ("--checkpoint-every", self.checkpoint_every)):
-            _positive(name, value)
+            check_positive(name, value)
         settings = dict(fam.presets[self.preset])
         task_name = self.task or fam.default_task
         declared = task_declarations(task_class(task_name)[0])

@@ -28,5 +28,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 FAMILY = Family(
     kind=AmoebaGenome.kind, genome=AmoebaGenome, space=AmoebaSpace, default_task="fashion-mnist", tasks=IMAGE_TASKS,
-    presets=PRESETS, exports=(TORCH,), summary="AmoebaNet normal and reduction cells, trained on a proxy budget",
+    presets=PRESETS, exports=(TORCH,),
 )

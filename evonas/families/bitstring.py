@@ -19,5 +19,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 FAMILY = Family(
     kind=BitGenome.kind, genome=BitGenome, space=BitSpace, default_task="onemax", tasks={"onemax": (OneMax, {})},
-    presets=PRESETS, exports=(JSON,), summary="bit strings (noisy OneMax): the engine's toy and test family",
+    presets=PRESETS, exports=(JSON,),
 )

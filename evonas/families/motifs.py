@@ -25,5 +25,4 @@ PRESETS: dict[str, dict[str, Any]] = {
 FAMILY = Family(
     kind=MotifGenome.kind, genome=MotifGenome, space=MotifSpace, default_task="fashion-mnist", tasks=IMAGE_TASKS,
     presets=PRESETS, default_strategy="tournament", exports=(TORCH,),
-    summary="hierarchical motifs of motifs, evolved by tournament selection as in [HIER]",
 )

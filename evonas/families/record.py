@@ -4,7 +4,7 @@ it, in one place (see ``evonas.registry`` for the list, docs/architecture.md for
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,6 @@ class Family:
     #: Per-task settings for families whose space layout depends on the task (AutoML-Zero, NEAT): a task not
     #: listed needs its own ``genome_presets`` entry. None: any task of the family's kind fits the default space.
     task_presets: Mapping[str, Mapping[str, Any]] | None = None
-    #: The help text of --genome's choices and docs: one line.
-    summary: str = field(default="")
 
     def export_format(self, name: str | None) -> ExportFormat:
         """The export format named ``name`` (the default when None); a UserError names the formats there are."""

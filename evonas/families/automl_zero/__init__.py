@@ -91,5 +91,4 @@ TASKS = {
 FAMILY = Family(
     kind=ProgramGenome.kind, genome=ProgramGenome, space=ProgramSpace, default_task="linear-regression", tasks=TASKS,
     presets=PRESETS, lineage="compact", exports=(ExportFormat("python", ".py", _write_python),), task_presets=PROGRAM_TASKS,
-    summary="Setup / Predict / Learn programs over typed memory, scored in bulk by compiled kernels",
 )

@@ -70,5 +70,5 @@ TASKS = {
 FAMILY = Family(
     kind=NeatGenome.kind, genome=NeatGenome, space=NeatSpace, default_task="xor", tasks=TASKS, presets=PRESETS,
     default_strategy="neat", lineage="compact", exports=(ExportFormat("python", ".py", _write_python), DOT),
-    task_presets=NEAT_TASKS, summary="NEAT networks: speciation, crossover by innovation number, growing topologies",
+    task_presets=NEAT_TASKS,
 )

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,8 @@ def ray_evaluate(task: Task, kind: str, genome_text: str, ident: int, seed: int,
 
     worker = f"ray-{socket.gethostname()}-{os.getpid()}"
     genome = GENOMES[kind].from_dict(json.loads(genome_text))
-    if eval_timeout is None:
+    if eval_timeout is None or threading.current_thread() is not threading.main_thread():
+        # a timer needs the worker's main thread (where Ray runs plain tasks); elsewhere the driver's backstop applies
         return evaluate_one(task, genome, ident, seed, worker)
 
     def expire(signum: int, frame: Any) -> None:

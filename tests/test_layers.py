@@ -43,10 +43,7 @@ def project_modules() -> dict[str, str]:
             parts = path.relative_to(folder).with_suffix("").parts
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            name = ".".join((package, *parts))
-            if name.startswith("evonas.") and name.split(".")[1] in ("kernels", "genomes") and package == "evonas":
-                continue  # not a mapped folder (none exists; kept so a stray folder is not read twice)
-            out[name] = path.read_text()
+            out[".".join((package, *parts))] = path.read_text()
     return out
 
 

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from evonas.core import Candidate, Result
+from evonas.core import Candidate, Result, unusable_fitness
 from evonas.genomes.base import Genome
 from evonas.rng import EVALUATE, derive_seed, derive_seeds
 from evonas.tasks.base import Task
@@ -28,7 +28,7 @@ def evaluate_one(task: Task, genome: Genome, ident: int, seed: int, worker: str)
         fitness = float(fitness)
         status, error = "ok", ""
         if not math.isfinite(fitness):
-            status, error = "failed", f"fitness is {fitness}"
+            status, error = "failed", unusable_fitness(fitness)
             fitness = math.nan
     except Exception as exc:  # a crashing evaluation must not stop the run
         fitness, metrics, status = math.nan, {}, "failed"

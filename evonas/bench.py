@@ -15,6 +15,7 @@ from evonas import __version__
 from evonas.bench_common import log, machine_info
 from evonas.bench_neat import bench_neat, bench_neat_dpnv
 from evonas.bench_scheduling import bench_scheduling
+from evonas.bench_tabular import bench_tabular
 
 
 def plain_training_loop(ir: Any, macro: Any, data: Any, images: int, batch_size: int, seed: int) -> float:
@@ -455,5 +456,6 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
     "automl-zero-demo": bench_automl_zero_demo, "automl-zero-demo-parallel": bench_automl_zero_demo_parallel, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
     "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality, "scheduling": bench_scheduling,
+    "tabular": bench_tabular,
 }
 GPU_BENCHMARKS = ("automl-zero", "neat")  # the ones that take --device and time CUDA kernels

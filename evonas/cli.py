@@ -430,20 +430,29 @@ def export(run_dir: Path, ident: int | None, best: bool, fmt: str | None, out: P
 @click.option("--quick", is_flag=True, help="Fewer repetitions (seconds instead of minutes).")
 @click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="Workers for the architectures/hour figure.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda: also time the GPU kernels (automl-zero).")
-def bench(name: str, quick: bool, workers: int, device: str) -> None:
+@click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A benchmark's own setting, e.g. tabular: -o seeds=500 -o datasets=cora,arxiv.")
+def bench(name: str, quick: bool, workers: int, device: str, option_pairs: tuple[str, ...]) -> None:
     """Run a benchmark and print one JSON object (progress on stderr)."""
+    import inspect
+
     from evonas.bench import BENCHMARKS, GPU_BENCHMARKS
     from evonas.kernels.cuda_support import check_device
 
     if name not in BENCHMARKS:
         raise UserError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
     check_device(device)
+    extra = parse_option_pairs(option_pairs)
+    own = [k for k in inspect.signature(BENCHMARKS[name]).parameters if k not in ("quick", "workers", "device")]
+    for key in extra:
+        if key not in own:
+            raise UserError(f"benchmark {name!r} has no option {key!r}; its options are {', '.join(own) or 'none'}")
     if name in GPU_BENCHMARKS:
-        result = BENCHMARKS[name](quick=quick, workers=workers, device=device)
+        result = BENCHMARKS[name](quick=quick, workers=workers, device=device, **extra)
     elif device == "cuda":
         raise UserError(f"benchmark {name!r} has no GPU kernels; use --device cpu, or one of {', '.join(GPU_BENCHMARKS)}")
     else:
-        result = BENCHMARKS[name](quick=quick, workers=workers)
+        result = BENCHMARKS[name](quick=quick, workers=workers, **extra)
     click.echo(json.dumps(result, indent=2))
 
 

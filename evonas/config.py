@@ -15,6 +15,7 @@ from evonas.errors import UserError
 from evonas.genomes.base import canonical_hash
 from evonas.registry import FAMILIES, family, task_class
 from evonas.strategies import STRATEGIES, Strategy
+from evonas.tasks.base import Task
 
 
 @dataclass
@@ -189,6 +190,11 @@ class RunOptions:
                 space[key] = value
             else:
                 task_options[key] = value
+        factory = task_class(task_name)[0]
+        if isinstance(factory, type) and issubclass(factory, Task):  # the space may follow from the task's options
+            for key, value in factory.space_settings(genome, task_options).items():
+                if key not in self.options:
+                    space[key] = value
         strategy_options = {**strategy_defaults(strategy), **strategy_options}  # config.json records every value used
         try:
             fam.space.from_dict(space)

@@ -7,12 +7,14 @@ import importlib
 from typing import Any
 
 from evonas.errors import UserError
-from evonas.families import amoeba, automl_zero, bitstring, motifs, neat
+from evonas.families import amoeba, automl_zero, bitstring, graph_macro, motifs, nb201, neat
 from evonas.families.record import Family
 from evonas.tasks.base import Task
 
 #: Every genome family by its --genome name (the order of --help and the docs).
-FAMILIES: dict[str, Family] = {f.kind: f for f in (amoeba.FAMILY, bitstring.FAMILY, automl_zero.FAMILY, neat.FAMILY, motifs.FAMILY)}
+FAMILIES: dict[str, Family] = {f.kind: f for f in (
+    amoeba.FAMILY, bitstring.FAMILY, automl_zero.FAMILY, neat.FAMILY, motifs.FAMILY, graph_macro.FAMILY, nb201.FAMILY,
+)}
 
 #: Genome class of every family, for parsing lineage and checkpoint rows.
 GENOMES: dict[str, Any] = {kind: family.genome for kind, family in FAMILIES.items()}

@@ -171,6 +171,10 @@ KILL_CASES: dict[str, tuple[list[str], float]] = {
     "neat-neat": (["--genome", "neat", "--task", "xor", "--no-until-solved", "--checkpoint-every", "1500", "--cycles", "300000",
                    "--batch", "37", "--workers", "1"], 2.0),
     "motifs-tournament": (["--genome", "motifs", "--preset", "smoke", "--train-images", "64", "--cycles", "10", "--workers", "1"], 3.0),
+    # the compiled tabular loop runs 10^5-10^6 children a second: checkpoints every 10,000 keep a kill mid-run
+    "graph-macro-aging": (["--genome", "graph-macro", "--cycles", "1000000", "--checkpoint-every", "10000", "--workers", "1"], 0.5),
+    "nb201-cell-aging": (["--genome", "nb201-cell", "--cycles", "1000000", "--checkpoint-every", "10000", "--batch", "3",
+                          "--workers", "1"], 0.5),
     "bitstring-random": (["--genome", "bitstring", "--strategy", "random", "--preset", "cpu", "--cycles", "60000",
                           "--checkpoint-every", "1500", "--workers", "1"], 1.5),
     # the tournament's population grows with every child, so its runs slow down as they go

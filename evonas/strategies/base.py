@@ -20,6 +20,13 @@ class Strategy(ABC):
     name: ClassVar[str]
     #: Whether results may be told in any order, one at a time (``--async``).
     supports_async: ClassVar[bool] = True
+    #: Space capabilities (``evonas.capabilities`` protocols) this strategy needs; empty: it searches any space.
+    space_needs: ClassVar[tuple[type, ...]] = ()
+
+    @classmethod
+    def searches(cls, space: Space) -> bool:
+        """Whether this strategy can search ``space`` (it has every capability in ``space_needs``)."""
+        return all(isinstance(space, need) for need in cls.space_needs)
 
     def __init__(self, space: Space, seed: int, budget: int) -> None:
         self.space = space

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from evonas.capabilities import Speciates
+from evonas.capabilities import Speciates, TracksInnovations
 from evonas.core import Candidate, Member, Result, ResultBatch
 from evonas.genomes.base import Mutation, Space
 from evonas.genomes.ir import NeatPopulationIR
@@ -38,6 +38,7 @@ class NeatReproduction(Strategy):
     """Generational NEAT: first-fit speciation, explicit fitness sharing, stagnation, elitism, crossover."""
 
     supports_async = False  # the checkpoint splits a generation into a told prefix and an untold rest
+    space_needs = (TracksInnovations, Speciates)
 
     name = "neat"
 
@@ -47,7 +48,7 @@ class NeatReproduction(Strategy):
         interspecies: float = 0.001, mutate_after_crossover: float = 0.8,
     ) -> None:
         super().__init__(space, seed, budget)
-        if self.tracker is None or not isinstance(space, Speciates):
+        if not self.searches(space):
             raise ValueError(f"the neat strategy needs a genome family with innovation numbers and crossover, not {space.kind!r}")
         if population < 2:
             raise ValueError(f"population must be at least 2, got {population}")

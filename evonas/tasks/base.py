@@ -28,6 +28,12 @@ class Task(ABC):
     #: Trains torch networks and takes a ``device`` option for them (--device).
     torch_device: ClassVar[bool] = False
 
+    @classmethod
+    def space_settings(cls, genome_kind: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Space settings that follow from these task options (NAS-Bench-Graph's proteins table has fewer ops);
+        a run applies them where the user set none. Raises ``UserError`` for an option no run could use."""
+        return {}
+
     def __init__(self, **options: Any) -> None:
         self._options = options
 

@@ -22,7 +22,7 @@ from evonas.bench_common import log, machine_info
 from evonas.config import RunOptions, build_strategy, strategy_option_keys
 from evonas.core import ResultBatch
 from evonas.errors import UserError
-from evonas.registry import family, make_task
+from evonas.registry import family, make_task, strategy_class
 from evonas.strategies import STRATEGIES
 from evonas.tasks.tabular import TabularTask
 
@@ -102,7 +102,7 @@ def compare(benchmarks: list[tuple[str, str, dict[str, Any]]], strategies: list[
                                  population=population if "population" in keys else None,
                                  sample=sample if "sample" in keys else None, options=dict(task_options))
             config = options.resolve()
-            if not STRATEGIES[name].searches(family(genome).space.from_dict(config.space)):
+            if not strategy_class(name).searches(family(genome).space.from_dict(config.space)):
                 log(f"{label}: {name} cannot search {genome} genomes; skipped")
                 continue
             started = time.perf_counter()
@@ -158,8 +158,7 @@ def bench_tabular(quick: bool = False, workers: int = 1, seeds: int | None = Non
         raise UserError(f"budgets must be positive integers, got {budgets!r}")
     chosen = [s for s in str(strategies).split(",") if s] or None
     for name in chosen or []:
-        if name not in STRATEGIES:
-            raise UserError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+        strategy_class(name)  # a UserError now, not after the first benchmark
     seeds = seeds if seeds is not None else (20 if quick else 100)
     if seeds < 2:
         raise UserError(f"seeds must be at least 2 (an interval needs two), got {seeds}")

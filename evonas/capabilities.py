@@ -72,6 +72,17 @@ class TrainsModels(Protocol):
     def splits(self) -> Any: ...
 
 
+@runtime_checkable
+class KnowsOptimum(Protocol):
+    """A benchmark whose every architecture is known (a tabular task): what a perfect search of a space finds
+    (``fitness``, that architecture's ``test`` figure, the ``best_test`` of any), and the metric column holding
+    each evaluation's test figure. Reports and ``bench tabular`` measure regret with it."""
+
+    test_metric: str
+
+    def optimum(self, space: Any) -> dict[str, float]: ...
+
+
 @dataclass(frozen=True)
 class TaskDeclarations:
     """What a task class says about itself before it is built (see the class attributes of ``Task``)."""

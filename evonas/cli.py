@@ -17,7 +17,7 @@ from evonas.capabilities import DrawsDot, genome_text, task_declarations
 from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
 from evonas.progress import Progress
-from evonas.registry import FAMILIES, GENOMES, make_task, task_class
+from evonas.registry import FAMILIES, GENOMES, make_task, strategy_class, task_class
 from evonas.strategies import STRATEGIES
 
 DEFAULT_WORKERS = os.cpu_count() or 1
@@ -79,7 +79,7 @@ def check_execution(config: Any, execution: Execution) -> None:
                                    execution.eval_timeout, execution.retries, execution.cpus_per_eval, execution.gpus_per_eval)
     if not execution.asynchronous:
         return
-    if not STRATEGIES[config.strategy].supports_async:
+    if not strategy_class(config.strategy).supports_async:
         raise UserError(f"the {config.strategy} strategy folds whole generations in order; drop --async")
     if task.in_process:
         raise UserError(f"--async needs evaluations in worker processes, but {config.task!r} is scored in bulk in this process; drop --async")
@@ -229,7 +229,7 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 @click.option("--genome", default="amoeba", show_default=True, help=f"Genome family to search: {', '.join(FAMILIES)}.")
 @click.option("--task", default=None, help="Task name or package.module:factory (default per genome: "
               + ", ".join(f"{kind} {family.default_task}" for kind, family in FAMILIES.items()) + ").")
-@click.option("--strategy", default=None, help=f"Search strategy: {', '.join(STRATEGIES)} (default per genome: "
+@click.option("--strategy", default=None, help=f"Search strategy: {', '.join(STRATEGIES)} or package.module:Class (default per genome: "
               + ", ".join(f"{kind} {family.default_strategy}" for kind, family in FAMILIES.items()) + ").")
 @click.option("--population", type=int, default=None, help="Population size P (preset default).")
 @click.option("--sample", type=int, default=None, help="Tournament sample size S, at most P (preset default).")

@@ -13,7 +13,7 @@ from evonas import __version__
 from evonas.capabilities import task_declarations
 from evonas.errors import UserError
 from evonas.genomes.base import canonical_hash
-from evonas.registry import FAMILIES, family, task_class
+from evonas.registry import FAMILIES, family, strategy_class, task_class
 from evonas.strategies import STRATEGIES, Strategy
 from evonas.tasks.base import Task
 
@@ -63,18 +63,20 @@ def build_strategy(config: RunConfig) -> Strategy:
     """The configured strategy over the configured space."""
     if config.genome not in FAMILIES:
         raise UserError(f"unknown genome kind {config.genome!r}; choose one of {', '.join(FAMILIES)}")
-    if config.strategy not in STRATEGIES:
-        raise UserError(f"unknown strategy {config.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    cls = strategy_class(config.strategy)
     try:
         space = FAMILIES[config.genome].space.from_dict(config.space)
-        return STRATEGIES[config.strategy](space, config.seed, config.cycles, **config.strategy_options)
+        if not cls.searches(space):
+            raise ValueError(f"the {config.strategy} strategy cannot search {config.genome} genomes (it needs "
+                             f"{', '.join(need.__name__ for need in cls.space_needs)})")
+        return cls(space, config.seed, config.cycles, **config.strategy_options)
     except (TypeError, ValueError) as exc:
         raise UserError(f"invalid {config.strategy} settings: {exc}") from None
 
 
 def strategy_defaults(name: str) -> dict[str, Any]:
     """The keyword options a strategy accepts (beyond space, seed and budget) with their defaults."""
-    parameters = inspect.signature(STRATEGIES[name].__init__).parameters
+    parameters = inspect.signature(strategy_class(name).__init__).parameters
     return {k: p.default for k, p in parameters.items() if k not in ("self", "space", "seed", "budget")}
 
 
@@ -132,8 +134,7 @@ class RunOptions:
         fam = family(self.genome)
         genome = fam.kind
         strategy = self.strategy or fam.default_strategy
-        if strategy not in STRATEGIES:
-            raise UserError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        strategy_class(strategy)  # a UserError for an unknown name or a plug-in that does not import
         if self.preset not in fam.presets:
             raise UserError(f"unknown preset {self.preset!r}; choose one of {', '.join(fam.presets)}")
         if self.lineage not in (None, "full", "compact"):

@@ -9,6 +9,7 @@ from typing import Any
 from evonas.errors import UserError
 from evonas.families import amoeba, automl_zero, bitstring, graph_macro, motifs, nb201, neat
 from evonas.families.record import Family
+from evonas.strategies import STRATEGIES, Strategy
 from evonas.tasks.base import Task
 
 #: Every genome family by its --genome name (the order of --help and the docs).
@@ -56,6 +57,22 @@ def task_class(name: str) -> tuple[type[Task], dict[str, Any]]:
             raise UserError(f"cannot import task {name!r} ({exc}); check the module is on PYTHONPATH") from None
         return factory, {}
     raise UserError(f"unknown task {name!r}; choose one of {', '.join(TASKS)} or give package.module:factory")
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """A registered strategy by name, or a plug-in given as ``package.module:Class`` (a ``Strategy`` subclass)."""
+    if name in STRATEGIES:
+        return STRATEGIES[name]
+    if ":" not in name:
+        raise UserError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)} or give package.module:Class")
+    module_name, _, attr = name.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot import strategy {name!r} ({exc}); check the module is on PYTHONPATH") from None
+    if not (isinstance(found, type) and issubclass(found, Strategy)):
+        raise UserError(f"strategy {name!r} is not an evonas.strategies.Strategy subclass; subclass it (see docs/tabular.md)")
+    return found
 
 
 _CACHE: dict[str, Task] = {}

@@ -117,22 +117,52 @@ def plot_curves(runs: list[RunData], path: Path) -> Path:
     """Best-so-far and rolling-median fitness against evaluations and against wall time; runs overlaid."""
     fig = _figure(11.0, 4.5)
     by_evals, by_time = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    many = len(runs) > DETAILED_RUNS  # then best-so-far lines only, unlabelled: a legend of every run would hide the plot
     for k, run in enumerate(runs):
-        colour = f"C{k}"
-        window = int(run.config.strategy_options.get("population", 0) or max(10, len(run.fitness) // 20))
-        best, median = running_best(run.fitness), rolling_median(run.fitness, window)
+        colour = f"C{k % 10}"
+        best = running_best(run.fitness)
         x = np.arange(1, len(run.fitness) + 1)
-        by_evals.plot(x, best, color=colour, label=f"{run.label}: best")
+        by_evals.plot(x, best, color=colour, label=None if many else f"{run.label}: best", linewidth=0.6 if many else 1.5)
+        by_time.plot(run.seconds, best, color=colour, linewidth=0.6 if many else 1.5)
+        if many:
+            continue
+        window = int(run.config.strategy_options.get("population", 0) or max(10, len(run.fitness) // 20))
+        median = rolling_median(run.fitness, window)
         by_evals.plot(x, median, color=colour, alpha=0.5, linestyle="--", label=f"{run.label}: median of last {window}")
-        by_time.plot(run.seconds, best, color=colour, label=f"{run.label}: best")
         by_time.plot(run.seconds, median, color=colour, alpha=0.5, linestyle="--")
     by_evals.set_xlabel("evaluations")
     by_time.set_xlabel("wall time since the first evaluation (s)")
     for ax in (by_evals, by_time):
         ax.set_ylabel("fitness")
         ax.grid(alpha=0.3)
-    by_evals.legend(fontsize=7, loc="lower right")
+    if not many:
+        by_evals.legend(fontsize=7, loc="lower right")
+    else:
+        by_evals.set_title(f"best so far, {len(runs)} runs", fontsize=9)
     return _save(fig, path)
+
+
+def plot_regret(groups: dict[str, list[np.ndarray]], path: Path) -> tuple[Path, list[tuple[str, int, int, float, float]]]:
+    """Mean anytime regret with a 95 % band per group of runs (``evonas.report_regret``), and per group its label,
+    run count, evaluations and final mean and half-width."""
+    from evonas.report_regret import mean_and_interval
+
+    fig = _figure(8.0, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    rows = []
+    for k, (label, curves) in enumerate(groups.items()):
+        mean, half = mean_and_interval(curves)
+        x = np.arange(1, len(mean) + 1)
+        ax.plot(x, mean, color=f"C{k}", label=f"{label}: {len(curves)} run(s)")
+        if len(curves) > 1:
+            ax.fill_between(x, mean - half, mean + half, color=f"C{k}", alpha=0.2, linewidth=0)
+        rows.append((label, len(curves), len(mean), float(mean[-1]), float(half[-1])))
+    ax.set_xscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("regret: test figure below a perfect search's")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    return _save(fig, path), rows
 
 
 def plot_population(run: RunData, path: Path) -> Path:
@@ -372,11 +402,17 @@ def best_experiment(folder: Path) -> Path:
     return folder / f"experiment-{int(state['best']['experiment']):04d}"
 
 
+#: Runs that get their own section (population, mutations, ancestry, best genome); a report on more draws the
+#: shared figures for all and these sections for the first ones.
+DETAILED_RUNS = 8
+
+
 def write_report(paths: list[Path], out: Path | None = None) -> Path:
     """Write the PNGs and ``report.html`` for one or more runs (curves overlaid); returns the HTML path.
 
     A protocol folder stands for its best experiment."""
     from evonas.families.automl_zero import protocol
+    from evonas.report_regret import regret_groups
 
     if not paths:
         raise UserError("give at least one run folder")
@@ -390,7 +426,18 @@ def write_report(paths: list[Path], out: Path | None = None) -> Path:
     sections = []
     curves = plot_curves(runs, out / "fitness.png")
     sections.append("<h2>Fitness</h2>" + _img(curves, "best and median fitness against evaluations and wall time"))
-    for k, run in enumerate(runs):
+    groups = regret_groups(paths)
+    if groups:
+        figure, rows = plot_regret(groups, out / "regret.png")
+        cells = "".join(f"<tr><td>{html.escape(label)}</td><td>{n}</td><td>{length}</td><td>{mean:.4g}</td><td>{'' if math.isnan(half) else f'{half:.2g}'}</td></tr>"
+                        for label, n, length, mean, half in rows)
+        sections.append("<h2>Anytime regret</h2>" + _img(figure, "mean regret of the architecture picked so far, 95 % band over runs")
+                        + f"<table><tr><th>runs of</th><th>runs</th><th>evaluations</th><th>final regret</th><th>+/- (95 %)</th></tr>{cells}</table>")
+    detailed = runs[:DETAILED_RUNS]
+    if len(runs) > DETAILED_RUNS:
+        sections.append(f"<p>Per-run sections are drawn for the first {DETAILED_RUNS} of the {len(runs)} runs; report on fewer "
+                        "folders for the others.</p>")
+    for k, run in enumerate(detailed):
         prefix = "" if len(runs) == 1 else f"run{k + 1}-"
         rows = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td></tr>" for a, b in _facts(run))
         parts = [f"<h2>{html.escape(run.label)}</h2><table>{rows}</table>"]

@@ -333,3 +333,91 @@ def test_bench_tabular_reports_every_budget_with_intervals() -> None:
             assert at["test"]["ci95"] > 0 and 0 <= at["found_best"]["low"] <= at["found_best"]["share"] <= at["found_best"]["high"] <= 1
             assert math.isclose(at["regret"]["mean"], entry["optimum"]["test"] - at["test"]["mean"], abs_tol=1e-9)
     assert result["throughput"][0]["evaluations_per_s"] > 0
+
+
+# -- reports -----------------------------------------------------------------------------------------------
+
+
+def test_the_pick_after_each_evaluation_is_the_first_fittest_so_far() -> None:
+    from evonas.report_regret import picked_index
+
+    fitness = np.array([0.5, math.nan, 0.7, 0.7, 0.6, 0.9, math.nan])
+    assert picked_index(fitness).tolist() == [0, 0, 2, 2, 2, 5, 5]
+
+
+def test_a_report_on_several_tabular_runs_draws_anytime_regret_with_intervals(tmp_path: Path) -> None:
+    from evonas.report import write_report
+    from evonas.report_regret import regret_groups
+
+    runs = []
+    for strategy in ("aging", "random"):
+        for seed in (1, 2, 3):
+            folder = tmp_path / f"{strategy}-{seed}"
+            result = run_cli("evolve", "--genome", "nb201-cell", "--strategy", strategy, "--cycles", "120", "--seed", str(seed),
+                             "--out", str(folder), "-q")
+            assert result.returncode == 0, result.stderr
+            runs.append(folder)
+    groups = regret_groups(runs)
+    assert list(groups) == ["aging on nb201-analog (metric=baseline)", "random on nb201-analog (metric=baseline)"]
+    optimum = Nb201Analog().optimum(Nb201Space())
+    for k, curves in enumerate(groups.values()):
+        # the fitness is the test figure here, so regret never rises and ends at the best found
+        assert len(curves) == 3 and all(len(c) == 120 and (c >= 0).all() and np.all(np.diff(c) <= 0) for c in curves)
+        for curve, folder in zip(curves, runs[3 * k : 3 * k + 3]):
+            assert curve[-1] == pytest.approx(optimum["test"] - max_figure(folder))
+    page = write_report(runs, tmp_path / "report")
+    assert (tmp_path / "report" / "regret.png").stat().st_size > 0
+    assert "Anytime regret" in page.read_text() and "random on nb201-analog (metric=baseline)</td><td>3</td><td>120" in page.read_text()
+
+
+def max_figure(folder: Path) -> float:
+    """The highest fitness in a run's lineage (for nb201-analog the fitness is the test figure)."""
+    from evonas.store import read_lineage
+
+    return float(max(f for f in read_lineage(folder / "lineage")[0].column("fitness").to_pylist() if f is not None))
+
+
+# -- a strategy plug-in ------------------------------------------------------------------------------------
+
+HILL_CLIMBER = '''
+from evonas.core import Candidate
+from evonas.strategies import Strategy
+
+
+class HillClimber(Strategy):
+    """Mutates the best so far (a plug-in strategy for the tests)."""
+
+    name = "hill"
+
+    def __init__(self, space, seed, budget, restarts: int = 0):
+        super().__init__(space, seed, budget)
+        self.restarts = restarts
+
+    def options(self):
+        return {"restarts": self.restarts}
+
+    def _propose(self, ident):
+        if self.best is None:
+            return self._random_candidate(ident)
+        [(child, mutation)] = self._mutate_children([self.best.genome], [ident])
+        return Candidate(ident, self.best.id, None, ident, child, mutation)
+'''
+
+
+def test_a_plug_in_strategy_runs_resumes_and_is_benchmarked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_strategies.py").write_text(HILL_CLIMBER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = {"PYTHONPATH": str(tmp_path)}
+    run = tmp_path / "run"
+    result = run_cli("evolve", "--genome", "nb201-cell", "--strategy", "my_strategies:HillClimber", "--cycles", "50", "-o", "restarts=2",
+                     "--out", str(run), "-q", env=env)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["strategy"] == "my_strategies:HillClimber" and config["strategy_options"] == {"restarts": 2}
+    assert run_cli("resume", str(run), "--cycles", "80", "-q", env=env).returncode == 0
+    from evonas.bench_tabular import bench_tabular
+
+    result_json = bench_tabular(quick=True, seeds=3, datasets="", metrics="baseline", budgets="30", strategies="aging,my_strategies:HillClimber")
+    assert set(result_json["results"]["nb201-analog/baseline"]["strategies"]) == {"aging", "my_strategies:HillClimber"}
+    bad = run_cli("evolve", "--genome", "nb201-cell", "--strategy", "my_strategies:Nope", "--out", str(tmp_path / "x"), env=env)
+    assert bad.returncode == 1 and "cannot import strategy 'my_strategies:Nope'" in bad.stderr

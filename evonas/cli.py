@@ -247,6 +247,10 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Any other setting, routed to the strategy (replace, on_failure, aging), the genome space "
                    "(e.g. p_identity, op_mutation_allow_same) or the task (e.g. cells_per_stack, stacks, epochs). Repeatable.")
+@click.option("--objective", "objectives", multiple=True, metavar="METRIC[:max|min]",
+              help="Search for the Pareto front of these objectives (repeatable): fitness or a metric the task logs.")
+@click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",
+              help="Prefer candidates that meet this bound (repeatable; constrained domination), e.g. 'latency<=0.005'.")
 @click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; 'evonas lineage RUN --genome ID' replays the rest). Default per genome: "
               + ", ".join(f"{kind} {family.lineage}" for kind, family in FAMILIES.items()) + ".")
 @click.option("--experiments", type=int, default=0, show_default=True,
@@ -258,8 +262,8 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 def evolve(genome: str, task: str | None, strategy: str | None, population: int | None, sample: int | None, cycles: int | None,
            batch: int | None, seed: int, out: Path | None, preset: str, data_dir: Path | None,
            filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
-           device: str, options: tuple[str, ...], lineage_mode: str | None, experiments: int, until_solved: bool | None, quiet: bool,
-           **execution_flags: Any) -> None:
+           device: str, options: tuple[str, ...], objectives: tuple[str, ...], constraints: tuple[str, ...], lineage_mode: str | None,
+           experiments: int, until_solved: bool | None, quiet: bool, **execution_flags: Any) -> None:
     """Run an evolutionary search and print the best individual."""
     from evonas.kernels.cuda_support import check_device, resolve_device
     from evonas.run import Run, check_task
@@ -273,7 +277,8 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     check_device(device)
     options = click.get_current_context().meta.get("config_options", ()) + tuple(options)
     config = RunOptions(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters, train_images,
-                        max_seconds, checkpoint_every, device, parse_option_pairs(options), lineage_mode).resolve()
+                        max_seconds, checkpoint_every, device, parse_option_pairs(options), lineage_mode, list(objectives),
+                        list(constraints)).resolve()
     if until_solved is not None:
         config.until_solved = until_solved
 
@@ -356,10 +361,25 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: An
 @click.option("--ancestry", "ancestry_id", type=int, default=None, help="Print the chain of this id back to the initial population.")
 @click.option("--genome", "genome_id", type=int, default=None,
               help="Print this individual's genome (rebuilt by replaying the search when the lineage is compact).")
+@click.option("--pareto", is_flag=True, help="Print the Pareto front found (a run with several --objective): ids, objectives, status.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, as_json: bool) -> None:
-    """List a run's best individuals, one individual's ancestry, or one genome."""
+def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, pareto: bool, as_json: bool) -> None:
+    """List a run's best individuals, its Pareto front, one individual's ancestry, or one genome."""
     from evonas.run_folder import ancestry, best_rows, read_run_lineage
+
+    if pareto:
+        from evonas.lineage_front import front_rows
+
+        front = front_rows(run_dir)
+        if as_json:
+            click.echo(json.dumps(front, indent=2))
+            return
+        names = [k for k in (front[0] if front else {}) if k not in ("id", "status", "copies")]
+        click.echo(f"Pareto front: {len(front)} point(s), {sum(r['copies'] for r in front)} evaluation(s)")
+        click.echo(f"{'id':>8}  " + "  ".join(f"{n:>16}" for n in names) + "  copies  status")
+        for r in front:
+            click.echo(f"{r['id']:>8}  " + "  ".join(f"{r[n]:>16.6g}" for n in names) + f"  {r['copies']:>6}  {r['status']}")
+        return
 
     if genome_id is not None:
         from evonas.replay import replay_genomes
@@ -402,6 +422,7 @@ def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--id", "ident", type=int, default=None, help="The individual to export (default: the best, as with --best).")
 @click.option("--best", is_flag=True, help="Export the best individual (the default).")
+@click.option("--pareto", is_flag=True, help="Export every member of the Pareto front (a run with several --objective) into --out (a folder).")
 @click.option("--format", "fmt", default=None, help="Per genome, the first is the default: "
               + "; ".join(f"{kind} {', '.join(f.name for f in family.exports)}" for kind, family in FAMILIES.items()) + ".")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file (default: RUN/export/KIND_ID.EXT).")
@@ -409,19 +430,32 @@ def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--epochs", type=float, default=None, help="With --train: passes over the training split.")
 @click.option("--filters", type=int, default=None, help="With --train: F, filters of the first stack.")
 @click.option("--cells", type=int, default=None, help="With --train: N, cells per stack.")
-def export(run_dir: Path, ident: int | None, best: bool, fmt: str | None, out: Path | None, train: bool,
+def export(run_dir: Path, ident: int | None, best: bool, pareto: bool, fmt: str | None, out: Path | None, train: bool,
            epochs: float | None, filters: int | None, cells: int | None) -> None:
-    """Export one individual: a torch.export network, or standalone Python (NEAT, AutoML-Zero), or a dot graph."""
+    """Export one individual (a torch.export network, standalone Python, a dot graph), or every member of the front."""
     from evonas.export import export_individual
 
     if best and ident is not None:
         raise UserError("give --id ID or --best, not both")
+    if pareto and (best or ident is not None):
+        raise UserError("--pareto exports every member of the front; drop --id / --best")
     sizes = {k: v for k, v in (("epochs", epochs), ("filters", filters), ("cells_per_stack", cells)) if v is not None}
     if sizes and not train:
         raise UserError("--epochs, --filters and --cells set the size of a retrained network; add --train")
     if train and not sizes:
         raise UserError("--train needs at least one of --epochs, --filters, --cells (otherwise the export already matches the run)")
-    path = export_individual(run_dir, ident, fmt, out, sizes, lambda line: click.echo(line, err=True))
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    if pareto:
+        from evonas.lineage_front import front_rows
+
+        folder = out or run_dir / "export" / "pareto"
+        members = front_rows(run_dir)
+        for row in members:
+            path = export_individual(run_dir, row["id"], fmt, folder, sizes, echo, keep_name=True)
+            click.echo(f"exported: {path}")
+        click.echo(f"{len(members)} front member(s) in {folder}")
+        return
+    path = export_individual(run_dir, ident, fmt, out, sizes, echo)
     click.echo(f"exported: {path}")
 
 

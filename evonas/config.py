@@ -13,6 +13,7 @@ from evonas import __version__
 from evonas.capabilities import task_declarations
 from evonas.errors import UserError
 from evonas.genomes.base import canonical_hash
+from evonas.objectives import ObjectiveSet
 from evonas.registry import FAMILIES, family, strategy_class, task_class
 from evonas.strategies import STRATEGIES, Strategy
 from evonas.tasks.base import Task
@@ -41,12 +42,19 @@ class RunConfig:
     evonas_version: str = __version__
     preset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``--objective`` texts (``METRIC:max|min``) of a multi-objective run; None: fitness alone, as ever.
+    objectives: list[str] | None = None
+    #: ``--constraint`` texts (``METRIC<=VALUE``); None: no constraint.
+    constraints: list[str] | None = None
 
     def identity_hash(self) -> str:
         """Hash of what must not change across a resume (everything but budgets, version and checkpoint cadence)."""
         data = asdict(self)
         for key in ("cycles", "max_seconds", "max_train_steps", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra", "protocol", "until_solved"):
             data.pop(key)
+        for key in ("objectives", "constraints"):  # single-objective configs hash as they did before these existed
+            if data[key] is None:
+                data.pop(key)
         return canonical_hash(data)
 
     def to_json(self) -> str:
@@ -66,12 +74,13 @@ def build_strategy(config: RunConfig) -> Strategy:
     cls = strategy_class(config.strategy)
     try:
         space = FAMILIES[config.genome].space.from_dict(config.space)
-        if not cls.searches(space):
-            raise ValueError(f"the {config.strategy} strategy cannot search {config.genome} genomes (it needs "
-                             f"{', '.join(need.__name__ for need in cls.space_needs)})")
-        return cls(space, config.seed, config.cycles, **config.strategy_options)
+        strategy = cls(space, config.seed, config.cycles, **config.strategy_options)
     except (TypeError, ValueError) as exc:
         raise UserError(f"invalid {config.strategy} settings: {exc}") from None
+    objectives = ObjectiveSet.from_config(config.objectives, config.constraints)
+    if objectives is not None:
+        strategy.use_objectives(objectives)
+    return strategy
 
 
 def strategy_defaults(name: str) -> dict[str, Any]:
@@ -128,6 +137,9 @@ class RunOptions:
     #: ``-o KEY=VALUE`` settings, routed to the strategy, the space or the task by name.
     options: dict[str, Any] = field(default_factory=dict)
     lineage: str | None = None
+    #: ``--objective`` texts (several: a multi-objective run) and ``--constraint`` texts.
+    objectives: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
 
     def resolve(self) -> RunConfig:
         """Preset + options into a validated ``RunConfig``; a UserError names any problem and its fix."""
@@ -201,6 +213,15 @@ class RunOptions:
             fam.space.from_dict(space)
         except (TypeError, ValueError) as exc:
             raise UserError(f"invalid {genome} space option: {exc}") from None
+        objective_set = ObjectiveSet.from_config(self.objectives, self.constraints)
+        if objective_set is not None:
+            cls = strategy_class(strategy)
+            if not cls.multi_objective:
+                takers = ", ".join(name for name, c in STRATEGIES.items() if c.multi_objective)
+                raise UserError(f"the {strategy} strategy searches for one fitness; --objective and --constraint need one of {takers}")
+            factory = task_class(task_name)[0]
+            names = factory.metric_names({**task_options}) if isinstance(factory, type) and issubclass(factory, Task) else None
+            objective_set.check_metrics(names, task_name)
         return RunConfig(
             genome=genome, space=space, task=task_name, task_options=task_options, strategy=strategy,
             strategy_options=strategy_options, seed=self.seed, cycles=self.cycles or settings["cycles"],
@@ -208,6 +229,8 @@ class RunOptions:
             max_seconds=self.max_seconds, preset=self.preset, max_train_steps=settings.get("max_train_steps"),
             lineage=self.lineage or fam.lineage, until_solved=bool(settings.get("until_solved", False)),
             protocol={"select": settings["select"], "final": settings["final"], "threshold": 0.9999} if "select" in settings else None,
+            objectives=None if objective_set is None else [o.to_text() for o in objective_set.objectives],
+            constraints=None if objective_set is None or not objective_set.constraints else [c.to_text() for c in objective_set.constraints],
         )
 
 

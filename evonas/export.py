@@ -58,8 +58,10 @@ def export_protocol_best(folder: Path, ident: int | None, fmt: str | None, out: 
     return out
 
 
-def export_individual(run_dir: Path, ident: int | None, fmt: str | None, out: Path | None, overrides: dict[str, Any], echo: Any) -> Path:
-    """Export one individual of a run in one of its family's formats (see ``Family.exports``); returns the file."""
+def export_individual(run_dir: Path, ident: int | None, fmt: str | None, out: Path | None, overrides: dict[str, Any], echo: Any,
+                      keep_name: bool = False) -> Path:
+    """Export one individual of a run in one of its family's formats (see ``Family.exports``); returns the file.
+    ``keep_name``: ``out`` is a folder, and the file gets its usual name inside it."""
     from evonas.executors import evaluation_seed
     from evonas.families.automl_zero import protocol
     from evonas.replay import replay_genomes
@@ -75,7 +77,8 @@ def export_individual(run_dir: Path, ident: int | None, fmt: str | None, out: Pa
     ident, fitness = pick_individual(run_dir, ident)
     genome = replay_genomes(run_dir, {ident})[ident]
     title = f"id {ident} of {run_dir} (fitness {fitness:.6g})"
-    out = out or run_dir / "export" / f"{kind.replace('-', '_')}_{ident}{chosen.suffix}"
+    name = f"{kind.replace('-', '_')}_{ident}{chosen.suffix}"
+    out = (out or run_dir / "export") / name if keep_name else out or run_dir / "export" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     def build_task(extra: dict[str, Any]) -> Any:
         return make_task(config.task, {**config.task_options, **extra}, fresh=True)

@@ -165,6 +165,46 @@ def plot_regret(groups: dict[str, list[np.ndarray]], path: Path) -> tuple[Path, 
     return _save(fig, path), rows
 
 
+def plot_front(data: Any, label: str, path: Path) -> Path:
+    """A multi-objective run (``evonas.lineage_front.LineageObjectives``): every evaluation and the front found
+    (two objectives: a scatter; three or more: parallel coordinates, each axis scaled to its range), beside the
+    front's hypervolume against evaluations."""
+    fig = _figure(11.0, 4.5)
+    ax, hv = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    names = [o.to_text() for o in data.objectives.objectives]
+    front = data.front()
+    finite = ~np.isnan(data.values).any(axis=1)
+    if len(names) == 2:
+        ax.scatter(data.values[finite, 0], data.values[finite, 1], s=6, color="0.75", label=f"evaluated ({int(finite.sum())})")
+        infeasible = finite & (data.violation > 0)
+        if infeasible.any():
+            ax.scatter(data.values[infeasible, 0], data.values[infeasible, 1], s=6, color="C3", alpha=0.4, label="violates a constraint")
+        order = front[np.argsort(data.values[front, 0], kind="stable")]
+        ax.plot(data.values[order, 0], data.values[order, 1], "o-", color="C0", markersize=4, label=f"front ({len(front)})")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.legend(fontsize=7)
+    else:
+        values = data.values[finite]
+        low, high = values.min(axis=0), values.max(axis=0)
+        scale = np.where(high > low, high - low, 1.0)
+        x = np.arange(len(names))
+        for row in values[:: max(1, len(values) // 500)]:  # a sample of the evaluated, for the picture's sake
+            ax.plot(x, (row - low) / scale, color="0.8", linewidth=0.4)
+        for k in front.tolist():
+            ax.plot(x, (data.values[k] - low) / scale, color="C0", linewidth=1.0)
+        ax.set_xticks(x, [f"{n}\n[{lo:.3g}, {hi:.3g}]" for n, lo, hi in zip(names, low, high)], fontsize=7)
+        ax.set_ylabel("scaled to the range evaluated")
+    ax.set_title(f"{label}: Pareto front", fontsize=9)
+    ax.grid(alpha=0.3)
+    counts, volumes = data.hypervolume_curve()
+    hv.plot(counts, volumes, color="C0")
+    hv.set_xlabel("evaluations")
+    hv.set_ylabel("hypervolume of the front (to the run's nadir)")
+    hv.grid(alpha=0.3)
+    return _save(fig, path)
+
+
 def plot_population(run: RunData, path: Path) -> Path:
     """The checkpoint's population: fitness against age (evaluations since each member was told)."""
     fig = _figure(6.0, 4.5)
@@ -441,6 +481,11 @@ def write_report(paths: list[Path], out: Path | None = None) -> Path:
         prefix = "" if len(runs) == 1 else f"run{k + 1}-"
         rows = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td></tr>" for a, b in _facts(run))
         parts = [f"<h2>{html.escape(run.label)}</h2><table>{rows}</table>"]
+        if run.config.objectives is not None or run.config.constraints is not None:
+            from evonas.lineage_front import read_objectives
+
+            parts.append(_img(plot_front(read_objectives(run.path), run.label, out / f"{prefix}front.png"),
+                              "the Pareto front found, and its hypervolume against evaluations"))
         parts.append(_img(plot_population(run, out / f"{prefix}population.png"), "population: fitness against age"))
         parts.append(_img(plot_mutations(run, out / f"{prefix}mutations.png"), "success rate of each mutation kind"))
         parts.append(_img(plot_ancestry(run, out / f"{prefix}ancestry.png"), "ancestry of the best individual"))

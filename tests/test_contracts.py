@@ -177,6 +177,9 @@ KILL_CASES: dict[str, tuple[list[str], float]] = {
                           "--workers", "1"], 0.5),
     "bitstring-random": (["--genome", "bitstring", "--strategy", "random", "--preset", "cpu", "--cycles", "60000",
                           "--checkpoint-every", "1500", "--workers", "1"], 1.5),
+    # 64-wide generations in batches of 24: checkpoints fall inside generations
+    "bitstring-nsga2": (["--genome", "bitstring", "--strategy", "nsga2", "--population", "64", "--batch", "24", "--preset", "cpu",
+                         "--cycles", "40000", "--checkpoint-every", "1000", "--workers", "1"], 1.0),
     # the tournament's population grows with every child, so its runs slow down as they go
     "bitstring-tournament": (["--genome", "bitstring", "--strategy", "tournament", "--preset", "cpu", "--cycles", "20000",
                               "--checkpoint-every", "500", "--workers", "1"], 1.0),

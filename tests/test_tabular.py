@@ -421,3 +421,18 @@ def test_a_plug_in_strategy_runs_resumes_and_is_benchmarked(tmp_path: Path, monk
     assert set(result_json["results"]["nb201-analog/baseline"]["strategies"]) == {"aging", "my_strategies:HillClimber"}
     bad = run_cli("evolve", "--genome", "nb201-cell", "--strategy", "my_strategies:Nope", "--out", str(tmp_path / "x"), env=env)
     assert bad.returncode == 1 and "cannot import strategy 'my_strategies:Nope'" in bad.stderr
+
+
+@pytest.mark.parametrize("genome", ["graph-macro", "nb201-cell"])
+def test_one_worker_or_two_give_the_same_lineage(tmp_path: Path, genome: str) -> None:
+    import pyarrow.dataset as ds
+
+    tables = []
+    for workers in ("1", "2"):
+        folder = tmp_path / workers
+        result = run_cli("evolve", "--genome", genome, "--cycles", "30000", "--batch", "5", "--seed", "8", "--workers", workers,
+                         "--lineage", "full", "--out", str(folder), "-q")
+        assert result.returncode == 0, result.stderr
+        columns = ["id", "parent_id", "mutation", "genome", "fingerprint", "fitness", "metrics"]
+        tables.append(ds.dataset(folder / "lineage", format="arrow").to_table(columns=columns).sort_by("id").to_pylist())
+    assert tables[0] == tables[1] and len(tables[0]) == 30000

@@ -13,6 +13,7 @@ import numpy as np
 from evonas.capabilities import BreedsCompiled
 from evonas.core import Candidate, Member, Result, ResultBatch, rank_value
 from evonas.genomes.base import Space
+from evonas.pareto import crowded_keys, crowded_winners, decode_row, encode_row
 
 from .base import Strategy
 
@@ -38,6 +39,7 @@ class AgingEvolution(Strategy):
     """FIFO population of P; S draws pick the best as parent; the child joins, the oldest leaves."""
 
     name = "aging"
+    multi_objective = True  # Pareto aging: tournaments by front, then crowding; the oldest still dies
 
     def __init__(
         self, space: Space, seed: int, budget: int, population: int = 100, sample: int = 25,
@@ -62,6 +64,15 @@ class AgingEvolution(Strategy):
         # since (FIFO: appends at the end, removals at the front); None when it must be rebuilt.
         self._fitness: np.ndarray | None = None
         self._fitness_new: list[float] = []
+        # Pareto aging: each living member's objective row (to minimise) and constraint violation, by id
+        self._rows: dict[int, tuple[np.ndarray, float]] = {}
+
+    def use_objectives(self, objectives: Any) -> None:
+        """Pareto aging evolution: a tournament picks by Pareto front, then crowding distance (first drawn among
+        equals); the oldest member still dies."""
+        if not self.aging:
+            raise ValueError("several objectives need aging (the non-aging ablation removes by fitness); drop -o aging=false")
+        super().use_objectives(objectives)
 
     @property
     def population(self) -> deque[Member]:
@@ -108,7 +119,7 @@ class AgingEvolution(Strategy):
         """A compiled stand-in for ask -> evaluate -> tell of whole batches, when the task offers one for this
         space and these settings (``task.breeder``); None otherwise. It gives the same lineage as the batch path;
         ``worker`` names the evaluator in the lineage rows."""
-        if not isinstance(task, BreedsCompiled) or not (self.aging and self.replace and self.on_failure == "worst"):
+        if not isinstance(task, BreedsCompiled) or not (self.aging and self.replace and self.on_failure == "worst") or self.objectives is not None:
             return None
         return task.breeder(self, batch, run_seed, worker)
 
@@ -141,7 +152,7 @@ class AgingEvolution(Strategy):
         mutated = len(idents) - bisect_left(idents, self.population_size)  # ids ascend: the initial ones come first
         draws = (self.rng.random((mutated, self.sample_size)) * size).astype(np.int64)
         members = list(population)  # indexing a deque walks its blocks; a list snapshot is O(1) per pick
-        parents = [members[i] for i in tournament_winners(self._population_fitness(), draws).tolist()]
+        parents = [members[i] for i in self._winners(members, draws).tolist()]
         # ids are consecutive, so the initial-population ids (below P) come first
         child_ids = idents[len(idents) - mutated :]
         made = self._mutate_children([p.genome for p in parents], child_ids)
@@ -168,12 +179,25 @@ class AgingEvolution(Strategy):
         else:
             draws = self.rng.choice(size, min(self.sample_size, size), replace=False)
         population = self.population
-        best = population[int(tournament_winners(self._population_fitness(), draws[None, :])[0])]
+        best = population[int(self._winners(list(population), draws[None, :])[0])]
         sample = [population[i].id for i in draws.tolist()] if not self.aging else []
         return best, sample
 
+    def _winners(self, members: list[Member], draws: np.ndarray) -> np.ndarray:
+        """Tournament winners: by fitness, or (several objectives) by Pareto front and crowding."""
+        if self.objectives is None:
+            return tournament_winners(self._population_fitness(), draws)
+        rows = np.array([self._rows[m.id][0] for m in members])
+        violation = np.array([self._rows[m.id][1] for m in members])
+        ranks, crowding = crowded_keys(rows, violation)
+        return crowded_winners(ranks, crowding, draws)
+
     def tell(self, results: list[Result], candidates: list[Candidate]) -> None:
         """Fold results in, in submission order; with aging, a batch joins at once and the oldest leave."""
+        if self.objectives is not None:
+            rows, violation = self.objectives.rows(results)
+            for c, row, v in zip(candidates, rows, violation.tolist()):
+                self._rows[c.id] = (row, v)
         if not self.aging:
             super().tell(results, candidates)
             return
@@ -191,6 +215,9 @@ class AgingEvolution(Strategy):
         population.extend(joining)
         self._fitness_new.extend(values)
         retire_oldest(population, self.population_size)
+        if len(self._rows) > 2 * self.population_size:  # forget the rows of members that died
+            alive = {m.id for m in population}
+            self._rows = {i: r for i, r in self._rows.items() if i in alive}
 
     def _fold(self, candidate: Candidate, result: Result) -> None:
         sample = self._samples.pop(candidate.id, None) if self._samples else None
@@ -221,14 +248,20 @@ class AgingEvolution(Strategy):
         self._samples.clear()
 
     def state_dict(self) -> dict[str, Any]:
-        """Base state plus the population ids in age order (oldest first)."""
-        return {**super().state_dict(), "population": [m.id for m in self.population]}
+        """Base state plus the population ids in age order (oldest first), and with several objectives each
+        member's objective row and violation."""
+        state = {**super().state_dict(), "population": [m.id for m in self.population]}
+        if self.objectives is not None:
+            state["objective_rows"] = {str(m.id): encode_row(np.append(*self._rows[m.id])) for m in self.population}
+        return state
 
     def load_state_dict(self, state: dict[str, Any], members: dict[int, Member]) -> None:
         """Restore the population from member ids."""
         super().load_state_dict(state, members)
         self.population = deque(members[int(i)] for i in state["population"])
         self._fitness, self._fitness_new = None, []
+        rows = {int(k): decode_row(v) for k, v in state.get("objective_rows", {}).items()}
+        self._rows = {k: (v[:-1], float(v[-1])) for k, v in rows.items()}
 
     def population_members(self) -> list[Member]:
         """The current population, oldest first."""

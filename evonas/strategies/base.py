@@ -9,8 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evonas.capabilities import MutatesInBulk, TracksInnovations
-from evonas.core import Candidate, Member, Result, ResultBatch, best_row
+from evonas.core import Brood, Candidate, Member, Result, ResultBatch, best_row
 from evonas.genomes.base import Genome, Mutation, Space
+from evonas.objectives import ObjectiveSet
+from evonas.pareto_archive import ParetoArchive
 from evonas.rng import INIT, MUTATE, KeyedRng, derive_seeds, generator_state, new_generator, restore_generator
 
 
@@ -22,6 +24,8 @@ class Strategy(ABC):
     supports_async: ClassVar[bool] = True
     #: Space capabilities (``evonas.capabilities`` protocols) this strategy needs; empty: it searches any space.
     space_needs: ClassVar[tuple[type, ...]] = ()
+    #: Whether it searches for a Pareto front when given several objectives or constraints (``use_objectives``).
+    multi_objective: ClassVar[bool] = False
 
     @classmethod
     def searches(cls, space: Space) -> bool:
@@ -41,6 +45,15 @@ class Strategy(ABC):
         self.tracker: Any = space.new_tracker() if isinstance(space, TracksInnovations) else None
         self._mutates_in_bulk = isinstance(space, MutatesInBulk)  # asked once: the check costs microseconds per child
         self._tracker_before: Any = None
+        self.objectives: ObjectiveSet | None = None  # set by ``use_objectives``; None: fitness alone
+        self.archive: ParetoArchive | None = None  # the front found, with several objectives
+
+    def use_objectives(self, objectives: ObjectiveSet) -> None:
+        """Search for the Pareto front of these objectives under these constraints (before the first ask)."""
+        if not self.multi_objective:
+            raise ValueError(f"the {self.name} strategy searches for one fitness")
+        self.objectives = objectives
+        self.archive = ParetoArchive(len(objectives.objectives))
 
     # -- protocol -------------------------------------------------------------------------------
     def ask(self, n: int) -> list[Candidate]:
@@ -64,7 +77,12 @@ class Strategy(ABC):
             self._fold(candidate, result)
 
     def _note_best(self, results: Sequence[Result], candidates: list[Candidate]) -> None:
-        """Keep the best told individual: the first of a batch's best, if it beats the best so far."""
+        """Keep the best told individual (the first of a batch's best, if it beats the best so far) and, with several
+        objectives, the front found. Every tell calls it once per batch."""
+        if self.archive is not None and self.objectives is not None:
+            rows, violation = self.objectives.rows(results)
+            ids = candidates.ids.tolist() if isinstance(candidates, Brood) else [c.id for c in candidates]
+            self.archive.add(ids, rows, violation)
         k = best_row(results)
         if k is None:
             return
@@ -85,8 +103,11 @@ class Strategy(ABC):
         return None
 
     def progress_fields(self) -> dict[str, Any] | None:
-        """Extra figures for the progress line (NEAT: generation, species), or None."""
-        return None
+        """Extra figures for the progress line (NEAT: generation, species; several objectives: the front's size
+        and hypervolume), or None."""
+        if self.archive is None:
+            return None
+        return {"front": len(self.archive.ids), "hv": f"{self.archive.hypervolume():.4g}"}
 
     @property
     def done(self) -> bool:
@@ -107,6 +128,7 @@ class Strategy(ABC):
             "budget": self.budget,
             "best": None if self.best is None else self.best.id,
             **({"tracker": self.tracker.state_dict()} if self.tracker is not None else {}),
+            **({"archive": self.archive.state_dict()} if self.archive is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any], members: dict[int, Member]) -> None:
@@ -119,6 +141,8 @@ class Strategy(ABC):
         self.best = None if state["best"] is None else members[int(state["best"])]
         if self.tracker is not None:
             self.tracker = type(self.tracker).from_state(state["tracker"])
+        if self.archive is not None and "archive" in state:
+            self.archive = ParetoArchive.from_state(state["archive"], self.archive.rows.shape[1])
 
     def population_members(self) -> list[Member]:
         """The current population in age order (the best alone for strategies that keep none)."""

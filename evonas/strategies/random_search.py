@@ -11,6 +11,7 @@ class RandomSearch(Strategy):
     """Every candidate is an independent random genome; the result is the best in history."""
 
     name = "random"
+    multi_objective = True  # it ignores every objective alike; the front is read from its lineage
 
     def _propose(self, ident: int) -> Candidate:
         return self._random_candidate(ident, initial=False)

@@ -34,6 +34,12 @@ class Task(ABC):
         a run applies them where the user set none. Raises ``UserError`` for an option no run could use."""
         return {}
 
+    @classmethod
+    def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """The metrics an evaluation with these options logs (what ``--objective`` and ``--constraint`` may name
+        besides ``fitness``); None: not declared, so no objective beyond fitness can be checked."""
+        return None
+
     def __init__(self, **options: Any) -> None:
         self._options = options
 

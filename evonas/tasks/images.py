@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ class ImageClassification(Task):
 
     name = "image"
     genome_kinds = ("amoeba", "motifs")
+
+    @classmethod
+    def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Proxy training's figures: validation accuracy (the fitness), loss, time, speed and parameter count."""
+        return ("val_accuracy", "train_loss", "train_seconds", "train_images_per_s", "params")
     torch_device = True
 
     def __init__(

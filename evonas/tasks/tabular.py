@@ -81,6 +81,11 @@ class NasBenchGraph(TabularTask):
         self.table = nas_bench_graph.load(dataset)
 
     @classmethod
+    def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Test performance, latency (seconds) and parameters (millions)."""
+        return ("test", "latency", "params")
+
+    @classmethod
     def space_settings(cls, genome_kind: str, options: Mapping[str, Any]) -> dict[str, Any]:
         """The ops the chosen dataset was benchmarked with (proteins has five)."""
         dataset = str(options.get("dataset", "cora"))
@@ -96,6 +101,11 @@ class Nb201Analog(TabularTask):
     genome_kinds = ("nb201-cell",)
     genome_type = Nb201Genome
     space_type = Nb201Space
+
+    @classmethod
+    def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Every figure of the table (see ``evonas.tables.analog_nasbench.METRICS``)."""
+        return tuple(analog_nasbench.METRICS)
 
     def __init__(self, metric: str = "baseline") -> None:
         super().__init__(metric=metric)

@@ -11,7 +11,9 @@ import math
 import os
 import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,11 @@ class OneMax(Task):
 
     name = "onemax"
     genome_kinds = ("bitstring",)
+
+    @classmethod
+    def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The noise-free fraction of ones, and the seconds slept when ``sleep`` is set."""
+        return ("clean_fitness", "slept_seconds")
 
     def __init__(
         self, noise: float = 0.01, sleep: float = 0.0, sleep_spread: float = 1.0, fail_rate: float = 0.0,

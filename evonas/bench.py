@@ -14,6 +14,7 @@ import numpy as np
 from evonas import __version__
 from evonas.bench_common import log, machine_info
 from evonas.bench_neat import bench_neat, bench_neat_dpnv
+from evonas.bench_pareto import bench_pareto
 from evonas.bench_scheduling import bench_scheduling
 from evonas.bench_tabular import bench_tabular
 
@@ -456,6 +457,6 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "amoeba": bench_amoeba, "search-quality": bench_search_quality, "automl-zero": bench_automl_zero,
     "automl-zero-demo": bench_automl_zero_demo, "automl-zero-demo-parallel": bench_automl_zero_demo_parallel, "neat": bench_neat, "neat-dpnv": bench_neat_dpnv,
     "motifs": bench_motifs, "motifs-search-quality": bench_motifs_search_quality, "scheduling": bench_scheduling,
-    "tabular": bench_tabular,
+    "tabular": bench_tabular, "pareto": bench_pareto,
 }
 GPU_BENCHMARKS = ("automl-zero", "neat")  # the ones that take --device and time CUDA kernels

@@ -73,6 +73,16 @@ class TrainsModels(Protocol):
 
 
 @runtime_checkable
+class MeasuresCheaply(Protocol):
+    """Measures some metrics of a genome without evaluating it (a network's parameters, multiply-accumulates and
+    latency before training; a benchmark's latency): the names are declared by ``Task.cheap_metric_names``. A
+    multi-objective run merges them into every row and rejects, untrained, a candidate that breaks a constraint
+    on one of them."""
+
+    def cheap_metrics(self, genomes: list[Any], names: list[str]) -> dict[str, np.ndarray]: ...
+
+
+@runtime_checkable
 class KnowsOptimum(Protocol):
     """A benchmark whose every architecture is known (a tabular task): what a perfect search of a space finds
     (``fitness``, that architecture's ``test`` figure, the ``best_test`` of any), and the metric column holding

@@ -70,8 +70,9 @@ def restore(run_dir: Path, config: RunConfig, cycles: int | None) -> Restored:
             f"{checkpoint.config_hash}); undo the edit or start a new run with 'evonas evolve'"
         )
     told = int(checkpoint.state["told"])
-    if cycles is not None and cycles < told:
-        raise UserError(f"--cycles {cycles} is below the {told} evaluations already done; give at least {told}")
+    counted = told - int(checkpoint.state.get("free_rejections", 0))  # rejections that used up no budget do not count
+    if cycles is not None and cycles < counted:
+        raise UserError(f"--cycles {cycles} is below the {counted} evaluations already done; give at least {counted}")
     if cycles is not None:
         config.cycles = cycles
     strategy = build_strategy(config)
@@ -84,7 +85,7 @@ def restore(run_dir: Path, config: RunConfig, cycles: int | None) -> Restored:
         pending = [candidate_from_dict(item, space) for item in checkpoint.state.get("pending", [])]
     except (InvalidGenome, KeyError, ValueError, TypeError) as exc:
         raise UserError(f"checkpoint in {run_dir} is corrupted ({exc}); restore it from a backup or start a new run") from None
-    strategy.budget = config.cycles
+    strategy.budget = config.cycles + strategy.free_rejections  # rejections that used up no budget extended it
     next_id = int(checkpoint.state.get("next_id", told))
     next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()], next_id, {c.id for c in pending})
     if cycles is not None:  # written only once the checkpoint and the lineage have been accepted

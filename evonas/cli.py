@@ -83,6 +83,11 @@ def check_execution(config: Any, execution: Execution) -> None:
         raise UserError(f"the {config.strategy} strategy folds whole generations in order; drop --async")
     if task.in_process:
         raise UserError(f"--async needs evaluations in worker processes, but {config.task!r} is scored in bulk in this process; drop --async")
+    from evonas.objectives import ObjectiveSet
+
+    objectives = ObjectiveSet.from_config(config.objectives, config.constraints)
+    if objectives is not None and set(objectives.metrics) & set(task.cheap_metric_names(config.task_options)):
+        raise UserError("--async cannot measure cheap metrics before evaluation (objectives or constraints name them); drop --async")
     if config.lineage == "compact":
         raise UserError("--async needs full lineage (compact rows are rebuilt by replaying results in the order they were told); "
                         "start the run with --lineage full")
@@ -167,7 +172,12 @@ def _summarise(run: Any, quiet: bool) -> None:
 
     best = run.strategy.best
     click.echo(f"run folder: {run.run_dir}")
-    click.echo(f"evaluations: {run.strategy.told} of {run.config.cycles}, failed: {run.failed}")
+    free = run.strategy.free_rejections  # rejected before evaluation, without using up budget
+    if free:
+        click.echo(f"evaluations: {run.strategy.told - free} of {run.config.cycles} (and {free} rejected untrained by a constraint), "
+                   f"failed: {run.failed - free}")
+    else:
+        click.echo(f"evaluations: {run.strategy.told} of {run.config.cycles}, failed: {run.failed}")
     if best is None:
         click.echo("no evaluation succeeded, so there is no best individual; see the 'error' column of the lineage")
         return

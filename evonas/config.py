@@ -46,13 +46,15 @@ class RunConfig:
     objectives: list[str] | None = None
     #: ``--constraint`` texts (``METRIC<=VALUE``); None: no constraint.
     constraints: list[str] | None = None
+    #: Whether candidates rejected before evaluation use up the budget (``-o count_rejected=true``); None: no objectives.
+    count_rejected: bool | None = None
 
     def identity_hash(self) -> str:
         """Hash of what must not change across a resume (everything but budgets, version and checkpoint cadence)."""
         data = asdict(self)
         for key in ("cycles", "max_seconds", "max_train_steps", "evonas_version", "checkpoint_every", "checkpoint_seconds", "extra", "protocol", "until_solved"):
             data.pop(key)
-        for key in ("objectives", "constraints"):  # single-objective configs hash as they did before these existed
+        for key in ("objectives", "constraints", "count_rejected"):  # single-objective configs hash as they did before these existed
             if data[key] is None:
                 data.pop(key)
         return canonical_hash(data)
@@ -77,7 +79,7 @@ def build_strategy(config: RunConfig) -> Strategy:
         strategy = cls(space, config.seed, config.cycles, **config.strategy_options)
     except (TypeError, ValueError) as exc:
         raise UserError(f"invalid {config.strategy} settings: {exc}") from None
-    objectives = ObjectiveSet.from_config(config.objectives, config.constraints)
+    objectives = ObjectiveSet.from_config(config.objectives, config.constraints, bool(config.count_rejected))
     if objectives is not None:
         strategy.use_objectives(objectives)
     return strategy
@@ -174,6 +176,10 @@ class RunOptions:
             settings = {**{k: v for k, v in spec.items() if k not in ("space", "task_options")}, **settings}
             settings["task_options"] = {**spec.get("task_options", {}), **preset_options}
         keys = strategy_option_keys(strategy)
+        options = dict(self.options)
+        count_rejected = options.pop("count_rejected", False)  # a run setting of multi-objective search, not the strategy's
+        if count_rejected not in (True, False):
+            raise UserError(f"-o count_rejected must be true or false, got {count_rejected!r}")
         for flag, value in (("population", self.population), ("sample", self.sample)):
             if value is not None and flag not in keys:
                 raise UserError(f"--{flag} does not apply to the {strategy} strategy; drop it or pick a strategy that has it")
@@ -193,7 +199,7 @@ class RunOptions:
             task_options["device"] = self.device
         strategy_options: dict[str, Any] = {k: v for k, v in (("population", population), ("sample", sample)) if k in keys}
         strategy_options.update({k: v for k, v in settings.get("strategy_options", {}).items() if k in keys})
-        for key, value in self.options.items():
+        for key, value in options.items():
             if key in keys:
                 strategy_options[key] = value
             elif any(key in strategy_option_keys(other) for other in STRATEGIES):
@@ -206,14 +212,16 @@ class RunOptions:
         factory = task_class(task_name)[0]
         if isinstance(factory, type) and issubclass(factory, Task):  # the space may follow from the task's options
             for key, value in factory.space_settings(genome, task_options).items():
-                if key not in self.options:
+                if key not in options:
                     space[key] = value
         strategy_options = {**strategy_defaults(strategy), **strategy_options}  # config.json records every value used
         try:
             fam.space.from_dict(space)
         except (TypeError, ValueError) as exc:
             raise UserError(f"invalid {genome} space option: {exc}") from None
-        objective_set = ObjectiveSet.from_config(self.objectives, self.constraints)
+        objective_set = ObjectiveSet.from_config(self.objectives, self.constraints, count_rejected)
+        if count_rejected and objective_set is None:
+            raise UserError("-o count_rejected applies to runs with --objective or --constraint; drop it")
         if objective_set is not None:
             cls = strategy_class(strategy)
             if not cls.multi_objective:
@@ -231,6 +239,7 @@ class RunOptions:
             protocol={"select": settings["select"], "final": settings["final"], "threshold": 0.9999} if "select" in settings else None,
             objectives=None if objective_set is None else [o.to_text() for o in objective_set.objectives],
             constraints=None if objective_set is None or not objective_set.constraints else [c.to_text() for c in objective_set.constraints],
+            count_rejected=None if objective_set is None else objective_set.count_rejected,
         )
 
 

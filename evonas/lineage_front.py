@@ -54,13 +54,13 @@ class LineageObjectives:
 def read_objectives(run_dir: Path) -> LineageObjectives:
     """The objective values of every evaluation of a multi-objective run; a UserError for a single-objective run."""
     config = load_config(run_dir)
-    objectives = ObjectiveSet.from_config(config.objectives, config.constraints)
+    objectives = ObjectiveSet.from_config(config.objectives, config.constraints, config.count_rejected)
     if objectives is None:
         raise UserError(f"{run_dir} searched one fitness; start a run with --objective METRIC (twice or more) to search a front")
     table, _ = read_lineage(run_dir / LINEAGE_DIR)
     table = table.select(["id", "fitness", "status", "metrics"]).sort_by("id")
     columns = table.to_pydict()
-    rows, violation = objectives.rows_of_metrics(columns["fitness"], columns["metrics"])
+    rows, violation = objectives.rows_of_metrics(columns["fitness"], columns["metrics"], columns["status"])
     signs = np.array([-1.0 if o.maximise else 1.0 for o in objectives.objectives])
     return LineageObjectives(objectives, np.array(columns["id"], dtype=np.int64), columns["status"], rows, rows * signs, violation)
 

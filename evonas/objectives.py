@@ -77,15 +77,17 @@ class ObjectiveSet:
 
     objectives: tuple[Objective, ...]
     constraints: tuple[Constraint, ...] = ()
+    #: Whether a candidate rejected before evaluation (a constraint broken on a cheap metric) uses up budget.
+    count_rejected: bool = False
 
     @classmethod
-    def from_config(cls, objectives: Sequence[str] | None, constraints: Sequence[str] | None) -> ObjectiveSet | None:
+    def from_config(cls, objectives: Sequence[str] | None, constraints: Sequence[str] | None, count_rejected: bool = False) -> ObjectiveSet | None:
         """The set a config's text lists describe; None for a single-objective run (fitness only, no constraint)."""
         parsed = tuple(parse_objective(o) for o in objectives or ())
         bounds = tuple(parse_constraint(c) for c in constraints or ())
         if not bounds and (not parsed or parsed == (Objective(FITNESS, True),)):
             return None
-        return cls(parsed or (Objective(FITNESS, True),), bounds)
+        return cls(parsed or (Objective(FITNESS, True),), bounds, bool(count_rejected))
 
     @property
     def metrics(self) -> list[str]:
@@ -131,10 +133,13 @@ class ObjectiveSet:
             return np.where(results.ok, values, np.nan)
         if metric == FITNESS:
             return np.array([r.fitness if r.ok else math.nan for r in results], dtype=np.float64)
-        return np.array([float(r.metrics.get(metric, math.nan)) if r.ok else math.nan for r in results], dtype=np.float64)
+        # a rejected row keeps its cheap metrics: a constraint on them is what rejected it
+        return np.array([float(r.metrics.get(metric, math.nan)) if r.ok or r.status == "rejected" else math.nan for r in results],
+                        dtype=np.float64)
 
-    def rows_of_metrics(self, fitness: Sequence[float | None], metrics: Sequence[Mapping[str, Any] | None]) -> tuple[np.ndarray, np.ndarray]:
-        """``rows`` for lineage columns: fitness (None for a failure) and each row's metrics mapping."""
-        results = [Result(0, math.nan if f is None else float(f), "ok" if f is not None else "failed", "", dict(m or {}))
-                   for f, m in zip(fitness, metrics)]
+    def rows_of_metrics(self, fitness: Sequence[float | None], metrics: Sequence[Mapping[str, Any] | None],
+                        statuses: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``rows`` for lineage columns: fitness (None for a failure), each row's metrics mapping and status."""
+        results = [Result(0, math.nan if f is None else float(f), s if f is None else "ok", "", dict(m or {}))
+                   for f, m, s in zip(fitness, metrics, statuses or ["failed"] * len(fitness))]
         return self.rows(results)

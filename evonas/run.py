@@ -25,6 +25,7 @@ from evonas.progress import Progress
 from evonas.recording import LineageRecorder
 from evonas.registry import make_task
 from evonas.run_folder import LINEAGE_DIR, create_folder, load_config, refuse_existing
+from evonas.screening import Screen
 from evonas.stop_guard import StopGuard
 from evonas.store import LINEAGE_SCHEMA, LineageBuffer, part_path, write_lineage_part
 from evonas.strategies import Strategy
@@ -68,6 +69,7 @@ class Run:
         self.solved: Candidate | None = None  # the first candidate that met the task's success criterion (this session)
         self.solved_fitness = math.nan
         self._step_counter: CountsTrainSteps | None = None  # the task, when it counts train steps (set by execute)
+        self._screen: Screen | None = None  # cheap metrics and rejections of a multi-objective run (set by execute)
         self._guard = StopGuard()
         self._progress = Progress(config.cycles, strategy.told, enabled=False)
 
@@ -159,6 +161,9 @@ class Run:
         self.executor = executor
         task = executor.task
         self._step_counter = task if isinstance(task, CountsTrainSteps) else None  # asked once: read after every batch
+        if self.strategy.objectives is not None:  # cheap metrics are measured here, before any worker sees a candidate
+            local = task if task is not None else make_task(self.config.task, self.config.task_options)
+            self._screen = Screen.for_run(self.strategy.objectives, local, local.cheap_metric_names(self.config.task_options))
         if self.task_state is not None and isinstance(task, KeepsState):
             task.load_state_dict(self.task_state)
             self.task_state = None
@@ -168,7 +173,7 @@ class Run:
         strategy = self.strategy
         if self.pending:  # left in flight by an asynchronous run: told first, as one batch
             pending = list(self.pending)
-            self._absorb(pending, executor.evaluate(pending), started)
+            self._absorb(pending, self._evaluate(executor, pending), started)
         breeder = self._breeder(executor)
         while not strategy.done and not self._should_stop(started):
             if breeder is not None and self._breed(breeder, started):
@@ -198,7 +203,7 @@ class Run:
             candidates = strategy.ask(self.config.batch)
             if not candidates:
                 return None
-            results = executor.evaluate(candidates)
+            results = self._evaluate(executor, candidates)
             self._guard.hold()
         except BaseException:
             self._guard.hold()  # a second Ctrl-C must not cut the rewind short
@@ -206,6 +211,13 @@ class Run:
             self._guard.let_go()
             raise
         return candidates, results
+
+    def _evaluate(self, executor: Executor, candidates: list[Candidate]) -> list[Result]:
+        """The batch's results in order; with a screen, candidates that break a constraint on a cheap metric are
+        rejected unevaluated and every row gets the cheap metrics."""
+        if self._screen is None:
+            return executor.evaluate(candidates)
+        return self._screen.evaluate(candidates, executor.evaluate)
 
     def _loop_async(self, executor: Executor, started: float) -> None:
         """--async: keep every worker busy; tell each result as it arrives and ask a new child in its place."""

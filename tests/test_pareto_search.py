@@ -128,3 +128,77 @@ def test_lineage_and_export_of_the_front(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "run" / "export" / "pareto").iterdir()) == sorted(f"graph_macro_{r['id']}.json" for r in front)
     single = run_cli("lineage", str(tmp_path / "run"), "--pareto")
     assert "Pareto front:" in single.stdout
+
+
+def test_bench_pareto_reports_hypervolume_fractions() -> None:
+    from evonas.bench_pareto import bench_pareto
+
+    result = bench_pareto(quick=True, seeds=2, datasets="cora", budgets="40,80", strategies="nsga2,random", population=10)
+    entry = result["results"]["cora"]
+    assert entry["front_points"] > 10 and entry["exact_hypervolume"] > 0
+    for summary in entry["strategies"].values():
+        assert 0 < summary["40"]["mean"] <= summary["80"]["mean"] <= 1  # the front only grows
+
+
+# -- cheap objectives before evaluation ---------------------------------------------------------------------
+
+
+def test_multiply_accumulates_match_a_hand_count() -> None:
+    import torch
+    from torch import nn
+
+    from evonas.kernels.model_cost import multiply_accumulates
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.Conv2d(4, 6, 1, stride=2),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 10))
+    # 8x8 input: conv 8*8*4 outputs x 3*3*3; depthwise 8*8*4 x 1*3*3; pointwise stride 2: 4*4*6 x 4; linear 6*10
+    assert multiply_accumulates(net, (3, 8, 8)) == 8 * 8 * 4 * 27 + 8 * 8 * 4 * 9 + 4 * 4 * 6 * 4 + 60
+    assert net.training  # left as it was
+    del torch
+
+
+def test_image_cheap_metrics_agree_with_training(tmp_path: Path) -> None:
+    from evonas.registry import make_task
+
+    config = RunOptions(genome="amoeba", preset="smoke").resolve()
+    task = make_task(config.task, config.task_options, fresh=True)
+    genome = build_strategy_space(config).random(np.random.default_rng(0))
+    cheap = task.cheap_metrics([genome], ["params", "macs", "latency_ms"])
+    trained = task.evaluate(genome, 1)[1]
+    assert cheap["params"][0] == trained["params"] and cheap["macs"][0] > cheap["params"][0] > 0 and cheap["latency_ms"][0] > 0
+
+
+def build_strategy_space(config: object) -> object:
+    from evonas.config import build_strategy
+
+    return build_strategy(config).space  # type: ignore[arg-type]
+
+
+def test_program_size_counts_live_instructions() -> None:
+    from evonas.registry import make_task
+
+    config = RunOptions(genome="automl-zero", preset="smoke").resolve()
+    task = make_task(config.task, config.task_options, fresh=True)
+    space = build_strategy_space(config)
+    rng = np.random.default_rng(2)
+    genomes = [space.random(rng) for _ in range(5)]  # type: ignore[attr-defined]
+    sizes = task.cheap_metrics(genomes, ["program_size"])["program_size"]
+    assert sizes.tolist() == [float(sum(sum(m) for m in g.live_mask())) for g in genomes]
+
+
+@pytest.mark.parametrize("count", [False, True])
+def test_a_cheap_constraint_rejects_untrained_and_the_budget_says_how(tmp_path: Path, count: bool) -> None:
+    from evonas.store import read_lineage
+
+    options = {"count_rejected": True} if count else {}
+    config = RunOptions(genome="graph-macro", strategy="nsga2", population=20, cycles=300, seed=1, objectives=OBJECTIVES,
+                        constraints=["params<=1.0"], options=options).resolve()
+    assert config.count_rejected is count
+    run = Run.create(tmp_path / "run", config)
+    run.execute(InProcessExecutor(config.task, config.task_options, config.seed))
+    rows = read_lineage(tmp_path / "run" / "lineage")[0].to_pylist()
+    rejected = [r for r in rows if r["status"] == "rejected"]
+    evaluated = [r for r in rows if r["status"] == "ok"]
+    assert rejected and all(r["fitness"] is None and "breaks params<=1" in r["error"] and dict(r["metrics"])["params"] > 1.0 for r in rejected)
+    assert all(dict(r["metrics"])["params"] <= 1.0 for r in evaluated)
+    assert len(evaluated) == (300 - len(rejected) if count else 300)

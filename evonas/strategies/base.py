@@ -47,6 +47,7 @@ class Strategy(ABC):
         self._tracker_before: Any = None
         self.objectives: ObjectiveSet | None = None  # set by ``use_objectives``; None: fitness alone
         self.archive: ParetoArchive | None = None  # the front found, with several objectives
+        self.free_rejections = 0  # rejected candidates that did not use up budget (the budget grew by as many)
 
     def use_objectives(self, objectives: ObjectiveSet) -> None:
         """Search for the Pareto front of these objectives under these constraints (before the first ask)."""
@@ -79,6 +80,10 @@ class Strategy(ABC):
     def _note_best(self, results: Sequence[Result], candidates: list[Candidate]) -> None:
         """Keep the best told individual (the first of a batch's best, if it beats the best so far) and, with several
         objectives, the front found. Every tell calls it once per batch."""
+        if self.objectives is not None and not self.objectives.count_rejected and not isinstance(results, ResultBatch):
+            rejected = sum(1 for r in results if r.status == "rejected")
+            self.budget += rejected
+            self.free_rejections += rejected
         if self.archive is not None and self.objectives is not None:
             rows, violation = self.objectives.rows(results)
             ids = candidates.ids.tolist() if isinstance(candidates, Brood) else [c.id for c in candidates]
@@ -129,6 +134,7 @@ class Strategy(ABC):
             "best": None if self.best is None else self.best.id,
             **({"tracker": self.tracker.state_dict()} if self.tracker is not None else {}),
             **({"archive": self.archive.state_dict()} if self.archive is not None else {}),
+            **({"free_rejections": self.free_rejections} if self.free_rejections else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any], members: dict[int, Member]) -> None:
@@ -141,6 +147,7 @@ class Strategy(ABC):
         self.best = None if state["best"] is None else members[int(state["best"])]
         if self.tracker is not None:
             self.tracker = type(self.tracker).from_state(state["tracker"])
+        self.free_rejections = int(state.get("free_rejections", 0))
         if self.archive is not None and "archive" in state:
             self.archive = ParetoArchive.from_state(state["archive"], self.archive.rows.shape[1])
 

@@ -40,6 +40,11 @@ class Task(ABC):
         besides ``fitness``); None: not declared, so no objective beyond fitness can be checked."""
         return None
 
+    @classmethod
+    def cheap_metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The metrics ``cheap_metrics`` measures without an evaluation (``MeasuresCheaply``); () for none."""
+        return ()
+
     def __init__(self, **options: Any) -> None:
         self._options = options
 

@@ -28,8 +28,34 @@ class ImageClassification(Task):
 
     @classmethod
     def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
-        """Proxy training's figures: validation accuracy (the fitness), loss, time, speed and parameter count."""
-        return ("val_accuracy", "train_loss", "train_seconds", "train_images_per_s", "params")
+        """Proxy training's figures (validation accuracy, the fitness; loss, time, speed, parameter count) and the
+        cheap ones."""
+        return ("val_accuracy", "train_loss", "train_seconds", "train_images_per_s", "params", "macs", "latency_ms")
+
+    @classmethod
+    def cheap_metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Parameters and multiply-accumulates of the built network, and its latency at batch 1 on the run's device."""
+        return ("params", "macs", "latency_ms")
+
+    def cheap_metrics(self, genomes: list[Genome], names: list[str]) -> dict[str, Any]:
+        """Build each network untrained and measure ``names`` (latency: median of 10 passes after 3 of warm-up)."""
+        import numpy as np
+
+        from evonas.kernels import torchnet
+        from evonas.kernels.model_cost import latency_ms, multiply_accumulates
+
+        h, w, c = IMAGE_DATASETS[self.dataset]
+        device = torchnet.pick_device(self.device_name)
+        out = {name: np.empty(len(genomes)) for name in names if name in ("params", "macs", "latency_ms")}
+        for k, genome in enumerate(genomes):
+            module = torchnet.build_module(genome.lower(), self.macro)
+            if "params" in out:
+                out["params"][k] = torchnet.count_parameters(module)
+            if "macs" in out:
+                out["macs"][k] = multiply_accumulates(module, (c, h, w))
+            if "latency_ms" in out:
+                out["latency_ms"][k] = latency_ms(module, (c, h, w), device)
+        return out
     torch_device = True
 
     def __init__(

@@ -86,6 +86,16 @@ class NasBenchGraph(TabularTask):
         return ("test", "latency", "params")
 
     @classmethod
+    def cheap_metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Latency and parameters need no evaluation (the test figure is never read before one)."""
+        return ("latency", "params")
+
+    def cheap_metrics(self, genomes: list[Any], names: list[str]) -> dict[str, np.ndarray]:
+        """The table's latency and parameters of each genome."""
+        codes = self._codes(genomes)
+        return {name: self.table.metrics[name][codes] for name in names if name in ("latency", "params")}
+
+    @classmethod
     def space_settings(cls, genome_kind: str, options: Mapping[str, Any]) -> dict[str, Any]:
         """The ops the chosen dataset was benchmarked with (proteins has five)."""
         dataset = str(options.get("dataset", "cora"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 from itertools import combinations
 from typing import Any
 
@@ -206,6 +207,22 @@ class ProgramTaskSet(Task):
 
     name = "programs"
     genome_kinds = ("automl-zero",)
+
+    @classmethod
+    def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Whether the fitness came from the FEC cache, and the program's live instruction count."""
+        return ("fec_hit", "program_size")
+
+    @classmethod
+    def cheap_metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The live instruction count needs no evaluation."""
+        return ("program_size",)
+
+    def cheap_metrics(self, genomes: list[Any], names: list[str]) -> dict[str, np.ndarray]:
+        """Live instructions of each program (Setup, Predict and Learn together; dead code excluded)."""
+        if "program_size" not in names:
+            return {}
+        return {"program_size": np.array([sum(sum(mask) for mask in g.live_mask()) for g in genomes], dtype=np.float64)}
     in_process = True  # the kernel parallelises with numba threads, and the FEC cache must stay in one place
     kernel_devices = True  # takes ``device``: cpu, cuda (kernels/program_cuda.py) or auto
     fingerprint_memo_size = 1_000_000  # entries (a 32 MB table); 0 turns the memo off

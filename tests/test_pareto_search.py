@@ -202,3 +202,33 @@ def test_a_cheap_constraint_rejects_untrained_and_the_budget_says_how(tmp_path: 
     assert rejected and all(r["fitness"] is None and "breaks params<=1" in r["error"] and dict(r["metrics"])["params"] > 1.0 for r in rejected)
     assert all(dict(r["metrics"])["params"] <= 1.0 for r in evaluated)
     assert len(evaluated) == (300 - len(rejected) if count else 300)
+
+
+@pytest.mark.parametrize("strategy", ["aging", "nsga2"])
+def test_one_worker_or_two_give_the_same_multi_objective_lineage(tmp_path: Path, strategy: str) -> None:
+    args = ["--genome", "bitstring", "--strategy", strategy, "--population", "12", "--batch", "6", "--cycles", "240", "--seed", "3",
+            "-o", "noise=0.05", "--objective", "fitness", "--objective", "clean_fitness:min", "-q"]
+    for workers in ("1", "2"):
+        result = run_cli("evolve", *args, "--workers", workers, "--out", str(tmp_path / workers))
+        assert result.returncode == 0, result.stderr
+    assert lineage(tmp_path / "1") == lineage(tmp_path / "2")
+
+
+def test_a_small_cell_network_costs_what_a_hand_count_gives() -> None:
+    """One stack of one normal cell, F=4, on 28x28x1 images; every block adds identity(prev) and
+    avg_pool(prev_prev), so the cells' ops cost nothing and all five block outputs are concatenated."""
+    from evonas.genomes.amoeba import AmoebaSpace
+    from evonas.genomes.ir import Macro
+    from evonas.kernels import torchnet
+    from evonas.kernels.model_cost import multiply_accumulates
+
+    block = [["prev", "identity"], ["prev_prev", "avg_pool_3x3"]]
+    genome = AmoebaSpace().genome_from_dict({"kind": "amoeba", "normal": [block] * 5, "reduction": [block] * 5})
+    f = 4
+    module = torchnet.build_module(genome.lower(), Macro(cells_per_stack=1, stacks=1, filters=f, in_channels=1, num_classes=10))
+    stem = 28 * 28 * (3 * f) * (1 * 3 * 3)  # 3x3 conv, 1 -> 3F channels
+    preprocess = 2 * 28 * 28 * f * (3 * f)  # two 1x1 convs, 3F -> F
+    classifier = 5 * f * 10
+    assert multiply_accumulates(module, (1, 28, 28)) == stem + preprocess + classifier
+    params = (3 * f * 9 + 2 * 3 * f) + 2 * (3 * f * f + 2 * f) + (5 * f * 10 + 10)  # convs, batch norms, linear with bias
+    assert torchnet.count_parameters(module) == params

@@ -27,6 +27,8 @@ from evonas.strategies import STRATEGIES
 from evonas.tasks.tabular import TabularTask
 
 DEFAULT_BUDGETS = (50, 100, 200, 500, 1000)
+#: Seconds spent inside strategies by ``search_trace`` (a one-element list: reset per strategy by ``compare``).
+STRATEGY_SECONDS = [0.0]
 Z95 = 1.959964
 
 
@@ -47,7 +49,8 @@ def _share(hits: np.ndarray) -> dict[str, float]:
 
 def search_trace(options: RunOptions) -> tuple[np.ndarray, np.ndarray, TabularTask, Any]:
     """One search in memory, as a run does it (the compiled loop where the strategy has one): the fitness and test
-    figure of every evaluation in id order, the task and the space."""
+    figure of every evaluation in id order, the task and the space. ``STRATEGY_SECONDS`` accumulates the time spent
+    in the strategy itself (ask and tell, or the compiled loop), not in lookups."""
     config = options.resolve()
     strategy = build_strategy(config)
     task = make_task(config.task, config.task_options)
@@ -55,15 +58,21 @@ def search_trace(options: RunOptions) -> tuple[np.ndarray, np.ndarray, TabularTa
         raise UserError(f"task {config.task!r} is not a tabular benchmark")
     fitness, test = np.empty(config.cycles), np.empty(config.cycles)
     breeder = strategy.breeder(task, config.batch, config.seed)
+    clock = time.perf_counter
     while not strategy.done:
+        started = clock()
         bred = breeder.breed() if breeder is not None else None
         if bred is not None:
             results = bred[1]
+            STRATEGY_SECONDS[0] += clock() - started
         else:
             candidates = strategy.ask(config.batch)
+            asked = clock()
             values, metrics = task.evaluate_columns([c.genome for c in candidates], [0] * len(candidates))
             results = ResultBatch([c.id for c in candidates], values, metrics, 0.0, "")
+            looked_up = clock()
             strategy.tell(results, candidates)
+            STRATEGY_SECONDS[0] += (asked - started) + (clock() - looked_up)
         ids = np.asarray(results.ids)
         fitness[ids] = results.fitness
         test[ids] = results.metrics[task.test_metric]
@@ -90,7 +99,7 @@ def _benchmarks(datasets: str, metrics: str) -> list[tuple[str, str, dict[str, A
 
 
 def compare(benchmarks: list[tuple[str, str, dict[str, Any]]], strategies: list[str] | None, seeds: int, budgets: tuple[int, ...],
-            population: int | None, sample: int | None) -> dict[str, Any]:
+            population: int | None, sample: int | None, batch: int = 1, controller_batch: int = 10) -> dict[str, Any]:
     """Every strategy that can search each benchmark's space, ``seeds`` runs each (seeds 0..seeds-1) to the largest
     budget, summarised per budget."""
     out: dict[str, Any] = {}
@@ -98,7 +107,8 @@ def compare(benchmarks: list[tuple[str, str, dict[str, Any]]], strategies: list[
         entry: dict[str, Any] = {"strategies": {}}
         for name in strategies or list(STRATEGIES):
             keys = strategy_option_keys(name)
-            options = RunOptions(genome=genome, strategy=name, preset="paper", cycles=max(budgets), batch=1,
+            options = RunOptions(genome=genome, strategy=name, preset="paper", cycles=max(budgets),
+                                 batch=controller_batch if name == "reinforce" else batch,
                                  population=population if "population" in keys else None,
                                  sample=sample if "sample" in keys else None, options=dict(task_options))
             config = options.resolve()
@@ -106,6 +116,7 @@ def compare(benchmarks: list[tuple[str, str, dict[str, Any]]], strategies: list[
                 log(f"{label}: {name} cannot search {genome} genomes; skipped")
                 continue
             started = time.perf_counter()
+            STRATEGY_SECONDS[0] = 0.0
             rows: dict[int, list[tuple[float, float, bool]]] = {b: [] for b in budgets}
             optimum: dict[str, float] = {}
             for seed in range(seeds):
@@ -119,10 +130,12 @@ def compare(benchmarks: list[tuple[str, str, dict[str, Any]]], strategies: list[
             for budget, values in rows.items():
                 tests, regrets, found = (np.array(column) for column in zip(*values))
                 summary[str(budget)] = {"test": _interval(tests), "regret": _interval(regrets), "found_best": _share(found)}
-            entry["strategies"][name] = {"options": config.strategy_options, "budgets": summary}
+            per_child = STRATEGY_SECONDS[0] / (seeds * max(budgets)) * 1e6
+            entry["strategies"][name] = {"options": config.strategy_options, "batch": config.batch, "budgets": summary,
+                                         "strategy_us_per_child": round(per_child, 2)}
             at = summary[str(budgets[-1])]["test"]
-            log(f"{label}: {name}: {seeds} seeds in {time.perf_counter() - started:.1f} s; at {budgets[-1]}: test "
-                f"{at['mean']:.4f} +/- {at['ci95']:.4f}")
+            log(f"{label}: {name}: {seeds} seeds in {time.perf_counter() - started:.1f} s ({per_child:.1f} us per child in the "
+                f"strategy); at {budgets[-1]}: test {at['mean']:.4f} +/- {at['ci95']:.4f}")
         out[label] = entry
     return out
 
@@ -147,7 +160,7 @@ def run_throughput(strategy: str, cycles: int) -> dict[str, Any]:
 
 def bench_tabular(quick: bool = False, workers: int = 1, seeds: int | None = None, datasets: str = "cora,citeseer,pubmed",
                   metrics: str = "baseline", budgets: str = "50,100,200,500,1000", strategies: str = "",
-                  population: int | None = None, sample: int | None = None) -> dict[str, Any]:
+                  population: int | None = None, sample: int | None = None, controller_batch: int = 10) -> dict[str, Any]:
     """Strategies on the tabular benchmarks (see the module docstring) plus whole-run throughput. ``--quick``: 20 seeds
     and a shorter throughput run. Options (``-o``): seeds, datasets, metrics, budgets, strategies, population, sample."""
     try:
@@ -162,7 +175,8 @@ def bench_tabular(quick: bool = False, workers: int = 1, seeds: int | None = Non
     seeds = seeds if seeds is not None else (20 if quick else 100)
     if seeds < 2:
         raise UserError(f"seeds must be at least 2 (an interval needs two), got {seeds}")
-    results = compare(_benchmarks(str(datasets), str(metrics)), chosen, seeds, budget_list, population, sample)
+    results = compare(_benchmarks(str(datasets), str(metrics)), chosen, seeds, budget_list, population, sample,
+                      controller_batch=int(controller_batch))
     cycles = 200_000 if quick else 1_000_000
     throughput = [run_throughput("aging", cycles), run_throughput("random", cycles // 10)]
     return {
@@ -170,7 +184,7 @@ def bench_tabular(quick: bool = False, workers: int = 1, seeds: int | None = Non
         "evonas": __version__,
         "machine": machine_info(),
         "config": {"quick": quick, "seeds": seeds, "budgets": list(budget_list), "datasets": datasets, "metrics": metrics,
-                   "population": population, "sample": sample, "preset": "paper", "batch": 1},
+                   "population": population, "sample": sample, "preset": "paper", "batch": 1, "reinforce_batch": int(controller_batch)},
         "results": results,
         "throughput": throughput,
     }

@@ -144,6 +144,22 @@ class Speciates(Protocol):
     def parameters(self, mutation_only: float = 0.0, interspecies: float = 0.0, mutate_after_crossover: float = 0.0) -> np.ndarray: ...
 
 
+@runtime_checkable
+class ChoiceSpace(Protocol):
+    """A space whose genomes are a fixed-length sequence of categorical decisions (what a controller samples):
+    ``decision_types()`` gives each decision's type name and the most values it takes, ``choices_allowed(prefix)``
+    how many the next decision may take after ``prefix`` (values 0..n-1; it may depend on earlier decisions), and
+    ``to_choices`` / ``from_choices`` convert exactly both ways. Every sequence in range is a valid genome."""
+
+    def decision_types(self) -> list[tuple[str, int]]: ...
+
+    def choices_allowed(self, prefix: list[int]) -> int: ...
+
+    def to_choices(self, genome: Any) -> list[int]: ...
+
+    def from_choices(self, choices: list[int]) -> Any: ...
+
+
 # -- genomes ------------------------------------------------------------------------------------------------
 
 

@@ -216,9 +216,12 @@ class RunOptions:
                     space[key] = value
         strategy_options = {**strategy_defaults(strategy), **strategy_options}  # config.json records every value used
         try:
-            fam.space.from_dict(space)
+            chosen_space = fam.space.from_dict(space)
         except (TypeError, ValueError) as exc:
             raise UserError(f"invalid {genome} space option: {exc}") from None
+        if not strategy_class(strategy).searches(chosen_space):
+            fits = [kind for kind, f in FAMILIES.items() if strategy_class(strategy).searches(f.space())]
+            raise UserError(f"the {strategy} strategy cannot search {genome} genomes; it searches {', '.join(fits)}")
         objective_set = ObjectiveSet.from_config(self.objectives, self.constraints, count_rejected)
         if count_rejected and objective_set is None:
             raise UserError("-o count_rejected applies to runs with --objective or --constraint; drop it")

@@ -211,6 +211,33 @@ class AmoebaSpace:
         expect(len(genome.normal) == self.num_blocks, f"genome has {len(genome.normal)} blocks, space has {self.num_blocks}")
         return genome
 
+    # -- as a sequence of decisions (a controller samples them in order) ------------------------------------
+    def decision_types(self) -> list[tuple[str, int]]:
+        """Per cell (normal, then reduction), per block, per element: its input state, then its op."""
+        return [("input", self.num_blocks + 1), ("op", len(self.ops))] * (2 * self.num_blocks * 2)
+
+    def choices_allowed(self, prefix: list[int]) -> int:
+        """An input of block b may be any of the b + 2 states before it; an op any op."""
+        step = len(prefix)
+        block = (step % (4 * self.num_blocks)) // 4
+        return block + 2 if step % 2 == 0 else len(self.ops)
+
+    def to_choices(self, genome: AmoebaGenome) -> list[int]:
+        """The decisions that make ``genome``."""
+        return [v for name in CELL_NAMES for block in genome.cell(name) for element in block for v in element]
+
+    def from_choices(self, choices: list[int]) -> AmoebaGenome:
+        """The genome a full sequence of decisions makes."""
+        values = [int(c) for c in choices]
+        cells = []
+        for c in range(2):
+            base = c * 4 * self.num_blocks
+            cells.append(tuple(((values[base + 4 * b], values[base + 4 * b + 1]), (values[base + 4 * b + 2], values[base + 4 * b + 3]))
+                               for b in range(self.num_blocks)))
+        genome = AmoebaGenome(cells[0], cells[1], self.ops)  # type: ignore[arg-type]
+        genome.validate()
+        return genome
+
     def random(self, rng: np.random.Generator) -> AmoebaGenome:
         """Every element's input and op drawn uniformly and independently (uniform over encodings)."""
         n_ops = len(self.ops)

@@ -102,3 +102,25 @@ class BitSpace:
         """Flip one uniformly chosen bit."""
         i = int(rng.random() * self.length)
         return BitGenome(genome.value ^ (1 << i), self.length), Mutation("flip", str(i))
+
+    # -- as a sequence of decisions (a controller samples them in order) ------------------------------------
+    def decision_types(self) -> list[tuple[str, int]]:
+        """One binary decision per bit."""
+        return [("bit", 2)] * self.length
+
+    def choices_allowed(self, prefix: list[int]) -> int:
+        """Every bit is 0 or 1."""
+        return 2
+
+    def to_choices(self, genome: BitGenome) -> list[int]:
+        """The bits, bit 0 first."""
+        return [(genome.value >> i) & 1 for i in range(self.length)]
+
+    def from_choices(self, choices: list[int]) -> BitGenome:
+        """The bit string of the decisions."""
+        value = 0
+        for i, bit in enumerate(choices):
+            value |= int(bit) << i
+        genome = BitGenome(value, self.length)
+        genome.validate()
+        return genome

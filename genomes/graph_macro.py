@@ -168,6 +168,36 @@ class GraphMacroSpace:
         """The mutation column's text of each change."""
         return _texts()
 
+    # -- as a sequence of decisions (a controller samples them in order) ------------------------------------
+    def decision_types(self) -> list[tuple[str, int]]:
+        """The link pattern, then each node's op."""
+        return [("link", len(LINKS))] + [("op", len(self.ops))] * 4
+
+    def _op_values(self, prefix: list[int]) -> list[int]:
+        """The op indices (into ``GRAPH_OPS``) the next op decision may take: not skip after three skips."""
+        values = [GRAPH_OPS.index(o) for o in self.ops]
+        if len(prefix) == 4 and all(values[c] == SKIP for c in prefix[1:]):
+            values = [v for v in values if v != SKIP]
+        return values
+
+    def choices_allowed(self, prefix: list[int]) -> int:
+        """How many values the next decision may take after ``prefix``."""
+        return len(LINKS) if not prefix else len(self._op_values(list(prefix)))
+
+    def to_choices(self, genome: GraphMacroGenome) -> list[int]:
+        """The decisions that make ``genome``."""
+        choices = [genome.link]
+        for op in genome.ops:
+            choices.append(self._op_values(choices).index(op))
+        return choices
+
+    def from_choices(self, choices: list[int]) -> GraphMacroGenome:
+        """The genome a full sequence of decisions makes."""
+        ops = [self._op_values(list(choices[: k + 1]))[c] for k, c in enumerate(choices[1:])]
+        genome = GraphMacroGenome(int(choices[0]), tuple(ops))  # type: ignore[arg-type]
+        genome.validate()
+        return genome
+
 
 def _mutation(position: int, old: int, new: int) -> Mutation:
     if position == 0:

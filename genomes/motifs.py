@@ -220,6 +220,49 @@ class MotifSpace:
         """Random search's sampler: the initialisation procedure."""
         return self.initial(rng)
 
+    # -- as a sequence of decisions (a controller samples them in order) ------------------------------------
+    def _edges(self) -> list[tuple[int, int, int]]:
+        """(level index, motif, edge position) of every label, level by level, motif by motif, in storage order."""
+        out = []
+        for k, (count, n) in enumerate(zip(self.motifs_per_level, self.nodes_per_level)):
+            for m in range(count):
+                out += [(k, m, edge_index(j, i, n)) for j, i in edges_of(n)]
+        return out
+
+    def _is_chain(self, k: int, position: int) -> bool:
+        n = self.nodes_per_level[k]
+        return any(edge_index(node, node + 1, n) == position for node in range(n - 1))
+
+    def decision_types(self) -> list[tuple[str, int]]:
+        """Every edge label of every motif; the chain edges j -> j+1 take a motif (never none), so every sequence of
+        decisions is connected (the choice space is the part of [HIER]'s space with the chain present)."""
+        return [(f"level {k + 2}", self._alphabet(k) + (0 if self._is_chain(k, p) else 1)) for k, _, p in self._edges()]
+
+    def choices_allowed(self, prefix: list[int]) -> int:
+        """The next label's count: the alphabet, plus 'none' off the chain."""
+        return self.decision_types()[len(prefix)][1]
+
+    def to_choices(self, genome: MotifGenome) -> list[int]:
+        """The decisions that make ``genome``; a ValueError for a genome with a chain edge absent (outside the choice space)."""
+        out = []
+        for k, m, p in self._edges():
+            label = genome.levels[k][m][p]
+            if self._is_chain(k, p):
+                if label == 0:
+                    raise ValueError("this genome lacks a chain edge j -> j+1, which the choice space always has")
+                label -= 1
+            out.append(label)
+        return out
+
+    def from_choices(self, choices: list[int]) -> MotifGenome:
+        """The genome a full sequence of decisions makes."""
+        levels = [[[0] * (n * (n - 1) // 2) for _ in range(count)] for count, n in zip(self.motifs_per_level, self.nodes_per_level)]
+        for (k, m, p), choice in zip(self._edges(), choices):
+            levels[k][m][p] = int(choice) + (1 if self._is_chain(k, p) else 0)
+        genome = MotifGenome(self.primitives, self.nodes_per_level, tuple(tuple(tuple(m) for m in level) for level in levels))
+        genome.validate()
+        return genome
+
     def _alphabet(self, k: int) -> int:
         return len(self.primitives) if k == 0 else self.motifs_per_level[k - 1]
 

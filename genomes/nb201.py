@@ -184,6 +184,25 @@ class Nb201Space:
         """The mutation column's text of each change."""
         return _texts()
 
+    # -- as a sequence of decisions (a controller samples them in order) ------------------------------------
+    def decision_types(self) -> list[tuple[str, int]]:
+        """Each edge's op, in cell-string order."""
+        return [("op", len(self.ops))] * len(EDGES)
+
+    def choices_allowed(self, prefix: list[int]) -> int:
+        """Every edge may take any of the space's ops."""
+        return len(self.ops)
+
+    def to_choices(self, genome: Nb201Genome) -> list[int]:
+        """The decisions that make ``genome``."""
+        return [self.ops.index(NB201_OPS[o]) for o in genome.ops]
+
+    def from_choices(self, choices: list[int]) -> Nb201Genome:
+        """The cell a full sequence of decisions makes."""
+        genome = Nb201Genome(tuple(NB201_OPS.index(self.ops[c]) for c in choices))
+        genome.validate()
+        return genome
+
 
 def _mutation(position: int, old: int, new: int) -> Mutation:
     i, j = EDGES[position]

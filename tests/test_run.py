@@ -134,7 +134,7 @@ def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None
         (["evolve", "--genome", "neat", "--task", "fashion-mnist"], ["not 'neat'; pick a matching --task"]),
         (["evolve", "--genome", "neat", "--task", "xor", "-o", "sample=3"], ["applies to the aging strategy"]),
         (["evolve", "--genome", "neat", "--task", "xor", "-o", "threshold=-1"], ["invalid neat settings"]),
-        (["evolve", "--genome", "bitstring", "--strategy", "neat"], ["needs a genome family with innovation numbers"]),
+        (["evolve", "--genome", "bitstring", "--strategy", "neat"], ["the neat strategy cannot search bitstring genomes; it searches neat"]),
         (["evolve", "--genome", "motifs", "--task", "xor"], ["scores neat genomes"]),
         (["evolve", "--genome", "neat", "--sample", "5"], ["--sample does not apply to the neat strategy"]),
         (["evolve", "--genome", "motifs", "-o", "fraction=2"], ["invalid tournament settings"]),

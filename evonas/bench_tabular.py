@@ -106,15 +106,15 @@ def compare(benchmarks: list[tuple[str, str, dict[str, Any]]], strategies: list[
     for label, genome, task_options in benchmarks:
         entry: dict[str, Any] = {"strategies": {}}
         for name in strategies or list(STRATEGIES):
+            if not strategy_class(name).searches(family(genome).space.from_dict(RunOptions(genome=genome, options=dict(task_options)).resolve().space)):
+                log(f"{label}: {name} cannot search {genome} genomes; skipped")
+                continue
             keys = strategy_option_keys(name)
             options = RunOptions(genome=genome, strategy=name, preset="paper", cycles=max(budgets),
                                  batch=controller_batch if name == "reinforce" else batch,
                                  population=population if "population" in keys else None,
                                  sample=sample if "sample" in keys else None, options=dict(task_options))
             config = options.resolve()
-            if not strategy_class(name).searches(family(genome).space.from_dict(config.space)):
-                log(f"{label}: {name} cannot search {genome} genomes; skipped")
-                continue
             started = time.perf_counter()
             STRATEGY_SECONDS[0] = 0.0
             rows: dict[int, list[tuple[float, float, bool]]] = {b: [] for b in budgets}

@@ -10,11 +10,11 @@ that as arrays the mutation kernel (``kernels/choice_mutate.py``) reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Mutation
+from .base import Mutation, expect
 
 
 @dataclass(frozen=True)
@@ -143,3 +143,74 @@ class MutationTexts:
         w = self.width
         mutations = [self.of(int(k // (w * w)) - 1, int(k // w % w), int(k % w)) for k in keys.tolist()]
         return index.astype(np.int64), mutations
+
+
+class ChoiceRowSpace:
+    """What the spaces of choice-row genomes share (creation, mutation, JSON); a subclass is a frozen dataclass with
+    an ``ops`` field (the op names it allows), sets ``genome_type`` (with ``from_dict``, ``from_code``, ``code`` and
+    ``ops`` as indices into ``vocabulary``) and gives ``rules`` and ``mutation_texts``."""
+
+    genome_type: ClassVar[Any]
+    vocabulary: ClassVar[tuple[str, ...]]
+    ops: tuple[str, ...]
+
+    @property
+    def rules(self) -> ChoiceRules:
+        """The allowed rows as the kernels read them."""
+        raise NotImplementedError
+
+    def mutation_texts(self) -> MutationTexts:
+        """The mutation column's text of each change."""
+        raise NotImplementedError
+
+    def _check_ops(self) -> tuple[str, ...]:
+        """Store ``ops`` as a tuple and refuse unknown or repeated names (subclasses call it in ``__post_init__``)."""
+        ops = tuple(self.ops)
+        object.__setattr__(self, "ops", ops)
+        unknown = [o for o in ops if o not in self.vocabulary]
+        if unknown:
+            raise ValueError(f"unknown op {unknown[0]!r}; ops are {', '.join(self.vocabulary)}")
+        if len(set(ops)) != len(ops):
+            raise ValueError(f"ops must be distinct, got {list(ops)}")
+        return ops
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe config."""
+        return {"ops": list(self.ops)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """Inverse of ``to_dict``."""
+        return cls(**{**data, **({"ops": tuple(data["ops"])} if "ops" in data else {})})
+
+    def genome_from_dict(self, data: dict[str, Any]) -> Any:
+        """Parse a genome and check its ops are this space's."""
+        genome = self.genome_type.from_dict(data)
+        outside = [self.vocabulary[o] for o in genome.ops if self.vocabulary[o] not in self.ops]
+        expect(not outside, f"op {outside[0]!r} is not in this space's ops {list(self.ops)}" if outside else "")
+        return genome
+
+    def random(self, rng: np.random.Generator) -> Any:
+        """A uniformly random genome of the space."""
+        return self.genome_type.from_code(int(self.rules.random_codes(rng.random(1))[0]))
+
+    def initial(self, rng: np.random.Generator) -> Any:
+        """Initial genomes are uniformly random."""
+        return self.random(rng)
+
+    def mutate(self, genome: Any, rng: np.random.Generator) -> tuple[Any, Mutation]:
+        """One choice changed (see ``mutate_many``; the stream seed is drawn from ``rng``)."""
+        return self.mutate_many([genome], rng.integers(0, 1 << 63, size=1, dtype=np.uint64))[0]
+
+    def mutate_many(self, parents: list[Any], seeds: np.ndarray) -> list[tuple[Any, Mutation]]:
+        """Child k of ``parents[k]`` from the 64-bit stream ``seeds[k]`` in one compiled call."""
+        if not parents:
+            return []
+        children, changes = self.rules.mutate_codes(np.fromiter((p.code for p in parents), np.int64, len(parents)), seeds)
+        texts = self.mutation_texts()
+        make = self.genome_type.from_code
+        return [(make(c), texts.of(*ch)) for c, ch in zip(children.tolist(), changes.tolist())]
+
+    def genome_of_code(self, code: int) -> Any:
+        """The genome of a packed row (the compiled loop's children)."""
+        return self.genome_type.from_code(code)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import InvalidGenome, Mutation, canonical_hash, expect
-from .choices import ChoiceLayout, ChoiceRules, MutationTexts
+from .choices import ChoiceLayout, ChoiceRowSpace, ChoiceRules, MutationTexts
 
 #: The benchmark's operations, in its order (the canonical hash counts in it).
 GRAPH_OPS: tuple[str, ...] = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
@@ -104,65 +104,22 @@ class GraphMacroGenome:
 
 
 @dataclass(frozen=True)
-class GraphMacroSpace:
+class GraphMacroSpace(ChoiceRowSpace):
     """NAS-Bench-Graph genomes over ``ops`` (all 9 by default; the ``proteins`` table has 5)."""
 
     ops: tuple[str, ...] = GRAPH_OPS
     kind: ClassVar[str] = "graph-macro"
+    genome_type: ClassVar[type] = GraphMacroGenome
+    vocabulary: ClassVar[tuple[str, ...]] = GRAPH_OPS
 
     def __post_init__(self) -> None:
-        ops = tuple(self.ops)
-        object.__setattr__(self, "ops", ops)
-        unknown = [o for o in ops if o not in GRAPH_OPS]
-        if unknown:
-            raise ValueError(f"unknown op {unknown[0]!r}; ops are {', '.join(GRAPH_OPS)}")
-        if len(set(ops)) != len(ops) or not ops or ops == ("skip",):
-            raise ValueError(f"ops must be distinct and include one besides skip, got {list(ops)}")
+        if not set(self._check_ops()) - {"skip"}:
+            raise ValueError(f"ops must include one besides skip (all-skip networks compute nothing), got {list(self.ops)}")
 
     @property
     def rules(self) -> ChoiceRules:
         """The allowed rows as the kernels read them (made once per space)."""
         return _rules(self.ops)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe config."""
-        return {"ops": list(self.ops)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GraphMacroSpace:
-        """Inverse of ``to_dict``."""
-        return cls(**{**data, **({"ops": tuple(data["ops"])} if "ops" in data else {})})
-
-    def genome_from_dict(self, data: dict[str, Any]) -> GraphMacroGenome:
-        """Parse a genome and check its ops are this space's."""
-        genome = GraphMacroGenome.from_dict(data)
-        outside = [GRAPH_OPS[o] for o in genome.ops if GRAPH_OPS[o] not in self.ops]
-        expect(not outside, f"op {outside[0]!r} is not in this space's ops {list(self.ops)}" if outside else "")
-        return genome
-
-    def random(self, rng: np.random.Generator) -> GraphMacroGenome:
-        """A uniformly random genome of the space."""
-        return GraphMacroGenome.from_code(int(self.rules.random_codes(rng.random(1))[0]))
-
-    def initial(self, rng: np.random.Generator) -> GraphMacroGenome:
-        """Initial genomes are uniformly random."""
-        return self.random(rng)
-
-    def mutate(self, genome: GraphMacroGenome, rng: np.random.Generator) -> tuple[GraphMacroGenome, Mutation]:  # type: ignore[override]
-        """One op or the link pattern changed (see ``mutate_many``; the stream seed is drawn from ``rng``)."""
-        return self.mutate_many([genome], rng.integers(0, 1 << 63, size=1, dtype=np.uint64))[0]
-
-    def mutate_many(self, parents: list[GraphMacroGenome], seeds: np.ndarray) -> list[tuple[GraphMacroGenome, Mutation]]:
-        """Child k of ``parents[k]`` from the 64-bit stream ``seeds[k]`` in one compiled call."""
-        if not parents:
-            return []
-        children, changes = self.rules.mutate_codes(np.fromiter((p.code for p in parents), np.int64, len(parents)), seeds)
-        texts = _texts()
-        return [(GraphMacroGenome.from_code(c), texts.of(*ch)) for c, ch in zip(children.tolist(), changes.tolist())]
-
-    def genome_of_code(self, code: int) -> GraphMacroGenome:
-        """The genome of a packed row (the compiled loop's children)."""
-        return GraphMacroGenome.from_code(code)
 
     def mutation_texts(self) -> MutationTexts:
         """The mutation column's text of each change."""

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
-import numpy as np
-
 from .base import InvalidGenome, Mutation, canonical_hash, expect
-from .choices import ChoiceLayout, ChoiceRules, MutationTexts
+from .choices import ChoiceLayout, ChoiceRowSpace, ChoiceRules, MutationTexts
 
 #: The benchmark's ops, in its order.
 NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -120,65 +118,22 @@ class Nb201Genome:
 
 
 @dataclass(frozen=True)
-class Nb201Space:
+class Nb201Space(ChoiceRowSpace):
     """All NAS-Bench-201 cells over ``ops`` (all 5 by default)."""
 
     ops: tuple[str, ...] = NB201_OPS
     kind: ClassVar[str] = "nb201-cell"
+    genome_type: ClassVar[type] = Nb201Genome
+    vocabulary: ClassVar[tuple[str, ...]] = NB201_OPS
 
     def __post_init__(self) -> None:
-        ops = tuple(self.ops)
-        object.__setattr__(self, "ops", ops)
-        unknown = [o for o in ops if o not in NB201_OPS]
-        if unknown:
-            raise ValueError(f"unknown op {unknown[0]!r}; ops are {', '.join(NB201_OPS)}")
-        if len(set(ops)) != len(ops) or len(ops) < 2:
-            raise ValueError(f"ops must be at least two distinct names (a mutation changes an edge's op), got {list(ops)}")
+        if len(self._check_ops()) < 2:
+            raise ValueError(f"ops must be at least two names (a mutation changes an edge's op), got {list(self.ops)}")
 
     @property
     def rules(self) -> ChoiceRules:
         """The allowed rows as the kernels read them (made once per space)."""
         return _rules(self.ops)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe config."""
-        return {"ops": list(self.ops)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Nb201Space:
-        """Inverse of ``to_dict``."""
-        return cls(**{**data, **({"ops": tuple(data["ops"])} if "ops" in data else {})})
-
-    def genome_from_dict(self, data: dict[str, Any]) -> Nb201Genome:
-        """Parse a genome and check its ops are this space's."""
-        genome = Nb201Genome.from_dict(data)
-        outside = [NB201_OPS[o] for o in genome.ops if NB201_OPS[o] not in self.ops]
-        expect(not outside, f"op {outside[0]!r} is not in this space's ops {list(self.ops)}" if outside else "")
-        return genome
-
-    def random(self, rng: np.random.Generator) -> Nb201Genome:
-        """A uniformly random cell of the space."""
-        return Nb201Genome.from_code(int(self.rules.random_codes(rng.random(1))[0]))
-
-    def initial(self, rng: np.random.Generator) -> Nb201Genome:
-        """Initial cells are uniformly random."""
-        return self.random(rng)
-
-    def mutate(self, genome: Nb201Genome, rng: np.random.Generator) -> tuple[Nb201Genome, Mutation]:  # type: ignore[override]
-        """One edge's op changed (see ``mutate_many``; the stream seed is drawn from ``rng``)."""
-        return self.mutate_many([genome], rng.integers(0, 1 << 63, size=1, dtype=np.uint64))[0]
-
-    def mutate_many(self, parents: list[Nb201Genome], seeds: np.ndarray) -> list[tuple[Nb201Genome, Mutation]]:
-        """Child k of ``parents[k]`` from the 64-bit stream ``seeds[k]`` in one compiled call."""
-        if not parents:
-            return []
-        children, changes = self.rules.mutate_codes(np.fromiter((p.code for p in parents), np.int64, len(parents)), seeds)
-        texts = _texts()
-        return [(Nb201Genome.from_code(c), texts.of(*ch)) for c, ch in zip(children.tolist(), changes.tolist())]
-
-    def genome_of_code(self, code: int) -> Nb201Genome:
-        """The genome of a packed row (the compiled loop's children)."""
-        return Nb201Genome.from_code(code)
 
     def mutation_texts(self) -> MutationTexts:
         """The mutation column's text of each change."""

@@ -16,10 +16,19 @@ from .splitmix import index
 MAX_TRIES = 64
 
 
+@njit(cache=True, inline="always")
+def _allowed_count(allowed: np.ndarray, radices: np.ndarray, p: int) -> int:
+    count = 0
+    for v in range(radices[p]):
+        if allowed[p, v]:
+            count += 1
+    return count
+
+
 @njit(cache=True)
 def mutate_one(code: int, seed: np.uint64, radices: np.ndarray, places: np.ndarray, allowed: np.ndarray, valid: np.ndarray,
                change: np.ndarray) -> int:
-    """The child of ``code`` from stream ``seed``; writes (position, old, new) to ``change`` (-1, old, old: unchanged)."""
+    """The child of ``code`` from stream ``seed``; writes (position, old, new) to ``change`` ((-1, 0, 0): no valid neighbour, unchanged)."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     positions = len(radices)
@@ -27,22 +36,14 @@ def mutate_one(code: int, seed: np.uint64, radices: np.ndarray, places: np.ndarr
         # positions with a second allowed value
         movable = 0
         for p in range(positions):
-            count = 0
-            for v in range(radices[p]):
-                if allowed[p, v]:
-                    count += 1
-            if count >= 2:
+            if _allowed_count(allowed, radices, p) >= 2:
                 movable += 1
         if movable == 0:
             break
         pick = index(state, movable)
         p = 0
         for q in range(positions):
-            count = 0
-            for v in range(radices[q]):
-                if allowed[q, v]:
-                    count += 1
-            if count >= 2:
+            if _allowed_count(allowed, radices, q) >= 2:
                 if pick == 0:
                     p = q
                     break

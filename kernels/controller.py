@@ -67,10 +67,10 @@ class Controller:
         keep = columns[None, :] < torch.tensor(allowed)[:, None]
         return logits.masked_fill(~keep, float("-inf"))
 
-    def sample(self, uniforms: np.ndarray, allowed: Allowed) -> tuple[list[list[int]], np.ndarray]:
-        """One sequence per row of ``uniforms`` (one uniform per decision), and each sequence's log-probability. The
-        forward pass is kept for the update of these sequences (one pass, not two)."""
-        batch = len(uniforms)
+    def _rollout(self, batch: int, allowed: Allowed, pick: Callable[[int, torch.Tensor, list[int]], np.ndarray]
+                 ) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
+        """Run the policy over a batch of sequences, ``pick(step, log_p, counts)`` choosing each decision: the sequences,
+        their log-probabilities and entropies (with gradients)."""
         choices: list[list[int]] = [[] for _ in range(batch)]
         dtype = next(self.model.parameters()).dtype
         log_prob = torch.zeros(batch, dtype=dtype)
@@ -82,17 +82,33 @@ class Controller:
             counts = [allowed(prefix) for prefix in choices]
             masked = self._mask(logits, counts)
             log_p = torch.log_softmax(masked, dim=1)
-            probs = log_p.detach().exp().double().numpy()
-            cdf = np.cumsum(probs, axis=1)
-            picks = np.minimum((cdf < uniforms[:, step : step + 1] * cdf[:, -1:]).sum(axis=1), np.array(counts) - 1)
-            for k, pick in enumerate(picks.tolist()):
-                choices[k].append(int(pick))
+            picks = pick(step, log_p, counts)
+            for k, value in enumerate(picks.tolist()):
+                choices[k].append(int(value))
             previous = torch.as_tensor(picks, dtype=torch.long)
             log_prob = log_prob + log_p[rows, previous]
             # masked values have p = 0 and log p = -inf: zeroed before the product, or the gradient is NaN
             entropy = entropy - (log_p.exp() * log_p.masked_fill(torch.isinf(masked), 0.0)).sum(dim=1)
+        return choices, log_prob, entropy
+
+    def sample(self, uniforms: np.ndarray, allowed: Allowed) -> tuple[list[list[int]], np.ndarray]:
+        """One sequence per row of ``uniforms`` (one uniform per decision, read by inverse CDF), and each sequence's
+        log-probability. The forward pass is kept for the update of these sequences (one pass, not two)."""
+
+        def inverse_cdf(step: int, log_p: torch.Tensor, counts: list[int]) -> np.ndarray:
+            cdf = np.cumsum(log_p.detach().exp().double().numpy(), axis=1)
+            below = (cdf < uniforms[:, step : step + 1] * cdf[:, -1:]).sum(axis=1)
+            return np.minimum(below, np.array(counts) - 1)  # type: ignore[no-any-return]
+
+        choices, log_prob, entropy = self._rollout(len(uniforms), allowed, inverse_cdf)
         self._kept = (choices, log_prob, entropy)
         return choices, log_prob.detach().double().numpy()
+
+    def _log_probs_and_entropy(self, choices: list[list[int]], allowed: Allowed) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p and entropy of given sequences under the current policy (with gradients)."""
+        taken = np.array(choices, dtype=np.int64).reshape(len(choices), len(self.types))
+        _, log_prob, entropy = self._rollout(len(choices), allowed, lambda step, log_p, counts: taken[:, step])
+        return log_prob, entropy
 
     def policy_loss(self, choices: list[list[int]], advantages: np.ndarray, entropy_weight: float, allowed: Allowed) -> torch.Tensor:
         """-mean(advantage * log p) - entropy_weight * mean(entropy): its gradient is REINFORCE's estimate of minus the

@@ -100,6 +100,13 @@ class AgingEvolution(Strategy):
         state = self.rng.bit_generator.state
         return self.rng.random((count, self.sample_size)), state
 
+    def compiled_batches(self, batch: int, most: int) -> int:
+        """How many whole batches of ``batch`` a compiled breeder may run now (at most ``most``): 0 while only the batch
+        path applies (asks in flight, the initial population, a partial last batch)."""
+        if self.next_id != self.told or self.next_id < self.population_size:
+            return 0
+        return max(0, min(most, (self.budget - self.next_id) // batch))
+
     def keep_draws(self, state: dict[str, Any], used: int) -> None:
         """Put the random stream where ``used`` tournaments drawn from ``state`` leave it (a compiled call that
         stopped short of what it drew, at a budget)."""

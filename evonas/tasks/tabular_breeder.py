@@ -56,10 +56,8 @@ class ChoiceBreeder:
 
         strategy, batch = self.strategy, self.batch
         size = strategy.population_size
-        if strategy.next_id != strategy.told or strategy.next_id < size:
-            return None
-        batches = min(self.batches_per_call, (strategy.budget - strategy.next_id) // batch)
-        if batches <= 0:
+        batches = strategy.compiled_batches(batch, self.batches_per_call)
+        if not batches:
             return None
         if self._told != strategy.told:  # something else told since the last call: read the population again
             if len(strategy.population) != size:

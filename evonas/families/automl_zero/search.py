@@ -101,10 +101,8 @@ class ProgramBreeder:
 
         strategy, task, batch = self.strategy, self.task, self.batch
         size = strategy.population_size
-        if strategy.next_id != strategy.told or strategy.next_id < size:
-            return None
-        batches = min(self.batches_per_call, (strategy.budget - strategy.next_id) // batch)
-        if batches <= 0:
+        batches = strategy.compiled_batches(batch, self.batches_per_call)
+        if not batches:
             return None
         # The ring is current when nothing else has told since the last call (reading the population would make
         # its member objects).

@@ -18,6 +18,7 @@ from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
 from evonas.progress import Progress
 from evonas.registry import FAMILIES, GENOMES, make_task, strategy_class, task_class
+from evonas.run_lock import lock_run
 from evonas.strategies import STRATEGIES
 
 DEFAULT_WORKERS = os.cpu_count() or 1
@@ -308,6 +309,7 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     if config.protocol is not None and experiments != 1:
         from evonas.families.automl_zero import protocol
 
+        hold = lock_run(out)  # noqa: F841 - taken before protocol.start checks the folder: two starts cannot both pass
         state = protocol.start(out, config, max(0, experiments))
         _say(device_notes, quiet)
         if not quiet:
@@ -352,6 +354,7 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: An
     execution = execution_from(execution_flags, quiet)
     check_positive("--cycles", cycles)
     if protocol.is_protocol_folder(run_dir):
+        hold = lock_run(run_dir)  # noqa: F841 - held until this process ends: one writer per folder
         state = protocol.load(run_dir)
         check_execution(RunConfig(**state["config"]), execution)
         _check_recorded_device(run_dir, RunConfig(**state["config"]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,8 @@ from evonas.executors import Executor, InProcessExecutor, evaluation_seed
 from evonas.progress import Progress
 from evonas.recording import LineageRecorder
 from evonas.registry import make_task
-from evonas.run_folder import LINEAGE_DIR, create_folder, load_config, refuse_existing
+from evonas.run_folder import CHECKPOINT_FILE, LINEAGE_DIR, create_folder, load_config, refuse_existing, write_config
+from evonas.run_lock import RunLock, lock_run
 from evonas.screening import Screen
 from evonas.stop_guard import StopGuard
 from evonas.store import LINEAGE_SCHEMA, LineageBuffer, part_path, write_lineage_part
@@ -72,6 +74,7 @@ class Run:
         self._screen: Screen | None = None  # cheap metrics and rejections of a multi-objective run (set by execute)
         self._guard = StopGuard()
         self._progress = Progress(config.cycles, strategy.told, enabled=False)
+        self.lock: RunLock | None = None  # this process's hold on the folder (``evonas.run_lock``)
 
     # -- the run's figures --------------------------------------------------------------------------
     @property
@@ -105,24 +108,60 @@ class Run:
     # -- creation and resume ------------------------------------------------------------------------
     @classmethod
     def create(cls, run_dir: Path, config: RunConfig) -> Run:
-        """Start a new run folder; refuses a folder that already holds a run."""
+        """Start a new run folder; refuses a folder that already holds a run, or that another process writes."""
         refuse_existing(run_dir)
         strategy = build_strategy(config)
         check_task(config)
-        create_folder(run_dir, config)
-        run = cls(run_dir, config, strategy, Counters())
-        run.checkpoint(time.perf_counter())
+        lock = lock_run(run_dir)
+        try:
+            create_folder(run_dir, config)
+            run = cls(run_dir, config, strategy, Counters())
+            run.lock = lock
+            run.checkpoint(time.perf_counter())
+        except BaseException:
+            lock.release()
+            raise
         return run
 
     @classmethod
     def open(cls, run_dir: Path, cycles: int | None = None) -> Run:
-        """Reopen a run folder at its checkpoint, setting aside lineage rows newer than it."""
+        """Reopen a run folder at its checkpoint, setting aside lineage rows newer than it; refuses a folder another
+        process writes."""
         config = load_config(run_dir)
-        restored = restore(run_dir, config, cycles)
+        lock = lock_run(run_dir)
+        try:
+            if not (run_dir / CHECKPOINT_FILE).exists() and not any((run_dir / LINEAGE_DIR).glob("part-*.arrow")):
+                return cls._restart(run_dir, config, cycles, lock)
+            restored = restore(run_dir, config, cycles)
+        except BaseException:
+            lock.release()
+            raise
         run = cls(run_dir, config, restored.strategy, restored.counters)
+        run.lock = lock
         run.task_state = restored.task_state
         run.pending = restored.pending
         return run
+
+    @classmethod
+    def _restart(cls, run_dir: Path, config: RunConfig, cycles: int | None, lock: RunLock) -> Run:
+        """A folder stopped between writing config.json and its first checkpoint has evaluated nothing: start it
+        again from the beginning (the same config, so the same run), and say so."""
+        print(f"note: {run_dir} never reached its first checkpoint (nothing was evaluated); starting it from the beginning",
+              file=sys.stderr)
+        if cycles is not None:
+            config.cycles = cycles
+            write_config(run_dir, config)
+        run = cls(run_dir, config, build_strategy(config), Counters())
+        run.lock = lock
+        (run_dir / LINEAGE_DIR).mkdir(exist_ok=True)
+        run.checkpoint(time.perf_counter())
+        return run
+
+    def close(self) -> None:
+        """Let another process write the folder (the lock also goes when this process ends)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -- the loop -----------------------------------------------------------------------------------
     def execute(self, executor: Executor, progress: Progress | None = None, asynchronous: bool = False) -> Member | None:

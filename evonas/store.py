@@ -52,7 +52,7 @@ LINEAGE_COMPRESSION = "zstd"
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a fsynced temp file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique: a stray second writer cannot rename ours
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -86,7 +86,7 @@ def table_to_ipc_file(table: pa.Table, max_rows: int = BATCH_ROWS) -> bytes:
 
 def write_lineage_part(path: Path, table: pa.Table, max_rows: int = BATCH_ROWS) -> None:
     """Lineage rows as a compressed Arrow IPC file at ``path``, streamed to a fsynced temp file then renamed."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with pa.OSFile(str(tmp), "wb") as f:
         _write_ipc(f, table, max_rows, LINEAGE_COMPRESSION)
     fd = os.open(tmp, os.O_RDONLY)

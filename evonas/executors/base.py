@@ -9,6 +9,7 @@ import signal
 import time
 import traceback
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -21,23 +22,50 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "MKL_NUM_THR
 
 
 def evaluate_one(task: Task, genome: Genome, ident: int, seed: int, worker: str) -> Result:
-    """Evaluate one genome, turning an exception or a non-finite fitness into a ``failed`` result."""
+    """Evaluate one genome; an exception (``SystemExit`` included), a fitness that is not a finite real number or
+    metrics that are not a mapping of names to real numbers become a ``failed`` result with the reason, so nothing
+    the lineage cannot store reaches it."""
     started = time.perf_counter()
+    metrics: dict[str, float] = {}
     try:
-        fitness, metrics = task.evaluate(genome, seed)
-        fitness = float(fitness)
-        status, error = "ok", ""
-        if not math.isfinite(fitness):
-            status, error = "failed", unusable_fitness(fitness)
-            fitness = math.nan
-    except Exception as exc:  # a crashing evaluation must not stop the run
+        raw_fitness, raw_metrics = task.evaluate(genome, seed)
+        fitness, status, error = _checked_fitness(raw_fitness)
+        metrics, problem = _checked_metrics(raw_metrics)
+        if problem:
+            fitness, status, error = math.nan, "failed", problem
+    except (Exception, SystemExit) as exc:  # a crashing evaluation (even one that calls sys.exit) must not stop the run
         fitness, metrics, status = math.nan, {}, "failed"
         error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
         tb = traceback.extract_tb(exc.__traceback__)
         if tb:
             error += f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})"
-    clean = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
-    return Result(ident, fitness, status, error, clean, time.perf_counter() - started, worker)
+    return Result(ident, fitness, status, error, metrics, time.perf_counter() - started, worker)
+
+
+def _checked_fitness(value: object) -> tuple[float, str, str]:
+    """(fitness, status, error) for what ``evaluate`` returned as fitness: a real number (not a bool or a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return math.nan, "failed", f"fitness must be a real number, got {type(value).__name__} {str(value)[:40]!r}"
+    fitness = float(value)
+    if not math.isfinite(fitness):
+        return math.nan, "failed", unusable_fitness(fitness)
+    return fitness, "ok", ""
+
+
+def _checked_metrics(value: object) -> tuple[dict[str, float], str]:
+    """Metrics as str -> float (booleans as 0/1), and the reason they cannot be stored ("" when they can)."""
+    if value is None:
+        return {}, ""
+    if not isinstance(value, Mapping):
+        return {}, f"metrics must be a mapping of names to numbers, got {type(value).__name__}"
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return {}, f"metric names must be strings, got {type(key).__name__} {key!r}"
+        if not isinstance(item, (int, float, np.integer, np.floating)):
+            return {}, f"metric {key!r} must be a real number, got {type(item).__name__}"
+        out[key] = float(item)
+    return out, ""
 
 
 def evaluation_seed(run_seed: int, ident: int) -> int:

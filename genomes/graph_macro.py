@@ -132,9 +132,9 @@ class GraphMacroSpace(ChoiceRowSpace):
 
     def _op_values(self, prefix: list[int]) -> list[int]:
         """The op indices (into ``GRAPH_OPS``) the next op decision may take: not skip after three skips."""
-        values = [GRAPH_OPS.index(o) for o in self.ops]
+        values, without_skip = _op_indices(self.ops)
         if len(prefix) == 4 and all(values[c] == SKIP for c in prefix[1:]):
-            values = [v for v in values if v != SKIP]
+            return without_skip
         return values
 
     def choices_allowed(self, prefix: list[int]) -> int:
@@ -165,6 +165,13 @@ def _mutation(position: int, old: int, new: int) -> Mutation:
 @cache
 def _texts() -> MutationTexts:
     return MutationTexts(LAYOUT, _mutation)
+
+
+@cache
+def _op_indices(ops: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    """A space's ops as indices into ``GRAPH_OPS``, with and without skip."""
+    values = [GRAPH_OPS.index(o) for o in ops]
+    return values, [v for v in values if v != SKIP]
 
 
 @cache

@@ -1,163 +1,212 @@
-"""The REINFORCE strategy's controller in torch: samples sequences of categorical decisions and takes policy
-gradient steps (``evonas.strategies.reinforce``).
+"""The REINFORCE strategy's controller in numpy: samples sequences of categorical decisions and takes policy
+gradient steps (``evonas.strategies.reinforce``), forward and backward written out, so a batch costs a few
+hundred microseconds instead of a deep-learning framework's fixed cost per call.
 
-``lstm`` (NAS-RL): an LSTM cell whose input at step t is the embedding of decision t-1 (a learned start vector at
-step 0); decision t's logits come from the head of its type. ``factorized``: one free logit vector per decision.
-A decision may allow fewer values than its type's head has (``allowed(prefix)``); the rest are masked out.
-Sampling reads given uniforms (the strategy's own random stream) by inverse CDF, so the controller holds no
-random state of its own.
+``lstm`` (NAS-RL): an LSTM cell (gates in the order input, forget, cell, output) whose input at step t is the
+embedding of decision t-1 (a learned start vector at step 0); decision t's logits come from the head of its
+type. ``factorized``: one free logit vector per decision. A decision may allow fewer values than its head has
+(``allowed(prefix)``); the rest are masked out. Sampling reads given uniforms (the strategy's own random stream)
+by inverse CDF, so the controller holds no random state of its own. Everything is float64.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 Allowed = Callable[[list[int]], int]
+BETAS, EPSILON = (0.9, 0.999), 1e-8  # Adam's usual constants
+
+
+@dataclass
+class _Step:
+    """What the backward pass needs of one decision step of a batch."""
+
+    log_p: np.ndarray  # masked log-probabilities (-inf where masked)
+    picks: np.ndarray
+    x: np.ndarray | None = None  # LSTM: input, previous h and c, gates after their nonlinearities, new c
+    h_prev: np.ndarray | None = None
+    c_prev: np.ndarray | None = None
+    gates: np.ndarray | None = None
+    c: np.ndarray | None = None
+    h: np.ndarray | None = None
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # type: ignore[no-any-return]
 
 
 class Controller:
-    """The policy network and its Adam optimiser over decisions of the given (type name, most values) list."""
+    """The policy's parameters (``params``, name -> array) and Adam's moments, over decisions of the given
+    (type name, most values) list."""
 
     def __init__(self, types: list[tuple[str, int]], kind: str, hidden: int, learning_rate: float, init_range: float, seed: int) -> None:
         self.types = [(str(name), int(size)) for name, size in types]
-        self.kind = kind
+        self.kind, self.hidden, self.learning_rate = kind, int(hidden), float(learning_rate)
         names = list(dict.fromkeys(name for name, _ in self.types))
         width = {name: max(size for n, size in self.types if n == name) for name in names}
         self.type_of = [names.index(name) for name, _ in self.types]
         self.width = [width[name] for name, _ in self.types]
-        modules: dict[str, nn.Module] = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         if kind == "lstm":
-            modules["cell"] = nn.LSTMCell(hidden, hidden)
-            modules["start"] = nn.Embedding(1, hidden)
+            h = self.hidden
+            shapes["w_ih"], shapes["w_hh"], shapes["b"] = (4 * h, h), (4 * h, h), (4 * h,)
+            shapes["start"] = (h,)
             for k, name in enumerate(names):
-                modules[f"embed{k}"] = nn.Embedding(width[name], hidden)
-                modules[f"head{k}"] = nn.Linear(hidden, width[name])
+                shapes[f"embed{k}"] = (width[name], h)
+                shapes[f"head_w{k}"], shapes[f"head_b{k}"] = (width[name], h), (width[name],)
         else:
-            modules["logits"] = nn.Embedding(len(self.types), max(self.width))
-        self.model = nn.ModuleDict(modules)
-        generator = torch.Generator().manual_seed(int(seed) & ((1 << 63) - 1))
-        with torch.no_grad():
-            for parameter in self.model.parameters():  # uniform in [-r, r], as NAS-RL and ENAS initialise
-                parameter.copy_(torch.rand(parameter.shape, generator=generator) * 2 * init_range - init_range)
-        self.hidden = hidden
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=learning_rate, foreach=True)
-        self._kept: tuple[list[list[int]], torch.Tensor, torch.Tensor] | None = None  # the last sample's forward pass
+            shapes["logits"] = (len(self.types), max(self.width))
+        rng = np.random.Generator(np.random.Philox(key=int(seed) & ((1 << 64) - 1)))
+        # All parameters are views into one flat vector, so that Adam is a handful of array operations per step.
+        sizes = [int(np.prod(shape)) for shape in shapes.values()]
+        self.flat = rng.uniform(-init_range, init_range, size=sum(sizes))  # uniform in [-r, r], as NAS-RL and ENAS initialise
+        self.params: dict[str, np.ndarray] = {}
+        offset = 0
+        for (name, shape), size in zip(shapes.items(), sizes):
+            self.params[name] = self.flat[offset : offset + size].reshape(shape)
+            offset += size
+        self.m, self.v = np.zeros_like(self.flat), np.zeros_like(self.flat)
+        self.steps_taken = 0
+        self._kept: tuple[list[list[int]], list[_Step]] | None = None  # the last sample's forward pass
 
     # -- the policy -----------------------------------------------------------------------------------------
-    def _logits(self, step: int, state: Any, previous: torch.Tensor | None, batch: int) -> tuple[torch.Tensor, Any]:
-        """Raw logits of decision ``step`` for a batch (and the LSTM state after it)."""
-        if self.kind != "lstm":
-            row = self.model["logits"].weight[step, : self.width[step]]
-            return row.expand(batch, -1), None
-        if previous is None:
-            x = self.model["start"].weight.expand(batch, -1)
-        else:
-            x = self.model[f"embed{self.type_of[step - 1]}"](previous)
-        h, c = self.model["cell"](x, state)
-        return self.model[f"head{self.type_of[step]}"](h), (h, c)
-
-    @staticmethod
-    def _mask(logits: torch.Tensor, allowed: list[int]) -> torch.Tensor:
-        columns = torch.arange(logits.shape[1])
-        keep = columns[None, :] < torch.tensor(allowed)[:, None]
-        return logits.masked_fill(~keep, float("-inf"))
-
-    def _rollout(self, batch: int, allowed: Allowed, pick: Callable[[int, torch.Tensor, list[int]], np.ndarray]
-                 ) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
-        """Run the policy over a batch of sequences, ``pick(step, log_p, counts)`` choosing each decision: the sequences,
-        their log-probabilities and entropies (with gradients)."""
+    def _rollout(self, batch: int, allowed: Allowed, pick: Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+                 ) -> tuple[list[list[int]], list[_Step]]:
+        """Run the policy over a batch, ``pick(step, probabilities, counts)`` choosing each decision."""
+        p = self.params
         choices: list[list[int]] = [[] for _ in range(batch)]
-        dtype = next(self.model.parameters()).dtype
-        log_prob = torch.zeros(batch, dtype=dtype)
-        entropy = torch.zeros(batch, dtype=dtype)
-        state, previous = None, None
-        rows = torch.arange(batch)
+        steps: list[_Step] = []
+        h = c = previous = None
         for step in range(len(self.types)):
-            logits, state = self._logits(step, state, previous, batch)
-            counts = [allowed(prefix) for prefix in choices]
-            masked = self._mask(logits, counts)
-            log_p = torch.log_softmax(masked, dim=1)
-            picks = pick(step, log_p, counts)
+            record = _Step(np.empty(0), np.empty(0, dtype=np.int64))
+            if self.kind == "lstm":
+                x = np.broadcast_to(p["start"], (batch, self.hidden)) if previous is None else p[f"embed{self.type_of[step - 1]}"][previous]
+                h_prev = np.zeros((batch, self.hidden)) if h is None else h
+                c_prev = np.zeros((batch, self.hidden)) if c is None else c
+                z = x @ p["w_ih"].T + h_prev @ p["w_hh"].T + p["b"]
+                n = self.hidden
+                gates = np.concatenate((_sigmoid(z[:, :2 * n]), np.tanh(z[:, 2 * n:3 * n]), _sigmoid(z[:, 3 * n:])), axis=1)
+                c = gates[:, n:2 * n] * c_prev + gates[:, :n] * gates[:, 2 * n:3 * n]
+                h = gates[:, 3 * n:] * np.tanh(c)
+                record.x, record.h_prev, record.c_prev, record.gates, record.c, record.h = x, h_prev, c_prev, gates, c, h
+                t = self.type_of[step]
+                logits = h @ p[f"head_w{t}"].T + p[f"head_b{t}"]
+            else:
+                logits = np.broadcast_to(p["logits"][step, : self.width[step]], (batch, self.width[step]))
+            counts = np.array([allowed(prefix) for prefix in choices], dtype=np.int64)
+            masked = np.where(np.arange(logits.shape[1])[None, :] < counts[:, None], logits, -np.inf)
+            shifted = masked - masked.max(axis=1, keepdims=True)
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            picks = pick(step, np.exp(log_p), counts)
+            record.log_p, record.picks = log_p, picks
+            steps.append(record)
             for k, value in enumerate(picks.tolist()):
                 choices[k].append(int(value))
-            previous = torch.as_tensor(picks, dtype=torch.long)
-            log_prob = log_prob + log_p[rows, previous]
-            # masked values have p = 0 and log p = -inf: zeroed before the product, or the gradient is NaN
-            entropy = entropy - (log_p.exp() * log_p.masked_fill(torch.isinf(masked), 0.0)).sum(dim=1)
-        return choices, log_prob, entropy
+            previous = picks
+        return choices, steps
 
     def sample(self, uniforms: np.ndarray, allowed: Allowed) -> tuple[list[list[int]], np.ndarray]:
         """One sequence per row of ``uniforms`` (one uniform per decision, read by inverse CDF), and each sequence's
-        log-probability. The forward pass is kept for the update of these sequences (one pass, not two)."""
+        log-probability. The forward pass is kept for the update of these sequences."""
 
-        def inverse_cdf(step: int, log_p: torch.Tensor, counts: list[int]) -> np.ndarray:
-            cdf = np.cumsum(log_p.detach().exp().double().numpy(), axis=1)
-            below = (cdf < uniforms[:, step : step + 1] * cdf[:, -1:]).sum(axis=1)
-            return np.minimum(below, np.array(counts) - 1)  # type: ignore[no-any-return]
+        def inverse_cdf(step: int, probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+            cdf = np.cumsum(probs, axis=1)
+            return np.minimum((cdf < uniforms[:, step : step + 1] * cdf[:, -1:]).sum(axis=1), counts - 1)  # type: ignore[no-any-return]
 
-        choices, log_prob, entropy = self._rollout(len(uniforms), allowed, inverse_cdf)
-        self._kept = (choices, log_prob, entropy)
-        return choices, log_prob.detach().double().numpy()
+        choices, steps = self._rollout(len(uniforms), allowed, inverse_cdf)
+        self._kept = (choices, steps)
+        rows = np.arange(len(uniforms))
+        return choices, sum((s.log_p[rows, s.picks] for s in steps), np.zeros(len(uniforms)))
 
-    def _log_probs_and_entropy(self, choices: list[list[int]], allowed: Allowed) -> tuple[torch.Tensor, torch.Tensor]:
-        """log p and entropy of given sequences under the current policy (with gradients)."""
-        taken = np.array(choices, dtype=np.int64).reshape(len(choices), len(self.types))
-        _, log_prob, entropy = self._rollout(len(choices), allowed, lambda step, log_p, counts: taken[:, step])
-        return log_prob, entropy
-
-    def policy_loss(self, choices: list[list[int]], advantages: np.ndarray, entropy_weight: float, allowed: Allowed) -> torch.Tensor:
-        """-mean(advantage * log p) - entropy_weight * mean(entropy): its gradient is REINFORCE's estimate of minus the
-        expected reward's (plus the entropy bonus's). Uses the forward pass of the last ``sample`` when these are its
-        sequences, else runs one."""
+    def _forward(self, choices: list[list[int]], allowed: Allowed) -> list[_Step]:
         kept = self._kept
-        if kept is not None and kept[0] == choices:
-            log_prob, entropy = kept[1], kept[2]
-        else:
-            log_prob, entropy = self._log_probs_and_entropy(choices, allowed)
         self._kept = None
-        advantage = torch.as_tensor(np.asarray(advantages), dtype=log_prob.dtype)
-        return -(advantage * log_prob).mean() - entropy_weight * entropy.mean()
-
-    def update(self, choices: list[list[int]], advantages: np.ndarray, entropy_weight: float, clip: float, allowed: Allowed) -> None:
-        """One Adam step on ``policy_loss``, the gradient norm clipped."""
-        loss = self.policy_loss(choices, advantages, entropy_weight, allowed)
-        self.optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip, foreach=True)
-        self.optimizer.step()
+        if kept is not None and kept[0] == choices:
+            return kept[1]
+        taken = np.array(choices, dtype=np.int64).reshape(len(choices), len(self.types))
+        return self._rollout(len(choices), allowed, lambda step, probs, counts: taken[:, step])[1]
 
     def log_probability(self, choices: list[int], allowed: Allowed) -> float:
         """log p of one sequence under the current policy."""
-        with torch.no_grad():
-            return float(self._log_probs_and_entropy([list(choices)], allowed)[0][0])
+        steps = self._rollout(1, allowed, lambda step, probs, counts: np.array([choices[step]]))[1]
+        return float(sum(s.log_p[0, s.picks[0]] for s in steps))
+
+    # -- the update -----------------------------------------------------------------------------------------
+    def gradient(self, choices: list[list[int]], advantages: np.ndarray, entropy_weight: float, allowed: Allowed) -> dict[str, np.ndarray]:
+        """The gradient of -mean(advantage * log p) - entropy_weight * mean(entropy) (REINFORCE's estimate of minus the
+        expected reward's gradient, plus the entropy bonus's) with respect to every parameter."""
+        steps = self._forward(choices, allowed)
+        batch = len(choices)
+        advantages = np.asarray(advantages, dtype=np.float64)
+        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        rows = np.arange(batch)
+        dlogits = []
+        for s in steps:
+            p = np.exp(s.log_p)
+            finite_log_p = np.where(np.isfinite(s.log_p), s.log_p, 0.0)
+            entropy = -(p * finite_log_p).sum(axis=1, keepdims=True)
+            onehot = np.zeros_like(p)
+            onehot[rows, s.picks] = 1.0
+            # d(-A log p)/dz = -A (onehot - p); d(-w H)/dz = w p (log p + H); both over the batch mean
+            dlogits.append((-advantages[:, None] * (onehot - p) + entropy_weight * p * (finite_log_p + entropy)) / batch)
+        if self.kind != "lstm":
+            for t, dz in enumerate(dlogits):
+                grads["logits"][t, : dz.shape[1]] += dz.sum(axis=0)
+            return grads
+        prm, n = self.params, self.hidden
+        dh_next = np.zeros((batch, n))
+        dc_next = np.zeros((batch, n))
+        for t in reversed(range(len(steps))):
+            s, dz = steps[t], dlogits[t]
+            head = self.type_of[t]
+            grads[f"head_w{head}"] += dz.T @ s.h
+            grads[f"head_b{head}"] += dz.sum(axis=0)
+            dh = dz @ prm[f"head_w{head}"] + dh_next
+            i, f, g, o = s.gates[:, :n], s.gates[:, n:2 * n], s.gates[:, 2 * n:3 * n], s.gates[:, 3 * n:]  # type: ignore[index]
+            tanh_c = np.tanh(s.c)  # type: ignore[arg-type]
+            dc = dc_next + dh * o * (1.0 - tanh_c**2)
+            dgates = np.concatenate((dc * g * i * (1 - i), dc * s.c_prev * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)), axis=1)
+            grads["w_ih"] += dgates.T @ s.x
+            grads["w_hh"] += dgates.T @ s.h_prev
+            grads["b"] += dgates.sum(axis=0)
+            dx = dgates @ prm["w_ih"]
+            if t == 0:
+                grads["start"] += dx.sum(axis=0)
+            else:
+                np.add.at(grads[f"embed{self.type_of[t - 1]}"], steps[t - 1].picks, dx)
+            dh_next = dgates @ prm["w_hh"]
+            dc_next = dc * f
+        return grads
+
+    def update(self, choices: list[list[int]], advantages: np.ndarray, entropy_weight: float, clip: float, allowed: Allowed) -> None:
+        """One Adam step on ``gradient``, its global norm clipped to ``clip``."""
+        grads = self.gradient(choices, advantages, entropy_weight, allowed)
+        grad = np.concatenate([grads[name].reshape(-1) for name in self.params])
+        norm = float(np.sqrt(grad @ grad))
+        if norm > clip:
+            grad *= clip / (norm + 1e-6)
+        self.steps_taken += 1
+        b1, b2 = BETAS
+        self.m *= b1
+        self.m += (1 - b1) * grad
+        self.v *= b2
+        self.v += (1 - b2) * grad * grad
+        step = self.learning_rate / (1 - b1**self.steps_taken)
+        self.flat -= step * self.m / (np.sqrt(self.v / (1 - b2**self.steps_taken)) + EPSILON)
 
     # -- state ----------------------------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every parameter and Adam moment (and step count) as float32 arrays."""
-        out = {f"param/{name}": p.detach().numpy().copy() for name, p in self.model.named_parameters()}
-        for name, p in self.model.named_parameters():
-            moments = self.optimizer.state.get(p)
-            if moments:
-                out[f"adam_m/{name}"] = moments["exp_avg"].numpy().copy()
-                out[f"adam_v/{name}"] = moments["exp_avg_sq"].numpy().copy()
-                out[f"adam_step/{name}"] = np.array([float(moments["step"])], dtype=np.float32)
-        return out
+        """The parameters, Adam's moments (one flat vector each, in ``params`` order) and the step count."""
+        return {"params": self.flat.copy(), "adam_m": self.m.copy(), "adam_v": self.v.copy(), "adam_steps": np.array([float(self.steps_taken)])}
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Inverse of ``arrays``."""
-        with torch.no_grad():
-            for name, p in self.model.named_parameters():
-                p.copy_(torch.as_tensor(arrays[f"param/{name}"]))
-        self.optimizer.state.clear()
-        for name, p in self.model.named_parameters():
-            if f"adam_m/{name}" in arrays:
-                self.optimizer.state[p] = {
-                    "step": torch.tensor(float(arrays[f"adam_step/{name}"][0])),
-                    "exp_avg": torch.as_tensor(arrays[f"adam_m/{name}"]).clone(),
-                    "exp_avg_sq": torch.as_tensor(arrays[f"adam_v/{name}"]).clone(),
-                }
+        """Inverse of ``arrays``; a ValueError when they do not fit this controller's shape."""
+        if arrays["params"].shape != self.flat.shape:
+            raise ValueError(f"controller state has {arrays['params'].size} parameters, this controller {self.flat.size}")
+        self.flat[:] = arrays["params"]  # in place: ``params`` are views of it
+        self.m[:], self.v[:] = arrays["adam_m"], arrays["adam_v"]
+        self.steps_taken = int(arrays["adam_steps"][0])
+        self._kept = None

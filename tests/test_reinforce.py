@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from cli_helpers import run_cli
 
 from evonas.config import RunOptions, build_strategy
@@ -48,7 +47,6 @@ def test_the_loss_gradient_is_the_expected_rewards_gradient(kind: str) -> None:
 
     reward = {(0, 0): 1.0, (1, 0): 0.2, (1, 1): 2.0, (2, 0): -0.5, (2, 1): 0.7}
     net = Controller(types, kind, 4, 0.01, 0.5, seed=3)
-    net.model.double()
     sequences = [list(s) for s in itertools.product(range(3), range(2)) if s[1] < allowed([s[0]])]
 
     def expected_reward() -> float:
@@ -57,13 +55,10 @@ def test_the_loss_gradient_is_the_expected_rewards_gradient(kind: str) -> None:
     probs = np.array([math.exp(net.log_probability(s, allowed)) for s in sequences])
     assert probs.sum() == pytest.approx(1.0)
     advantages = len(sequences) * probs * np.array([reward[tuple(s)] for s in sequences])
-    net.model.zero_grad()
-    net.policy_loss(sequences, advantages, 0.0, allowed).backward()
+    grads = net.gradient(sequences, advantages, 0.0, allowed)
     eps = 1e-6
-    for parameter in net.model.parameters():
-        # a part the loss never reads (the embedding of the last decision's type) has no gradient: it must be 0
-        grad = (parameter.grad if parameter.grad is not None else torch.zeros_like(parameter)).reshape(-1)
-        flat = parameter.data.view(-1)
+    for name, value in net.params.items():
+        flat, grad = value.reshape(-1), grads[name].reshape(-1)
         for i in range(len(flat)):
             old = float(flat[i])
             flat[i] = old + eps
@@ -71,7 +66,41 @@ def test_the_loss_gradient_is_the_expected_rewards_gradient(kind: str) -> None:
             flat[i] = old - eps
             down = expected_reward()
             flat[i] = old
-            assert float(grad[i]) == pytest.approx(-(up - down) / (2 * eps), abs=1e-6)
+            assert float(grad[i]) == pytest.approx(-(up - down) / (2 * eps), abs=1e-7), (name, i)
+
+
+@pytest.mark.parametrize("kind", ["factorized", "lstm"])
+def test_the_entropy_gradient_matches_finite_differences(kind: str) -> None:
+    """The entropy bonus's gradient, checked the same way on a batch of sampled sequences with zero advantage."""
+    types = [("a", 3), ("b", 2), ("a", 3)]
+
+    def allowed(prefix: list[int]) -> int:
+        return 2 if len(prefix) == 2 and prefix[0] == 1 else dict(types)[types[len(prefix)][0]]
+
+    net = Controller(types, kind, 3, 0.01, 0.5, seed=9)
+    choices = [[0, 1, 2], [1, 0, 1], [2, 1, 0]]
+
+    def mean_entropy() -> float:
+        total = 0.0
+        for row in choices:
+            steps = net._rollout(1, allowed, lambda step, probs, counts, row=row: np.array([row[step]]))[1]
+            for s in steps:
+                p = np.exp(s.log_p[0])
+                total -= float((p[p > 0] * s.log_p[0][p > 0]).sum())
+        return total / len(choices)
+
+    grads = net.gradient(choices, np.zeros(3), 1.0, allowed)  # loss = -mean entropy
+    eps = 1e-6
+    for name, value in net.params.items():
+        flat, grad = value.reshape(-1), grads[name].reshape(-1)
+        for i in range(len(flat)):
+            old = float(flat[i])
+            flat[i] = old + eps
+            up = mean_entropy()
+            flat[i] = old - eps
+            down = mean_entropy()
+            flat[i] = old
+            assert float(grad[i]) == pytest.approx(-(up - down) / (2 * eps), abs=1e-7), (name, i)
 
 
 def test_the_checkpointed_controller_is_the_same_controller() -> None:
@@ -95,18 +124,25 @@ def test_the_checkpointed_controller_is_the_same_controller() -> None:
         restored.tell(results, b)
     for name, value in original.net.arrays().items():  # type: ignore[attr-defined]
         assert np.array_equal(value, restored.net.arrays()[name]), name  # type: ignore[attr-defined]
+    assert original.net.steps_taken == 8  # type: ignore[attr-defined]
 
 
 def test_lineage_rows_carry_the_log_probability(tmp_path: Path) -> None:
+    import json
+
+    from evonas.run_folder import load_config
     from evonas.store import read_lineage
 
-    assert run_cli("evolve", "--genome", "nb201-cell", "--strategy", "reinforce", "--batch", "8", "--cycles", "40", "--out", str(tmp_path / "run"),
-                   "-q").returncode == 0
-    rows = read_lineage(tmp_path / "run" / "lineage")[0].to_pylist()
+    assert run_cli("evolve", "--genome", "nb201-cell", "--strategy", "reinforce", "--batch", "8", "--cycles", "40", "--lineage", "full",
+                   "--out", str(tmp_path / "run"), "-q").returncode == 0
+    rows = read_lineage(tmp_path / "run" / "lineage")[0].sort_by("id").to_pylist()
     assert len(rows) == 40 and all(r["mutation"].startswith("sampled: log-probability -") and r["parent_id"] is None for r in rows)
-    # six edges of five ops, a near-uniform controller at first: log p close to 6 log(1/5)
-    first = float(rows[0]["mutation"].rsplit(" ", 1)[1])
-    assert first == pytest.approx(6 * math.log(0.2), abs=0.05)
+    # the first batch was sampled by the untrained controller, which the run seed rebuilds exactly
+    fresh = build_strategy(load_config(tmp_path / "run"))
+    for row in rows[:8]:
+        genome = fresh.space.genome_from_dict(json.loads(row["genome"]))
+        logged = float(row["mutation"].rsplit(" ", 1)[1])
+        assert logged == pytest.approx(math.log(fresh.probability(fresh.space.to_choices(genome))), abs=1e-6)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("genome", ["neat", "automl-zero"])

@@ -1,7 +1,7 @@
 """A learned controller as a strategy: REINFORCE (Williams 1992) over a space of categorical decisions, as in
 NAS-RL (Zoph & Le, ICLR 2017).
 
-The controller samples each child's decisions in order (``evonas.capabilities.ChoiceSpace``): ``lstm`` feeds
+The controller (numpy, ``kernels/controller.py``) samples each child's decisions in order (``evonas.capabilities.ChoiceSpace``): ``lstm`` feeds
 an LSTM the embedding of the previous decision and reads one softmax head per decision type; ``factorized``
 has independent logits per decision (the NAS-Bench-101 paper's REINFORCE baseline). The children asked
 together (``--batch``, m per update) are told together; then one Adam step on
@@ -10,7 +10,7 @@ together (``--batch``, m per update) are told together; then one Adam step on
 
 with b an exponential moving average of rewards (updated after the step), the gradient norm clipped. The reward
 is the fitness; a failed child gets ``failed_reward`` (default: the worst reward seen so far). Everything the
-controller is (weights, Adam's moments, the baseline) goes into the checkpoint as base64 float32 arrays, so a
+controller is (weights, Adam's moments, the baseline) goes into the checkpoint as base64 float64 arrays, so a
 resumed run continues exactly; each child's log-probability under the controller that sampled it is its lineage
 row's mutation text.
 """
@@ -73,7 +73,7 @@ class Reinforce(Strategy):
     def net(self) -> Any:
         """The controller and its optimiser (built from the run seed on first use)."""
         if self._net is None:
-            from evonas.kernels.controller import Controller
+            from evonas.kernels.controller import Controller  # numpy: no deep-learning framework per batch
 
             self._net = Controller(self.space.decision_types(), self.controller_kind, self.hidden, self.learning_rate, self.init_range,
                                    self.seed)  # type: ignore[attr-defined]
@@ -122,7 +122,7 @@ class Reinforce(Strategy):
 
     # -- state ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Base state, the controller's arrays (base64 float32), the baseline and the worst reward seen."""
+        """Base state, the controller's arrays (base64 float64), the baseline and the worst reward seen."""
         return {**super().state_dict(), "baseline": self.baseline, "worst_reward": self.worst_reward, "updates": self.updates,
                 "controller": {k: _encode(v) for k, v in self.net.arrays().items()}}
 
@@ -141,9 +141,9 @@ class Reinforce(Strategy):
 
 
 def _encode(array: np.ndarray) -> dict[str, Any]:
-    data = np.ascontiguousarray(array, dtype="<f4")
-    return {"shape": list(data.shape), "f4": base64.b64encode(data.tobytes()).decode()}
+    data = np.ascontiguousarray(array, dtype="<f8")
+    return {"shape": list(data.shape), "f8": base64.b64encode(data.tobytes()).decode()}
 
 
 def _decode(item: dict[str, Any]) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(item["f4"]), dtype="<f4").reshape(item["shape"]).copy()
+    return np.frombuffer(base64.b64decode(item["f8"]), dtype="<f8").reshape(item["shape"]).copy()

@@ -61,7 +61,7 @@ class Reinforce(Strategy):
         self.worst_reward: float | None = None
         self.updates = 0
         self._sampled: dict[int, list[int]] = {}  # asked, not yet told: each child's decisions
-        self._net: Any = None  # made on first use (torch is imported then)
+        self._net: Any = None  # made on first use
 
     def options(self) -> dict[str, Any]:
         """Every hyperparameter (recorded in config.json)."""

@@ -29,7 +29,7 @@ from evonas.run_folder import CHECKPOINT_FILE, LINEAGE_DIR, create_folder, load_
 from evonas.run_lock import RunLock, lock_run
 from evonas.screening import Screen
 from evonas.stop_guard import StopGuard
-from evonas.store import LINEAGE_SCHEMA, LineageBuffer, part_path, write_lineage_part
+from evonas.store import LINEAGE_SCHEMA, LineageBuffer, part_path, remove_stray_temps, write_lineage_part
 from evonas.strategies import Strategy
 
 
@@ -130,6 +130,8 @@ class Run:
         config = load_config(run_dir)
         lock = lock_run(run_dir)
         try:
+            for folder in (run_dir, run_dir / LINEAGE_DIR):  # what a writer killed mid-write left behind
+                remove_stray_temps(folder)
             if not (run_dir / CHECKPOINT_FILE).exists() and not any((run_dir / LINEAGE_DIR).glob("part-*.arrow")):
                 return cls._restart(run_dir, config, cycles, lock)
             restored = restore(run_dir, config, cycles)
@@ -171,6 +173,8 @@ class Run:
         order. ``asynchronous`` keeps every worker busy: each finished result is told at once and a new child
         asked in its place; in-flight candidates go into the checkpoint and are evaluated again on resume.
         """
+        if self.lock is None:  # executed again after an earlier execute let the folder go
+            self.lock = lock_run(self.run_dir)
         self._attach(executor)
         self._progress = progress or Progress(self.config.cycles, self.strategy.told, enabled=False)
         self.recorder.progress = self._progress
@@ -191,6 +195,7 @@ class Run:
                 self.checkpoint(started)
                 self._show_progress(force=True)
                 self._progress.close()
+                self.close()  # the folder is consistent: another process (or Run object) may take it now
         if interrupted:
             raise KeyboardInterrupt
         return self.strategy.best

@@ -22,8 +22,10 @@ class RunLock:
         self._handle = handle
 
     def release(self) -> None:
-        """Let another process write the folder."""
+        """Let another process write the folder (the file is emptied: nobody holds it now)."""
         if self._handle is not None:
+            self._handle.seek(0)
+            self._handle.truncate()
             self._handle.close()  # closing the file drops the flock
             self._handle = None
 

@@ -52,12 +52,24 @@ LINEAGE_COMPRESSION = "zstd"
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a fsynced temp file and a rename, so readers never see half a file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique: a stray second writer cannot rename ours
+    tmp = temp_path(path)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     _replace_durably(tmp, path)
+
+
+def temp_path(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: hidden (Arrow dataset readers skip names starting
+    with a dot) and unique to this process, so a stray second writer cannot rename ours."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_stray_temps(folder: Path) -> None:
+    """Delete temp files a killed writer left in ``folder`` (never renamed into place, so never part of the run)."""
+    for stray in folder.glob(".*.tmp"):
+        stray.unlink(missing_ok=True)
 
 
 def _replace_durably(tmp: Path, path: Path) -> None:
@@ -86,7 +98,7 @@ def table_to_ipc_file(table: pa.Table, max_rows: int = BATCH_ROWS) -> bytes:
 
 def write_lineage_part(path: Path, table: pa.Table, max_rows: int = BATCH_ROWS) -> None:
     """Lineage rows as a compressed Arrow IPC file at ``path``, streamed to a fsynced temp file then renamed."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     with pa.OSFile(str(tmp), "wb") as f:
         _write_ipc(f, table, max_rows, LINEAGE_COMPRESSION)
     fd = os.open(tmp, os.O_RDONLY)

@@ -149,6 +149,7 @@ def test_async_mode_tells_in_completion_order_and_survives_a_driver_kill(tmp_pat
     kill_driver(start_running(args, out, 3.0))
     run = Run.open(out)
     told_before = run.strategy.told
+    run.close()  # an opened run holds the folder's writer lock until closed (or executed)
     assert 0 < told_before < 400
     result = run_cli("resume", str(out), "-q", "--workers", "1")
     assert result.returncode == 0, result.stderr
@@ -175,7 +176,7 @@ def test_ctrl_c_checkpoints_and_resume_gives_the_uninterrupted_lineage(tmp_path:
         assert proc.returncode != 0
         if presses == 1:
             assert proc.returncode == 130 and "checkpoint written" in err
-        Run.open(out)  # readable
+        Run.open(out).close()  # readable (closed: an opened run holds the writer lock)
         result = run_cli("resume", str(out), "-q", "--workers", "2")
         assert result.returncode == 0, result.stderr
         assert rows(out) == rows(reference)

@@ -71,3 +71,19 @@ def test_a_folder_stopped_before_its_first_checkpoint_is_started_again(tmp_path:
     assert result.returncode == 0, result.stderr
     assert "never reached its first checkpoint (nothing was evaluated); starting it from the beginning" in result.stderr
     assert lineage(tmp_path / "stopped") == lineage(tmp_path / "reference")
+
+
+def test_a_temp_file_a_killed_writer_left_is_invisible_and_swept_on_resume(tmp_path: Path) -> None:
+    import shutil
+
+    import pyarrow.dataset as ds
+
+    run = tmp_path / "run"
+    assert run_cli("evolve", "--genome", "bitstring", "--preset", "smoke", "--out", str(run), "-q").returncode == 0
+    before = lineage(run)
+    stray = run / "lineage" / ".part-000009.arrow.4242.tmp"  # a part written in full, never renamed into place
+    shutil.copy(run / "lineage" / "part-000001.arrow", stray)
+    assert ds.dataset(run / "lineage", format="arrow").count_rows() == len(before)  # readers skip it
+    assert run_cli("resume", str(run), "--cycles", "150", "-q").returncode == 0
+    assert not stray.exists()
+    assert len(lineage(run)) == 150

@@ -36,6 +36,21 @@ def test_the_factorized_controller_learns_it_too() -> None:
     assert learn_onemax(0, 2000, "factorized", 0.1) > 0.9
 
 
+def assert_gradient_is_minus(grads: dict[str, np.ndarray], objective: object, net: Controller) -> None:
+    """Every parameter's gradient equals minus the central finite difference of ``objective()``."""
+    eps = 1e-6
+    for name, value in net.params.items():
+        flat, grad = value.reshape(-1), grads[name].reshape(-1)
+        for i in range(len(flat)):
+            old = float(flat[i])
+            flat[i] = old + eps
+            up = objective()  # type: ignore[operator]
+            flat[i] = old - eps
+            down = objective()  # type: ignore[operator]
+            flat[i] = old
+            assert float(grad[i]) == pytest.approx(-(up - down) / (2 * eps), abs=1e-7), (name, i)
+
+
 @pytest.mark.parametrize("kind", ["factorized", "lstm"])
 def test_the_loss_gradient_is_the_expected_rewards_gradient(kind: str) -> None:
     """On 2 decisions of 3 and 2 values (the second allowing 1 after a 0), every sequence is enumerated: feeding each
@@ -55,18 +70,7 @@ def test_the_loss_gradient_is_the_expected_rewards_gradient(kind: str) -> None:
     probs = np.array([math.exp(net.log_probability(s, allowed)) for s in sequences])
     assert probs.sum() == pytest.approx(1.0)
     advantages = len(sequences) * probs * np.array([reward[tuple(s)] for s in sequences])
-    grads = net.gradient(sequences, advantages, 0.0, allowed)
-    eps = 1e-6
-    for name, value in net.params.items():
-        flat, grad = value.reshape(-1), grads[name].reshape(-1)
-        for i in range(len(flat)):
-            old = float(flat[i])
-            flat[i] = old + eps
-            up = expected_reward()
-            flat[i] = old - eps
-            down = expected_reward()
-            flat[i] = old
-            assert float(grad[i]) == pytest.approx(-(up - down) / (2 * eps), abs=1e-7), (name, i)
+    assert_gradient_is_minus(net.gradient(sequences, advantages, 0.0, allowed), expected_reward, net)
 
 
 @pytest.mark.parametrize("kind", ["factorized", "lstm"])
@@ -89,18 +93,7 @@ def test_the_entropy_gradient_matches_finite_differences(kind: str) -> None:
                 total -= float((p[p > 0] * s.log_p[0][p > 0]).sum())
         return total / len(choices)
 
-    grads = net.gradient(choices, np.zeros(3), 1.0, allowed)  # loss = -mean entropy
-    eps = 1e-6
-    for name, value in net.params.items():
-        flat, grad = value.reshape(-1), grads[name].reshape(-1)
-        for i in range(len(flat)):
-            old = float(flat[i])
-            flat[i] = old + eps
-            up = mean_entropy()
-            flat[i] = old - eps
-            down = mean_entropy()
-            flat[i] = old
-            assert float(grad[i]) == pytest.approx(-(up - down) / (2 * eps), abs=1e-7), (name, i)
+    assert_gradient_is_minus(net.gradient(choices, np.zeros(3), 1.0, allowed), mean_entropy, net)  # loss = -mean entropy
 
 
 def test_the_checkpointed_controller_is_the_same_controller() -> None:

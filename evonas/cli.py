@@ -16,6 +16,7 @@ from evonas import __version__
 from evonas.capabilities import DrawsDot, genome_text, task_declarations
 from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
+from evonas.plugins import trust, trust_folder
 from evonas.progress import Progress
 from evonas.registry import FAMILIES, GENOMES, make_task, strategy_class, task_class
 from evonas.run_lock import lock_run
@@ -286,6 +287,8 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     if experiments < 0:
         raise UserError("--experiments must be 0 (until solved) or a positive count")
     check_device(device)
+    trust(task)  # named on this command line: this process may load them from the run folder it writes
+    trust(strategy)
     options = click.get_current_context().meta.get("config_options", ()) + tuple(options)
     config = RunOptions(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters, train_images,
                         max_seconds, checkpoint_every, device, parse_option_pairs(options), lineage_mode, list(objectives),
@@ -343,9 +346,13 @@ def _say(lines: list[str], quiet: bool) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--cycles", type=int, default=None, help="New total evaluation budget (default: the run's own).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
+              "without it, evonas never imports code a run folder names.")
 @execution_options
-def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: Any) -> None:
+def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, **execution_flags: Any) -> None:
     """Continue a stopped or finished run from its checkpoint, with the same or another executor."""
+    if trust_task:
+        trust_folder(run_dir)
     from evonas.config import RunConfig
     from evonas.families.automl_zero import protocol
     from evonas.run import Run
@@ -376,8 +383,12 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, **execution_flags: An
               help="Print this individual's genome (rebuilt by replaying the search when the lineage is compact).")
 @click.option("--pareto", is_flag=True, help="Print the Pareto front found (a run with several --objective): ids, objectives, status.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, pareto: bool, as_json: bool) -> None:
+@click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
+              "without it, evonas never imports code a run folder names.")
+def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, pareto: bool, as_json: bool, trust_task: bool) -> None:
     """List a run's best individuals, its Pareto front, one individual's ancestry, or one genome."""
+    if trust_task:
+        trust_folder(run_dir)
     from evonas.run_folder import ancestry, best_rows, read_run_lineage
 
     if pareto:
@@ -423,8 +434,12 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for the PNGs and report.html (default: FIRST_RUN/report).")
-def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+@click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
+              "without it, evonas never imports code a run folder names.")
+def report(run_dirs: tuple[Path, ...], out: Path | None, trust_task: bool) -> None:
     """Plot one or more runs (curves overlaid) and write a self-contained HTML page."""
+    for run_dir in run_dirs if trust_task else ():
+        trust_folder(run_dir)
     from evonas.report import write_report
 
     page = write_report(list(run_dirs), out)
@@ -443,9 +458,13 @@ def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--epochs", type=float, default=None, help="With --train: passes over the training split.")
 @click.option("--filters", type=int, default=None, help="With --train: F, filters of the first stack.")
 @click.option("--cells", type=int, default=None, help="With --train: N, cells per stack.")
+@click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
+              "without it, evonas never imports code a run folder names.")
 def export(run_dir: Path, ident: int | None, best: bool, pareto: bool, fmt: str | None, out: Path | None, train: bool,
-           epochs: float | None, filters: int | None, cells: int | None) -> None:
+           epochs: float | None, filters: int | None, cells: int | None, trust_task: bool) -> None:
     """Export one individual (a torch.export network, standalone Python, a dot graph), or every member of the front."""
+    if trust_task:
+        trust_folder(run_dir)
     from evonas.export import export_individual
 
     if best and ident is not None:

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from evonas.config import RunConfig
 from evonas.errors import UserError
+from evonas.plugins import check_trusted
 from evonas.store import atomic_write_bytes, lineage_parts, read_lineage, read_part, write_lineage_part
 
 CONFIG_FILE = "config.json"
@@ -49,9 +50,11 @@ def load_config(run_dir: Path) -> RunConfig:
     if not path.exists():
         raise UserError(f"{run_dir} is not an evonas run folder (no {CONFIG_FILE}); point at a folder made by 'evonas evolve'")
     try:
-        return RunConfig.from_json(path.read_text())
+        config = RunConfig.from_json(path.read_text())
     except (ValueError, TypeError) as exc:
         raise UserError(f"{path} is not a valid run config ({exc}); restore it or start a new run") from None
+    check_trusted([config.task, config.strategy], path)  # before anything could import them
+    return config
 
 
 def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: int | None = None, pending: set[int] | None = None) -> int:

@@ -87,3 +87,22 @@ def test_a_temp_file_a_killed_writer_left_is_invisible_and_swept_on_resume(tmp_p
     assert run_cli("resume", str(run), "--cycles", "150", "-q").returncode == 0
     assert not stray.exists()
     assert len(lineage(run)) == 150
+
+
+def test_a_run_folder_never_runs_the_code_it_names(tmp_path: Path) -> None:
+    """A config.json edited to name subprocess:run as its task: resume, lineage, report and export refuse in one line
+    and run nothing; --trust-task is the user's explicit consent."""
+    import json
+
+    run = tmp_path / "run"
+    assert run_cli("evolve", "--genome", "bitstring", "--preset", "smoke", "--out", str(run), "-q").returncode == 0
+    marker = tmp_path / "ran"
+    config = json.loads((run / "config.json").read_text())
+    config.update({"task": "subprocess:run", "task_options": {"args": ["touch", str(marker)]}})
+    (run / "config.json").write_text(json.dumps(config))
+    for args in (["resume", str(run)], ["lineage", str(run)], ["report", str(run)], ["export", str(run)], ["lineage", str(run), "--genome", "3"]):
+        result = run_cli(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, (args, result.stderr)
+        assert "names the plug-in 'subprocess:run', and loading it would run its code" in lines[0]
+        assert not marker.exists()

@@ -414,7 +414,9 @@ def test_a_plug_in_strategy_runs_resumes_and_is_benchmarked(tmp_path: Path, monk
     assert result.returncode == 0, result.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["strategy"] == "my_strategies:HillClimber" and config["strategy_options"] == {"restarts": 2}
-    assert run_cli("resume", str(run), "--cycles", "80", "-q", env=env).returncode == 0
+    refused = run_cli("resume", str(run), "--cycles", "80", "-q", env=env)  # a run folder's code loads only when vouched for
+    assert refused.returncode == 1 and "add --trust-task" in refused.stderr
+    assert run_cli("resume", str(run), "--cycles", "80", "--trust-task", "-q", env=env).returncode == 0
     from evonas.bench_tabular import bench_tabular
 
     result_json = bench_tabular(quick=True, seeds=3, datasets="", metrics="baseline", budgets="30", strategies="aging,my_strategies:HillClimber")

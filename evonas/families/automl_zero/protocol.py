@@ -20,6 +20,7 @@ from typing import Any
 from evonas.capabilities import CountsTrainSteps
 from evonas.config import RunConfig
 from evonas.errors import UserError
+from evonas.plugins import check_trusted
 from evonas.recording import genome_json
 from evonas.rng import derive_seed
 from evonas.run import Run
@@ -65,9 +66,12 @@ def start(folder: Path, config: RunConfig, max_experiments: int) -> dict[str, An
 def load(folder: Path) -> dict[str, Any]:
     """Read protocol.json with a clear error when it is damaged."""
     try:
-        return json.loads((folder / PROTOCOL_FILE).read_text())
+        state = json.loads((folder / PROTOCOL_FILE).read_text())
     except (OSError, ValueError) as exc:
         raise UserError(f"{folder / PROTOCOL_FILE} is damaged ({exc}); restore it or start a new run") from None
+    config = state.get("config", {}) if isinstance(state, dict) else {}
+    check_trusted([config.get("task"), config.get("strategy")], folder / PROTOCOL_FILE)  # before anything imports them
+    return state  # type: ignore[no-any-return]
 
 
 def _outcome(run_: Run, index: int, seconds: float) -> dict[str, Any]:

@@ -72,10 +72,15 @@ class ChoiceRules:
     valid: np.ndarray  # bool, one per code: every value allowed and the row not forbidden
     candidates: np.ndarray = field(init=False)  # the valid codes, ascending (uniform random rows draw from them)
 
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = field(init=False)  # what ``kernel_tables`` returns
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "candidates", np.flatnonzero(self.valid).astype(np.int64))
         if not len(self.candidates):
             raise ValueError("the space allows no genome at all")
+        # made once: every mutation call passes them to the kernel
+        object.__setattr__(self, "tables", (np.array(self.layout.radices, dtype=np.int64), np.array(self.layout.places, dtype=np.int64),
+                                            self.allowed, self.valid))
 
     @classmethod
     def build(cls, layout: ChoiceLayout, allowed_values: list[list[int]], forbidden: Any = None) -> ChoiceRules:
@@ -92,7 +97,7 @@ class ChoiceRules:
 
     def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(radices, places, allowed, valid) as the kernels take them."""
-        return (np.array(self.layout.radices, dtype=np.int64), np.array(self.layout.places, dtype=np.int64), self.allowed, self.valid)
+        return self.tables
 
     def random_codes(self, uniforms: np.ndarray) -> np.ndarray:
         """Uniformly random valid codes, one per uniform in [0, 1)."""

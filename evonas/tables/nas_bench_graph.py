@@ -43,11 +43,6 @@ def check_dataset(dataset: str) -> None:
         raise UserError(f"unknown NAS-Bench-Graph dataset {dataset!r}; choose one of {', '.join(DATASETS)} (-o dataset=NAME)")
 
 
-def read_entries(dataset: str) -> dict[int, dict[str, float]]:
-    """The package's table of ``dataset``: a dict from the benchmark's canonical hash to that entry's figures."""
-    return _parse(dataset, _source(dataset))
-
-
 def _source(dataset: str) -> bytes:
     check_dataset(dataset)
     return package_file("nas_bench_graph", f"light/{dataset}.bench", "nas-bench-graph", VERSION, DATASETS[dataset])[0]

@@ -37,7 +37,7 @@ class TabularTask(Task):
         kind = self.genome_type
         for genome in genomes:
             if not isinstance(genome, kind):
-                raise UserError(f"task {self.name!r} scores {kind.kind} genomes, not {getattr(genome, 'kind', type(genome).__name__)!r}")
+                raise UserError(f"task {self.name!r} scores {kind.kind} genomes, not a {type(genome).__name__}")
         return np.fromiter((g.code for g in genomes), dtype=np.int64, count=len(genomes))
 
     def evaluate(self, genome: Any, seed: int) -> tuple[float, dict[str, float]]:

@@ -9,6 +9,7 @@ fitness the search saw), its regret to what a perfect search finds, and the shar
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 import time
@@ -115,6 +116,8 @@ def compare(benchmarks: list[tuple[str, str, dict[str, Any]]], strategies: list[
                                  population=population if "population" in keys else None,
                                  sample=sample if "sample" in keys else None, options=dict(task_options))
             config = options.resolve()
+            # One short search first, so that compiling or loading the strategy's kernels is not timed as its cost.
+            search_trace(dataclasses.replace(options, cycles=2 * options.batch))
             started = time.perf_counter()
             STRATEGY_SECONDS[0] = 0.0
             rows: dict[int, list[tuple[float, float, bool]]] = {b: [] for b in budgets}

@@ -80,8 +80,11 @@ class GraphMacroGenome:
 
     def validate(self) -> None:
         """A known link pattern, four known ops, not all of them skip (the benchmark has no such network)."""
-        expect(0 <= self.link < len(LINKS), f"link pattern index {self.link} is not in 0..{len(LINKS) - 1}")
-        expect(len(self.ops) == 4 and all(0 <= o < len(GRAPH_OPS) for o in self.ops), f"ops must be 4 indices into {GRAPH_OPS}")
+        # Messages are built only on failure: a controller validates every child it samples.
+        if not 0 <= self.link < len(LINKS):
+            raise InvalidGenome(f"link pattern index {self.link} is not in 0..{len(LINKS) - 1}")
+        if len(self.ops) != 4 or not all(0 <= o < len(GRAPH_OPS) for o in self.ops):
+            raise InvalidGenome(f"ops must be 4 indices into {GRAPH_OPS}")
         expect(any(o != SKIP for o in self.ops), "all four ops are skip: that network computes nothing and is not in the benchmark")
 
     def canonical(self) -> int:
@@ -133,13 +136,13 @@ class GraphMacroSpace(ChoiceRowSpace):
     def _op_values(self, prefix: list[int]) -> list[int]:
         """The op indices (into ``GRAPH_OPS``) the next op decision may take: not skip after three skips."""
         values, without_skip = _op_indices(self.ops)
-        if len(prefix) == 4 and all(values[c] == SKIP for c in prefix[1:]):
+        if len(prefix) == 4 and prefix[1] == prefix[2] == prefix[3] and values[prefix[1]] == SKIP:
             return without_skip
         return values
 
     def choices_allowed(self, prefix: list[int]) -> int:
         """How many values the next decision may take after ``prefix``."""
-        return len(LINKS) if not prefix else len(self._op_values(list(prefix)))
+        return len(LINKS) if not prefix else len(self._op_values(prefix))
 
     def to_choices(self, genome: GraphMacroGenome) -> list[int]:
         """The decisions that make ``genome``."""
@@ -150,7 +153,9 @@ class GraphMacroSpace(ChoiceRowSpace):
 
     def from_choices(self, choices: list[int]) -> GraphMacroGenome:
         """The genome a full sequence of decisions makes."""
-        ops = [self._op_values(list(choices[: k + 1]))[c] for k, c in enumerate(choices[1:])]
+        values = _op_indices(self.ops)[0]
+        ops = [values[c] for c in choices[1:4]]
+        ops.append(self._op_values(list(choices[:4]))[choices[4]])
         genome = GraphMacroGenome(int(choices[0]), tuple(ops))  # type: ignore[arg-type]
         genome.validate()
         return genome
@@ -168,6 +173,7 @@ def _texts() -> MutationTexts:
 
 
 @cache
+@cache  # asked once per decision of every sampled child
 def _op_indices(ops: tuple[str, ...]) -> tuple[list[int], list[int]]:
     """A space's ops as indices into ``GRAPH_OPS``, with and without skip."""
     values = [GRAPH_OPS.index(o) for o in ops]

@@ -96,8 +96,11 @@ class Nb201Genome:
 
     def validate(self) -> None:
         """Six edges, each a known op."""
-        expect(len(self.ops) == len(EDGES), f"a cell has {len(EDGES)} edges, got {len(self.ops)}")
-        expect(all(isinstance(o, int) and 0 <= o < len(NB201_OPS) for o in self.ops), f"edge ops must be indices into {NB201_OPS}")
+        # Messages are built only on failure: a controller validates every child it samples.
+        if len(self.ops) != len(EDGES):
+            raise InvalidGenome(f"a cell has {len(EDGES)} edges, got {len(self.ops)}")
+        if not all(isinstance(o, int) and 0 <= o < len(NB201_OPS) for o in self.ops):
+            raise InvalidGenome(f"edge ops must be indices into {NB201_OPS}")
 
     def canonical(self) -> tuple[int, ...]:
         """The cell with dead edges set to ``none``."""
@@ -154,7 +157,8 @@ class Nb201Space(ChoiceRowSpace):
 
     def from_choices(self, choices: list[int]) -> Nb201Genome:
         """The cell a full sequence of decisions makes."""
-        genome = Nb201Genome(tuple(NB201_OPS.index(self.ops[c]) for c in choices))
+        values = _op_values(self.ops)
+        genome = Nb201Genome(tuple(values[c] for c in choices))
         genome.validate()
         return genome
 
@@ -173,3 +177,9 @@ def _texts() -> MutationTexts:
 def _rules(ops: tuple[str, ...]) -> ChoiceRules:
     values = [NB201_OPS.index(o) for o in ops]
     return ChoiceRules.build(LAYOUT, [values] * len(EDGES))
+
+
+@cache
+def _op_values(ops: tuple[str, ...]) -> tuple[int, ...]:
+    """A space's ops as indices into ``NB201_OPS`` (asked for every sampled child)."""
+    return tuple(NB201_OPS.index(o) for o in ops)

@@ -1,12 +1,14 @@
-"""The REINFORCE strategy's controller in numpy: samples sequences of categorical decisions and takes policy
-gradient steps (``evonas.strategies.reinforce``), forward and backward written out, so a batch costs a few
-hundred microseconds instead of a deep-learning framework's fixed cost per call.
+"""The REINFORCE strategy's controller: samples sequences of categorical decisions and takes policy gradient
+steps (``evonas.strategies.reinforce``), forward and backward written out; the per-child loops are compiled
+(``kernels/controller_lstm.py``), so a child costs microseconds instead of a deep-learning framework's fixed cost
+per call.
 
 ``lstm`` (NAS-RL): an LSTM cell (gates in the order input, forget, cell, output) whose input at step t is the
 embedding of decision t-1 (a learned start vector at step 0); decision t's logits come from the head of its
 type. ``factorized``: one free logit vector per decision. A decision may allow fewer values than its head has
 (``allowed(prefix)``); the rest are masked out. Sampling reads given uniforms (the strategy's own random stream)
-by inverse CDF, so the controller holds no random state of its own. Everything is float64.
+by inverse CDF, so the controller holds no random state of its own. It computes in float32 by default (as
+deep-learning frameworks do; half the memory Adam streams); the gradient tests use float64.
 """
 
 from __future__ import annotations
@@ -16,191 +18,161 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .controller_lstm import adam_step, categorical_step, logit_gradients, lstm_backward, lstm_step
+
 Allowed = Callable[[list[int]], int]
 BETAS, EPSILON = (0.9, 0.999), 1e-8  # Adam's usual constants
+_NOTHING_TAKEN = np.empty(0, dtype=np.int64)
 
 
 @dataclass
-class _Step:
-    """What the backward pass needs of one decision step of a batch."""
+class _Rollout:
+    """What the backward pass needs of one batch's forward pass (steps first)."""
 
-    log_p: np.ndarray  # masked log-probabilities (-inf where masked)
-    picks: np.ndarray
-    x: np.ndarray | None = None  # LSTM: input, previous h and c, gates after their nonlinearities, new c
-    h_prev: np.ndarray | None = None
-    c_prev: np.ndarray | None = None
+    choices: list[list[int]]
+    log_p: np.ndarray  # (steps, batch, width) masked log-probabilities, -inf where masked
+    picks: np.ndarray  # (steps, batch)
+    rows: np.ndarray | None = None  # LSTM: each step's input row, gates after their nonlinearities, cell and hidden state
     gates: np.ndarray | None = None
     c: np.ndarray | None = None
+    tanh_c: np.ndarray | None = None
     h: np.ndarray | None = None
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # type: ignore[no-any-return]
-
-
 class Controller:
-    """The policy's parameters (``params``, name -> array) and Adam's moments, over decisions of the given
-    (type name, most values) list."""
+    """The policy's parameters (``params``, name -> array, views of one flat vector) and Adam's moments, over
+    decisions of the given (type name, most values) list."""
 
-    def __init__(self, types: list[tuple[str, int]], kind: str, hidden: int, learning_rate: float, init_range: float, seed: int) -> None:
+    def __init__(self, types: list[tuple[str, int]], kind: str, hidden: int, learning_rate: float, init_range: float, seed: int,
+                 dtype: type = np.float32) -> None:
+        self.dtype = np.dtype(dtype)
         self.types = [(str(name), int(size)) for name, size in types]
         self.kind, self.hidden, self.learning_rate = kind, int(hidden), float(learning_rate)
         names = list(dict.fromkeys(name for name, _ in self.types))
-        width = {name: max(size for n, size in self.types if n == name) for name in names}
-        self.type_of = [names.index(name) for name, _ in self.types]
-        self.width = [width[name] for name, _ in self.types]
+        self.type_of = np.array([names.index(name) for name, _ in self.types], dtype=np.int64)
+        self.width = max(size for _, size in self.types)  # every head is padded to the widest; masking hides the rest
         shapes: dict[str, tuple[int, ...]] = {}
         if kind == "lstm":
             h = self.hidden
-            shapes["w_ih"], shapes["w_hh"], shapes["b"] = (4 * h, h), (4 * h, h), (4 * h,)
-            shapes["start"] = (h,)
-            for k, name in enumerate(names):
-                shapes[f"embed{k}"] = (width[name], h)
-                shapes[f"head_w{k}"], shapes[f"head_b{k}"] = (width[name], h), (width[name],)
+            shapes["w_ih"], shapes["w_hh"], shapes["b"] = (h, 4 * h), (h, 4 * h), (4 * h,)
+            shapes["inputs"] = (1 + len(names) * self.width, h)  # the start vector, then each type's embeddings
+            shapes["head_w"], shapes["head_b"] = (len(names), h, self.width), (len(names), self.width)
         else:
-            shapes["logits"] = (len(self.types), max(self.width))
+            shapes["logits"] = (len(self.types), self.width)
         rng = np.random.Generator(np.random.Philox(key=int(seed) & ((1 << 64) - 1)))
-        # All parameters are views into one flat vector, so that Adam is a handful of array operations per step.
+        # All parameters (and their gradients) are views into one flat vector, so Adam is one compiled loop.
         sizes = [int(np.prod(shape)) for shape in shapes.values()]
-        self.flat = rng.uniform(-init_range, init_range, size=sum(sizes))  # uniform in [-r, r], as NAS-RL and ENAS initialise
-        self.params: dict[str, np.ndarray] = {}
-        offset = 0
-        for (name, shape), size in zip(shapes.items(), sizes):
-            self.params[name] = self.flat[offset : offset + size].reshape(shape)
-            offset += size
+        # uniform in [-r, r], as NAS-RL and ENAS initialise
+        self.flat = rng.uniform(-init_range, init_range, size=sum(sizes)).astype(self.dtype)
+        self._grad_flat = np.zeros_like(self.flat)
+        self.params, self._grads = _views(self.flat, shapes), _views(self._grad_flat, shapes)
         self.m, self.v = np.zeros_like(self.flat), np.zeros_like(self.flat)
         self.steps_taken = 0
-        self._kept: tuple[list[list[int]], list[_Step]] | None = None  # the last sample's forward pass
+        self._kept: _Rollout | None = None  # the last sample's forward pass
 
     # -- the policy -----------------------------------------------------------------------------------------
-    def _rollout(self, batch: int, allowed: Allowed, pick: Callable[[int, np.ndarray, np.ndarray], np.ndarray]
-                 ) -> tuple[list[list[int]], list[_Step]]:
-        """Run the policy over a batch, ``pick(step, probabilities, counts)`` choosing each decision."""
-        p = self.params
+    def _input_row(self, step: int, picks: np.ndarray) -> np.ndarray:
+        """Which row of ``inputs`` each child's step reads: the start vector, or the previous decision's embedding."""
+        if step == 0:
+            return np.zeros(len(picks), dtype=np.int64)
+        return 1 + int(self.type_of[step - 1]) * self.width + picks  # type: ignore[no-any-return]
+
+    def _rollout(self, batch: int, allowed: Allowed, uniforms: np.ndarray, taken: np.ndarray | None) -> _Rollout:
+        """Run the policy over a batch: each decision taken from ``taken`` (steps x batch) when given, else sampled
+        by inverse CDF at ``uniforms`` (batch x steps)."""
+        steps, n = len(self.types), self.hidden
         choices: list[list[int]] = [[] for _ in range(batch)]
-        steps: list[_Step] = []
-        h = c = previous = None
-        for step in range(len(self.types)):
-            record = _Step(np.empty(0), np.empty(0, dtype=np.int64))
-            if self.kind == "lstm":
-                x = np.broadcast_to(p["start"], (batch, self.hidden)) if previous is None else p[f"embed{self.type_of[step - 1]}"][previous]
-                h_prev = np.zeros((batch, self.hidden)) if h is None else h
-                c_prev = np.zeros((batch, self.hidden)) if c is None else c
-                z = x @ p["w_ih"].T + h_prev @ p["w_hh"].T + p["b"]
-                n = self.hidden
-                gates = np.concatenate((_sigmoid(z[:, :2 * n]), np.tanh(z[:, 2 * n:3 * n]), _sigmoid(z[:, 3 * n:])), axis=1)
-                c = gates[:, n:2 * n] * c_prev + gates[:, :n] * gates[:, 2 * n:3 * n]
-                h = gates[:, 3 * n:] * np.tanh(c)
-                record.x, record.h_prev, record.c_prev, record.gates, record.c, record.h = x, h_prev, c_prev, gates, c, h
-                t = self.type_of[step]
-                logits = h @ p[f"head_w{t}"].T + p[f"head_b{t}"]
-            else:
-                logits = np.broadcast_to(p["logits"][step, : self.width[step]], (batch, self.width[step]))
+        kind = self.dtype
+        out = _Rollout(choices, np.empty((steps, batch, self.width), dtype=kind), np.zeros((steps, batch), dtype=np.int64))
+        p = self.params
+        if self.kind == "lstm":
+            out.rows = np.zeros((steps, batch), dtype=np.int64)
+            out.gates = np.empty((steps, batch, 4 * n), dtype=kind)
+            out.c, out.tanh_c, out.h = (np.empty((steps, batch, n), dtype=kind) for _ in range(3))
+            # The kernel wants exp(-z) of the input, forget and output gates and exp(-2z) of the cell gate (see
+            # lstm_step), so the input rows' products (with the bias) and the recurrent weights are scaled once per batch.
+            minus_scale = np.full(4 * n, -1.0, dtype=kind)
+            minus_scale[2 * n:3 * n] = -2.0
+            gate_inputs = (p["inputs"] @ p["w_ih"] + p["b"]) * minus_scale  # a step's input then costs a lookup
+            w_hh = p["w_hh"] * minus_scale
+            zeros = np.zeros((batch, n), dtype=kind)
+        columns = np.ascontiguousarray(uniforms.T) if taken is None else np.empty((steps, 0))
+        for step in range(steps):
             counts = np.array([allowed(prefix) for prefix in choices], dtype=np.int64)
-            masked = np.where(np.arange(logits.shape[1])[None, :] < counts[:, None], logits, -np.inf)
-            shifted = masked - masked.max(axis=1, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-            picks = pick(step, np.exp(log_p), counts)
-            record.log_p, record.picks = log_p, picks
-            steps.append(record)
-            for k, value in enumerate(picks.tolist()):
-                choices[k].append(int(value))
-            previous = picks
-        return choices, steps
+            picked = _NOTHING_TAKEN if taken is None else taken[step]
+            if self.kind == "lstm":
+                out.rows[step] = self._input_row(step, out.picks[step - 1] if step else out.picks[0])
+                gates = out.gates[step]  # type: ignore[index]
+                np.take(gate_inputs, out.rows[step], axis=0, out=gates)
+                if step:  # the state before the first step is zero
+                    gates += out.h[step - 1] @ w_hh  # type: ignore[index]
+                np.exp(gates, out=gates)
+                c_prev = out.c[step - 1] if step else zeros  # type: ignore[index]
+                t = int(self.type_of[step])
+                lstm_step(gates, c_prev, p["head_w"][t], p["head_b"][t], counts, columns[step], picked, out.c[step],  # type: ignore[index]
+                          out.tanh_c[step], out.h[step], out.log_p[step], out.picks[step])  # type: ignore[index]
+            else:
+                categorical_step(p["logits"][step], counts, columns[step], picked, out.log_p[step], out.picks[step])
+            for k, value in enumerate(out.picks[step].tolist()):
+                choices[k].append(value)
+        return out
 
     def sample(self, uniforms: np.ndarray, allowed: Allowed) -> tuple[list[list[int]], np.ndarray]:
         """One sequence per row of ``uniforms`` (one uniform per decision, read by inverse CDF), and each sequence's
         log-probability. The forward pass is kept for the update of these sequences."""
+        rollout = self._rollout(len(uniforms), allowed, np.asarray(uniforms, dtype=np.float64), None)
+        self._kept = rollout
+        return rollout.choices, _log_probabilities(rollout)
 
-        def inverse_cdf(step: int, probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
-            cdf = np.cumsum(probs, axis=1)
-            return np.minimum((cdf < uniforms[:, step : step + 1] * cdf[:, -1:]).sum(axis=1), counts - 1)  # type: ignore[no-any-return]
-
-        choices, steps = self._rollout(len(uniforms), allowed, inverse_cdf)
-        self._kept = (choices, steps)
-        rows = np.arange(len(uniforms))
-        return choices, sum((s.log_p[rows, s.picks] for s in steps), np.zeros(len(uniforms)))
-
-    def _forward(self, choices: list[list[int]], allowed: Allowed) -> list[_Step]:
+    def _forward(self, choices: list[list[int]], allowed: Allowed) -> _Rollout:
         kept = self._kept
         self._kept = None
-        if kept is not None and kept[0] == choices:
-            return kept[1]
-        taken = np.array(choices, dtype=np.int64).reshape(len(choices), len(self.types))
-        return self._rollout(len(choices), allowed, lambda step, probs, counts: taken[:, step])[1]
+        if kept is not None and kept.choices == choices:
+            return kept
+        taken = np.array(choices, dtype=np.int64).reshape(len(choices), len(self.types)).T.copy()
+        return self._rollout(len(choices), allowed, np.empty((len(choices), 0)), taken)
 
     def log_probability(self, choices: list[int], allowed: Allowed) -> float:
         """log p of one sequence under the current policy."""
-        steps = self._rollout(1, allowed, lambda step, probs, counts: np.array([choices[step]]))[1]
-        return float(sum(s.log_p[0, s.picks[0]] for s in steps))
+        rollout = self._rollout(1, allowed, np.empty((1, 0)), np.array(choices, dtype=np.int64).reshape(-1, 1))
+        return float(_log_probabilities(rollout)[0])
 
     # -- the update -----------------------------------------------------------------------------------------
     def gradient(self, choices: list[list[int]], advantages: np.ndarray, entropy_weight: float, allowed: Allowed) -> dict[str, np.ndarray]:
         """The gradient of -mean(advantage * log p) - entropy_weight * mean(entropy) (REINFORCE's estimate of minus the
-        expected reward's gradient, plus the entropy bonus's) with respect to every parameter."""
-        steps = self._forward(choices, allowed)
-        batch = len(choices)
-        advantages = np.asarray(advantages, dtype=np.float64)
-        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
-        rows = np.arange(batch)
-        dlogits = []
-        for s in steps:
-            p = np.exp(s.log_p)
-            finite_log_p = np.where(np.isfinite(s.log_p), s.log_p, 0.0)
-            entropy = -(p * finite_log_p).sum(axis=1, keepdims=True)
-            onehot = np.zeros_like(p)
-            onehot[rows, s.picks] = 1.0
-            # d(-A log p)/dz = -A (onehot - p); d(-w H)/dz = w p (log p + H); both over the batch mean
-            dlogits.append((-advantages[:, None] * (onehot - p) + entropy_weight * p * (finite_log_p + entropy)) / batch)
+        expected reward's gradient, plus the entropy bonus's) with respect to every parameter (views of one flat
+        vector, valid until the next call)."""
+        rollout = self._forward(choices, allowed)
+        self._grad_flat[:] = 0.0
+        grads, p = self._grads, self.params
+        dlogits = logit_gradients(rollout.log_p, rollout.picks, np.asarray(advantages, dtype=self.dtype), float(entropy_weight))
         if self.kind != "lstm":
-            for t, dz in enumerate(dlogits):
-                grads["logits"][t, : dz.shape[1]] += dz.sum(axis=0)
+            grads["logits"] += dlogits.sum(axis=1)
             return grads
-        prm, n = self.params, self.hidden
-        dh_next = np.zeros((batch, n))
-        dc_next = np.zeros((batch, n))
-        for t in reversed(range(len(steps))):
-            s, dz = steps[t], dlogits[t]
-            head = self.type_of[t]
-            grads[f"head_w{head}"] += dz.T @ s.h
-            grads[f"head_b{head}"] += dz.sum(axis=0)
-            dh = dz @ prm[f"head_w{head}"] + dh_next
-            i, f, g, o = s.gates[:, :n], s.gates[:, n:2 * n], s.gates[:, 2 * n:3 * n], s.gates[:, 3 * n:]  # type: ignore[index]
-            tanh_c = np.tanh(s.c)  # type: ignore[arg-type]
-            dc = dc_next + dh * o * (1.0 - tanh_c**2)
-            dgates = np.concatenate((dc * g * i * (1 - i), dc * s.c_prev * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)), axis=1)
-            grads["w_ih"] += dgates.T @ s.x
-            grads["w_hh"] += dgates.T @ s.h_prev
-            grads["b"] += dgates.sum(axis=0)
-            dx = dgates @ prm["w_ih"]
-            if t == 0:
-                grads["start"] += dx.sum(axis=0)
-            else:
-                np.add.at(grads[f"embed{self.type_of[t - 1]}"], steps[t - 1].picks, dx)
-            dh_next = dgates @ prm["w_hh"]
-            dc_next = dc * f
+        n, steps, batch = self.hidden, len(self.types), len(choices)
+        d_gate_inputs = np.zeros((p["inputs"].shape[0], 4 * n), dtype=self.dtype)
+        dgates = np.empty((steps, batch, 4 * n), dtype=self.dtype)
+        lstm_backward(dlogits, rollout.rows, self.type_of, rollout.gates, rollout.c, rollout.tanh_c, rollout.h, p["w_hh"], p["head_w"],
+                      grads["head_w"], grads["head_b"], d_gate_inputs, dgates)
+        # The recurrent weights see step t's gates through step t-1's hidden state; step 0's is zero.
+        grads["w_hh"] += rollout.h[:-1].reshape(-1, n).T @ dgates[1:].reshape(-1, 4 * n)  # type: ignore[index]
+        grads["b"] += d_gate_inputs.sum(axis=0)  # every step's gates got the bias once
+        grads["w_ih"] += p["inputs"].T @ d_gate_inputs
+        grads["inputs"] += d_gate_inputs @ p["w_ih"].T
         return grads
 
     def update(self, choices: list[list[int]], advantages: np.ndarray, entropy_weight: float, clip: float, allowed: Allowed) -> None:
         """One Adam step on ``gradient``, its global norm clipped to ``clip``."""
-        grads = self.gradient(choices, advantages, entropy_weight, allowed)
-        grad = np.concatenate([grads[name].reshape(-1) for name in self.params])
-        norm = float(np.sqrt(grad @ grad))
-        if norm > clip:
-            grad *= clip / (norm + 1e-6)
+        self.gradient(choices, advantages, entropy_weight, allowed)
         self.steps_taken += 1
-        b1, b2 = BETAS
-        self.m *= b1
-        self.m += (1 - b1) * grad
-        self.v *= b2
-        self.v += (1 - b2) * grad * grad
-        step = self.learning_rate / (1 - b1**self.steps_taken)
-        self.flat -= step * self.m / (np.sqrt(self.v / (1 - b2**self.steps_taken)) + EPSILON)
+        adam_step(self.flat, self.m, self.v, self._grad_flat, self.learning_rate, self.steps_taken, BETAS[0], BETAS[1], EPSILON, float(clip))
 
     # -- state ----------------------------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        """The parameters, Adam's moments (one flat vector each, in ``params`` order) and the step count."""
-        return {"params": self.flat.copy(), "adam_m": self.m.copy(), "adam_v": self.v.copy(), "adam_steps": np.array([float(self.steps_taken)])}
+        """The parameters, Adam's moments (one flat vector each, in ``params`` order) and the step count, as float64
+        (which holds float32 values exactly)."""
+        return {"params": self.flat.astype(np.float64), "adam_m": self.m.astype(np.float64), "adam_v": self.v.astype(np.float64),
+                "adam_steps": np.array([float(self.steps_taken)])}
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Inverse of ``arrays``; a ValueError when they do not fit this controller's shape."""
@@ -210,3 +182,19 @@ class Controller:
         self.m[:], self.v[:] = arrays["adam_m"], arrays["adam_v"]
         self.steps_taken = int(arrays["adam_steps"][0])
         self._kept = None
+
+
+def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Consecutive slices of ``flat`` in the given shapes."""
+    out, offset = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        out[name] = flat[offset : offset + size].reshape(shape)
+        offset += size
+    return out
+
+
+def _log_probabilities(rollout: _Rollout) -> np.ndarray:
+    """Each sequence's log-probability: the sum of its picks' log-probabilities."""
+    picked = np.take_along_axis(rollout.log_p, rollout.picks[:, :, None], axis=2)[:, :, 0]
+    return picked.sum(axis=0)  # type: ignore[no-any-return]

@@ -61,7 +61,7 @@ def test_the_loss_gradient_is_the_expected_rewards_gradient(kind: str) -> None:
         return 3 if not prefix else (1 if prefix[0] == 0 else 2)
 
     reward = {(0, 0): 1.0, (1, 0): 0.2, (1, 1): 2.0, (2, 0): -0.5, (2, 1): 0.7}
-    net = Controller(types, kind, 4, 0.01, 0.5, seed=3)
+    net = Controller(types, kind, 4, 0.01, 0.5, seed=3, dtype=np.float64)
     sequences = [list(s) for s in itertools.product(range(3), range(2)) if s[1] < allowed([s[0]])]
 
     def expected_reward() -> float:
@@ -81,16 +81,16 @@ def test_the_entropy_gradient_matches_finite_differences(kind: str) -> None:
     def allowed(prefix: list[int]) -> int:
         return 2 if len(prefix) == 2 and prefix[0] == 1 else dict(types)[types[len(prefix)][0]]
 
-    net = Controller(types, kind, 3, 0.01, 0.5, seed=9)
+    net = Controller(types, kind, 3, 0.01, 0.5, seed=9, dtype=np.float64)
     choices = [[0, 1, 2], [1, 0, 1], [2, 1, 0]]
 
     def mean_entropy() -> float:
         total = 0.0
         for row in choices:
-            steps = net._rollout(1, allowed, lambda step, probs, counts, row=row: np.array([row[step]]))[1]
-            for s in steps:
-                p = np.exp(s.log_p[0])
-                total -= float((p[p > 0] * s.log_p[0][p > 0]).sum())
+            rollout = net._rollout(1, allowed, np.empty((1, 0)), np.array(row, dtype=np.int64).reshape(-1, 1))
+            for log_p in rollout.log_p[:, 0]:
+                p = np.exp(log_p)
+                total -= float((p[p > 0] * log_p[p > 0]).sum())
         return total / len(choices)
 
     assert_gradient_is_minus(net.gradient(choices, np.zeros(3), 1.0, allowed), mean_entropy, net)  # loss = -mean entropy

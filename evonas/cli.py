@@ -5,20 +5,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from evonas import __version__
-from evonas.capabilities import DrawsDot, genome_text, task_declarations
+from evonas.capabilities import DrawsDot, genome_text
 from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
-from evonas.plugins import trust, trust_folder
-from evonas.progress import Progress
-from evonas.registry import FAMILIES, GENOMES, make_task, strategy_class, task_class
+from evonas.launch import Execution, check_execution, checked_execution, default_folder, finish, plan_search, search
+from evonas.plugins import trust_folder
+from evonas.recording import genome_json
+from evonas.registry import FAMILIES, GENOMES
 from evonas.run_lock import lock_run
 from evonas.strategies import STRATEGIES
 
@@ -29,21 +28,6 @@ DEFAULT_WORKERS = os.cpu_count() or 1
 @click.version_option(__version__, prog_name="evonas")
 def cli() -> None:
     """evonas: evolutionary architecture and program search."""
-
-
-@dataclass(frozen=True)
-class Execution:
-    """How this invocation runs evaluations; none of it is part of the run's identity (a resume may change it)."""
-
-    workers: int = 1
-    executor: str = "auto"
-    address: str | None = None
-    eval_timeout: float | None = None
-    retries: int = 1
-    asynchronous: bool = False
-    cpus_per_eval: float = 1.0
-    gpus_per_eval: float = 0.0
-    verbose: bool = False
 
 
 def execution_options(fn: Any) -> Any:
@@ -66,56 +50,20 @@ def execution_options(fn: Any) -> Any:
 
 def execution_from(flags: dict[str, Any], quiet: bool) -> Execution:
     """The ``execution_options`` flags of ``evolve`` or ``resume``, checked on their own."""
-    execution = Execution(**flags)
-    check_positive("--workers", execution.workers)
-    if execution.verbose and quiet:
-        raise UserError("-v and -q contradict each other; drop one")
-    return execution
+    return checked_execution(Execution(**flags), quiet)
 
 
-def check_execution(config: Any, execution: Execution) -> None:
-    """Refuse scheduling settings that cannot work for this run, before any folder is made or evaluation starts."""
-    from evonas.executors import check_executor_settings
-
-    task = check_executor_settings(config.task, config.task_options, execution.executor, execution.address,
-                                   execution.eval_timeout, execution.retries, execution.cpus_per_eval, execution.gpus_per_eval)
-    if not execution.asynchronous:
-        return
-    if not strategy_class(config.strategy).supports_async:
-        raise UserError(f"the {config.strategy} strategy folds whole generations in order; drop --async")
-    if task.in_process:
-        raise UserError(f"--async needs evaluations in worker processes, but {config.task!r} is scored in bulk in this process; drop --async")
-    from evonas.objectives import ObjectiveSet
-
-    objectives = ObjectiveSet.from_config(config.objectives, config.constraints)
-    if objectives is not None and set(objectives.metrics) & set(task.cheap_metric_names(config.task_options)):
-        raise UserError("--async cannot measure cheap metrics before evaluation (objectives or constraints name them); drop --async")
-    if config.lineage == "compact":
-        raise UserError("--async needs full lineage (compact rows are rebuilt by replaying results in the order they were told); "
-                        "start the run with --lineage full")
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _search(run: Any, execution: Execution, quiet: bool) -> None:
-    """Run one search to its budget with a progress display; Ctrl-C checkpoints and exits 130."""
-    from evonas.executors import make_executor
-
-    config = run.config
-    workers = execution.workers
-    if not execution.asynchronous and workers > config.batch and not make_task(config.task, config.task_options).in_process:
-        click.echo(f"note: only {config.batch} evaluations run at once (--batch); {workers - config.batch} worker(s) will idle", err=True)
-        workers = config.batch
-    executor = make_executor(config.task, config.task_options, config.seed, workers, executor=execution.executor,
-                             address=execution.address, eval_timeout=execution.eval_timeout, retries=execution.retries,
-                             cpus_per_eval=execution.cpus_per_eval, gpus_per_eval=execution.gpus_per_eval)
-    progress = Progress(config.cycles, run.strategy.told, enabled=not quiet)
-    run.verbose = execution.verbose
+    """Run one search to its budget; Ctrl-C checkpoints and exits 130."""
     try:
-        run.execute(executor, progress, asynchronous=execution.asynchronous)
+        search(run, execution, quiet, _echo)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: checkpoint written; continue with 'evonas resume {run.run_dir}'", err=True)
         sys.exit(130)
-    finally:
-        executor.close()
 
 
 def _execute(run: Any, execution: Execution, quiet: bool) -> None:
@@ -145,59 +93,26 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
     click.echo(genome_text(genome) or json.dumps(best["genome"]))
 
 
-def _lineage_row(run: Any, ident: int) -> dict[str, Any]:
-    from evonas.run_folder import read_run_lineage
-
-    table, _ = read_run_lineage(run.run_dir)
-    rows = [r for r in table.select(["id", "genome", "fitness"]).to_pylist() if r["id"] == ident]
-    if not rows:
-        raise UserError(f"the lineage of {run.run_dir} lacks the genome of id {ident}; the run folder is damaged")
-    return rows[0]
-
-
-def _lineage_genome(run: Any, ident: int) -> Any:
-    from evonas.replay import replay_genomes
-
-    return replay_genomes(run.run_dir, {ident})[ident]
-
-
-def _lineage_fitness(run: Any, ident: int) -> float:
-    if run.solved is not None:
-        return float(run.solved_fitness)
-    return float(_lineage_row(run, ident)["fitness"])
-
-
 def _summarise(run: Any, quiet: bool) -> None:
-    from evonas.core import Member
-    from evonas.recording import genome_json
-    from evonas.run_folder import nan_to_none
-
-    best = run.strategy.best
+    """Print how the search ended and the best individual with its final report (written to best.json)."""
+    outcome = finish(run, _echo if not quiet else (lambda line: None))
     click.echo(f"run folder: {run.run_dir}")
-    free = run.strategy.free_rejections  # rejected before evaluation, without using up budget
-    if free:
-        click.echo(f"evaluations: {run.strategy.told - free} of {run.config.cycles} (and {free} rejected untrained by a constraint), "
-                   f"failed: {run.failed - free}")
+    if outcome.rejected_free:
+        click.echo(f"evaluations: {outcome.evaluated} of {outcome.budget} (and {outcome.rejected_free} rejected untrained by a constraint), "
+                   f"failed: {outcome.failed}")
     else:
-        click.echo(f"evaluations: {run.strategy.told} of {run.config.cycles}, failed: {run.failed}")
+        click.echo(f"evaluations: {outcome.evaluated} of {outcome.budget}, failed: {outcome.failed}")
+    best, report = outcome.best, outcome.report
     if best is None:
         click.echo("no evaluation succeeded, so there is no best individual; see the 'error' column of the lineage")
         return
-    task = make_task(run.config.task, run.config.task_options)
-    if run.config.until_solved:
-        if run.solved_id is None:
-            click.echo("not solved within the budget; the best individual follows (raise --cycles and 'evonas resume' to go on)")
-        else:
-            genome = run.solved.genome if run.solved is not None else _lineage_genome(run, run.solved_id)
-            best = Member(run.solved_id, _lineage_fitness(run, run.solved_id), genome)
-            click.echo(f"solved by id {best.id} after {best.id + 1} evaluations ({run.strategy.told} evaluated, whole batches)")
-    if not quiet:
-        click.echo(f"scoring the best individual (id {best.id}) for the final report ...", err=True)
-    report = task.report(best.genome, run.seed_of(best.id))
+    if outcome.solved is False:
+        click.echo("not solved within the budget; the best individual follows (raise --cycles and 'evonas resume' to go on)")
+    elif outcome.solved:
+        click.echo(f"solved by id {best.id} after {best.id + 1} evaluations ({run.strategy.told} evaluated, whole batches)")
     click.echo(f"best individual: id {best.id}, fitness {best.fitness:.4f}")
     click.echo(genome_text(best.genome) or genome_json(best.genome))
-    if isinstance(best.genome, DrawsDot):
-        (run.run_dir / "best.dot").write_text(best.genome.to_dot())
+    if (run.run_dir / "best.dot").exists() and isinstance(best.genome, DrawsDot):
         click.echo(f"Graphviz drawing: {run.run_dir / 'best.dot'} (render with: dot -Tpng {run.run_dir / 'best.dot'} -o best.png)")
     for key in ("long_test_steps", "generalisation"):
         if key in report:
@@ -206,8 +121,7 @@ def _summarise(run: Any, quiet: bool) -> None:
         click.echo(f"validation accuracy: {report['val_accuracy']:.4f}")
     if "test_accuracy" in report:
         click.echo(f"test accuracy: {report['test_accuracy']:.4f}")
-    summary = {"id": best.id, "fitness": best.fitness, "genome": best.genome.to_dict(), "report": {k: nan_to_none(v) for k, v in report.items()}}
-    (run.run_dir / "best.json").write_text(json.dumps(summary, indent=2))
+    click.echo(f"next: evonas lineage {run.run_dir} --top 10 | evonas report {run.run_dir} | evonas export {run.run_dir}")
 
 
 def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
@@ -277,52 +191,31 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
            device: str, options: tuple[str, ...], objectives: tuple[str, ...], constraints: tuple[str, ...], lineage_mode: str | None,
            experiments: int, until_solved: bool | None, quiet: bool, **execution_flags: Any) -> None:
     """Run an evolutionary search and print the best individual."""
-    from evonas.kernels.cuda_support import check_device, resolve_device
-    from evonas.run import Run, check_task
+    from evonas.run import Run
 
     execution = execution_from(execution_flags, quiet)
     workers = execution.workers
-    if lineage_mode not in (None, "full", "compact"):
-        raise UserError(f"unknown --lineage {lineage_mode!r}; choose full or compact")
-    if experiments < 0:
-        raise UserError("--experiments must be 0 (until solved) or a positive count")
-    check_device(device)
-    trust(task)  # named on this command line: this process may load them from the run folder it writes
-    trust(strategy)
     options = click.get_current_context().meta.get("config_options", ()) + tuple(options)
-    config = RunOptions(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters, train_images,
-                        max_seconds, checkpoint_every, device, parse_option_pairs(options), lineage_mode, list(objectives),
-                        list(constraints)).resolve()
-    if until_solved is not None:
-        config.until_solved = until_solved
-
-    device_notes: list[str] = []  # said once the run exists, so that an error stays the only line
-    declared = task_declarations(task_class(config.task)[0])
-    if declared.kernel_devices:
-        # resolved here, once, and recorded in the config: experiments in other processes and resumes keep it
-        config.task_options["device"] = resolve_device(config.task_options.get("device", "cpu"), device_notes.append)
-    elif declared.torch_device:
-        from evonas.kernels.torchnet import check_torch_device
-
-        check_torch_device(config.task_options.get("device", "auto"), device_notes.append)
-    check_task(config)  # before any folder is made (the protocol path creates one before its first run)
+    plan = plan_search(RunOptions(genome, task, strategy, population, sample, cycles, batch, seed, preset, data_dir, filters, train_images,
+                                  max_seconds, checkpoint_every, device, parse_option_pairs(options), lineage_mode, list(objectives),
+                                  list(constraints)), until_solved, lineage_mode, experiments)
+    config = plan.config
     check_execution(config, execution)
-    strategy = config.strategy
-    out = out or Path("runs") / f"{genome}-{strategy}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or default_folder(config)
     if config.protocol is not None and experiments != 1:
         from evonas.families.automl_zero import protocol
 
         hold = lock_run(out)  # noqa: F841 - taken before protocol.start checks the folder: two starts cannot both pass
         state = protocol.start(out, config, max(0, experiments))
-        _say(device_notes, quiet)
+        _say(plan.notes, quiet)
         if not quiet:
             click.echo(f"evolving {genome} on {config.task}: experiments until selection fitness > {config.protocol['threshold']}, folder {out}", err=True)
         _run_protocol(out, state, execution, quiet)
         return
     run = Run.create(out, config)
-    _say(device_notes, quiet)
+    _say(plan.notes, quiet)
     if not quiet:
-        click.echo(f"evolving {genome} on {config.task} with {strategy}: {config.cycles} evaluations, {workers if execution.asynchronous else min(workers, config.batch)} worker(s){', asynchronous' if execution.asynchronous else ''}, run folder {out}", err=True)
+        click.echo(f"evolving {genome} on {config.task} with {config.strategy}: {config.cycles} evaluations, {workers if execution.asynchronous else min(workers, config.batch)} worker(s){', asynchronous' if execution.asynchronous else ''}, run folder {out}", err=True)
     _execute(run, execution, quiet)
 
 
@@ -377,7 +270,8 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, **e
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--top", type=int, default=10, show_default=True, help="How many of the best individuals to list.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many of the best architectures to list (evaluations of one architecture ranked by their mean).")
 @click.option("--ancestry", "ancestry_id", type=int, default=None, help="Print the chain of this id back to the initial population.")
 @click.option("--genome", "genome_id", type=int, default=None,
               help="Print this individual's genome (rebuilt by replaying the search when the lineage is compact).")
@@ -389,7 +283,12 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
     """List a run's best individuals, its Pareto front, one individual's ancestry, or one genome."""
     if trust_task:
         trust_folder(run_dir)
+    from evonas.families.automl_zero import protocol
     from evonas.run_folder import ancestry, best_rows, read_run_lineage
+
+    if protocol.is_protocol_folder(run_dir):  # as report and export do: the experiment holding the kept candidate
+        run_dir = protocol.best_experiment(run_dir)
+        click.echo(f"experiment protocol: showing {run_dir.name}, which holds its best candidate", err=True)
 
     if pareto:
         from evonas.lineage_front import front_rows
@@ -421,14 +320,21 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
         return
     if ancestry_id is None:
         failed = sum(1 for s in table.column("status").to_pylist() if s != "ok")
-        click.echo(f"{table.num_rows} evaluations, {failed} failed; best {len(rows)}:")
-    click.echo(f"{'id':>8} {'parent(s)':>15} {'fitness':>9}  mutation")
+        click.echo(f"{table.num_rows} evaluations, {failed} failed; best {len(rows)} architectures, ranked by the mean of their "
+                   "evaluations (n: how many; sd: their spread):")
+        click.echo(f"{'id':>8} {'parent(s)':>15} {'mean':>9} {'n':>4} {'sd':>8}  mutation")
+    else:
+        click.echo(f"{'id':>8} {'parent(s)':>15} {'fitness':>9}  mutation")
     for r in rows:
         fitness = "failed" if r["fitness"] is None else f"{r['fitness']:.4f}"
         parent = "-" if r["parent_id"] is None else str(r["parent_id"])
         if r.get("second_parent_id") is not None:  # a crossover child names both parents
             parent += f"+{r['second_parent_id']}"
-        click.echo(f"{r['id']:>8} {parent:>15} {fitness:>9}  {r['mutation'] or '(initial)'}")
+        if ancestry_id is None:
+            sd = "-" if r["fitness_sd"] is None else f"{r['fitness_sd']:.4f}"
+            click.echo(f"{r['id']:>8} {parent:>15} {r['mean_fitness']:>9.4f} {r['evaluations']:>4} {sd:>8}  {r['mutation'] or '(initial)'}")
+        else:
+            click.echo(f"{r['id']:>8} {parent:>15} {fitness:>9}  {r['mutation'] or '(initial)'}")
 
 
 @cli.command()

@@ -169,7 +169,7 @@ class RunOptions:
             spec = fam.task_presets.get(task_name, spec)
             if spec is None:
                 raise UserError(f"{genome} has presets for {', '.join(fam.task_presets)}, not {task_name!r}; pick one of them, "
-                                f"or give the task class a genome_presets entry for {genome!r} (see the README, 'Your own tasks')")
+                                f"or give the task class a genome_presets entry for {genome!r} (see docs/tasks.md)")
         if spec is not None:
             space.update(spec.get("space", {}))
             preset_options = settings.pop("task_options")

@@ -89,7 +89,7 @@ def make_task(name: str, options: dict[str, Any], fresh: bool = False) -> Task:
         except TypeError as exc:
             raise UserError(f"bad option for task {name!r}: {exc}") from None
         if not isinstance(task, Task):  # the engine reads a task's declarations from the base class
-            raise UserError(f"task {name!r} built a {type(task).__name__}, not an evonas.tasks.Task; subclass Task (see the README, 'Your own tasks')")
+            raise UserError(f"task {name!r} built a {type(task).__name__}, not an evonas.tasks.Task; subclass Task (see docs/tasks.md)")
         if fresh:
             return task
         _CACHE[key] = task

@@ -432,16 +432,6 @@ def _facts(run: RunData) -> list[tuple[str, str]]:
     ]
 
 
-def best_experiment(folder: Path) -> Path:
-    """The experiment folder of an AutoML-Zero protocol that holds its best candidate so far."""
-    from evonas.families.automl_zero import protocol
-
-    state = protocol.load(folder)
-    if not state.get("best"):
-        raise UserError(f"{folder} holds an experiment protocol with no finished experiment yet; report on one of its experiment-NNNN folders")
-    return folder / f"experiment-{int(state['best']['experiment']):04d}"
-
-
 #: Runs that get their own section (population, mutations, ancestry, best genome); a report on more draws the
 #: shared figures for all and these sections for the first ones.
 DETAILED_RUNS = 8
@@ -457,7 +447,7 @@ def write_report(paths: list[Path], out: Path | None = None) -> Path:
     if not paths:
         raise UserError("give at least one run folder")
     out = out or paths[0] / "report"
-    paths = [best_experiment(p) if protocol.is_protocol_folder(p) else p for p in paths]
+    paths = [protocol.best_experiment(p) if protocol.is_protocol_folder(p) else p for p in paths]
     labels = [p.name for p in paths]
     if len(set(labels)) < len(labels):
         labels = [str(p) for p in paths]

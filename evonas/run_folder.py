@@ -101,10 +101,25 @@ def read_run_lineage(run_dir: Path) -> tuple[pa.Table, list[Path]]:
 
 
 def best_rows(table: pa.Table, top: int) -> list[dict[str, Any]]:
-    """The ``top`` rows by fitness (failures excluded), best first, ties by id."""
-    rows = [r for r in table.select(["id", "parent_id", "second_parent_id", "fitness", "mutation", "status", "fingerprint"]).to_pylist() if r["fitness"] is not None]
-    rows.sort(key=lambda r: (-r["fitness"], r["id"]))
-    return rows[:top]
+    """The ``top`` best architectures, best first: evaluations that share a fingerprint (identity copies,
+    re-discoveries) are one architecture, ranked by the mean of its evaluations, so that one lucky evaluation
+    seed does not make a winner. Each row is the architecture's fittest evaluation (its id, parents and
+    mutation) with ``mean_fitness``, ``evaluations`` and ``fitness_sd`` (None for a single evaluation) added;
+    failures are left out; ties go to the lower id."""
+    columns = ["id", "parent_id", "second_parent_id", "fitness", "mutation", "status", "fingerprint"]
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in table.select(columns).to_pylist():
+        if r["fitness"] is not None:
+            groups.setdefault(r["fingerprint"] if r["fingerprint"] is not None else ("row", r["id"]), []).append(r)
+    ranked = []
+    for rows in groups.values():
+        fitness = [r["fitness"] for r in rows]
+        mean = sum(fitness) / len(fitness)
+        sd = math.sqrt(sum((f - mean) ** 2 for f in fitness) / (len(fitness) - 1)) if len(fitness) > 1 else None
+        fittest = min(rows, key=lambda r: (-r["fitness"], r["id"]))
+        ranked.append({**fittest, "mean_fitness": mean, "evaluations": len(rows), "fitness_sd": sd})
+    ranked.sort(key=lambda r: (-r["mean_fitness"], r["id"]))
+    return ranked[:top]
 
 
 def ancestry(table: pa.Table, ident: int) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""A user task written as the README says, in a folder outside the repo, runs with every genome kind it declares."""
+"""A user task written as docs/tasks.md says, in a folder outside the repo, runs with every genome kind it declares."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from cli_helpers import run_cli
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "tasks.md"
 
 
 def readme_example() -> tuple[str, list[list[str]]]:
-    """The example task file and the commands that run it, exactly as the README prints them."""
-    text = README.read_text()
-    section = text.split("## Your own tasks", 1)[1].split("\n## ", 1)[0]
+    """The example task file and the commands that run it, exactly as docs/tasks.md prints them."""
+    section = DOC.read_text()
     source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     commands = re.search(r"```bash\n(.*?)```", section, re.S).group(1).strip().splitlines()
     return source, [line.split()[2:] for line in commands]  # drop "PYTHONPATH=. evonas"

@@ -53,6 +53,14 @@ def _save(folder: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(folder / PROTOCOL_FILE, json.dumps(state, indent=2).encode())
 
 
+def best_experiment(folder: Path) -> Path:
+    """The experiment folder of an AutoML-Zero protocol that holds its best candidate so far."""
+    state = load(folder)
+    if not state.get("best"):
+        raise UserError(f"{folder} holds an experiment protocol with no finished experiment yet; report on one of its experiment-NNNN folders")
+    return folder / f"experiment-{int(state['best']['experiment']):04d}"
+
+
 def start(folder: Path, config: RunConfig, max_experiments: int) -> dict[str, Any]:
     """Create the protocol folder; refuses one that already holds a run."""
     if (folder / PROTOCOL_FILE).exists() or (folder / "config.json").exists():

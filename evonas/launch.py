@@ -1,0 +1,187 @@
+"""Starting, running and finishing a search: what ``evonas evolve`` / ``evonas resume`` and the Python API
+(``evonas.evolve``) share. Nothing here prints to stdout; notices go to a callback, so the command line and a
+notebook each show them their own way."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evonas.capabilities import DrawsDot, task_declarations
+from evonas.config import RunConfig, RunOptions, check_positive
+from evonas.errors import UserError
+from evonas.plugins import trust
+from evonas.progress import Progress
+from evonas.registry import make_task, strategy_class, task_class
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How this invocation runs evaluations; none of it is part of the run's identity (a resume may change it)."""
+
+    workers: int = 1
+    executor: str = "auto"
+    address: str | None = None
+    eval_timeout: float | None = None
+    retries: int = 1
+    asynchronous: bool = False
+    cpus_per_eval: float = 1.0
+    gpus_per_eval: float = 0.0
+    verbose: bool = False
+
+
+def checked_execution(execution: Execution, quiet: bool) -> Execution:
+    """The execution settings, checked on their own (before any run is opened)."""
+    check_positive("--workers", execution.workers)
+    if execution.verbose and quiet:
+        raise UserError("-v and -q contradict each other; drop one")
+    return execution
+
+
+def check_execution(config: RunConfig, execution: Execution) -> None:
+    """Refuse scheduling settings that cannot work for this run, before any folder is made or evaluation starts."""
+    from evonas.executors import check_executor_settings
+
+    task = check_executor_settings(config.task, config.task_options, execution.executor, execution.address,
+                                   execution.eval_timeout, execution.retries, execution.cpus_per_eval, execution.gpus_per_eval)
+    if not execution.asynchronous:
+        return
+    if not strategy_class(config.strategy).supports_async:
+        raise UserError(f"the {config.strategy} strategy folds whole generations in order; drop --async")
+    if task.in_process:
+        raise UserError(f"--async needs evaluations in worker processes, but {config.task!r} is scored in bulk in this process; drop --async")
+    from evonas.objectives import ObjectiveSet
+
+    objectives = ObjectiveSet.from_config(config.objectives, config.constraints)
+    if objectives is not None and set(objectives.metrics) & set(task.cheap_metric_names(config.task_options)):
+        raise UserError("--async cannot measure cheap metrics before evaluation (objectives or constraints name them); drop --async")
+    if config.lineage == "compact":
+        raise UserError("--async needs full lineage (compact rows are rebuilt by replaying results in the order they were told); "
+                        "start the run with --lineage full")
+
+
+@dataclass
+class Plan:
+    """A resolved, checked search, not started yet: its config and the notices to show once its folder exists."""
+
+    config: RunConfig
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_search(options: RunOptions, until_solved: bool | None = None, lineage: str | None = None, experiments: int = 0) -> Plan:
+    """Resolve and check everything about a new search before any folder is made: options, the task, the device."""
+    from evonas.kernels.cuda_support import check_device, resolve_device
+    from evonas.run import check_task
+
+    if lineage not in (None, "full", "compact"):
+        raise UserError(f"unknown --lineage {lineage!r}; choose full or compact")
+    if experiments < 0:
+        raise UserError("--experiments must be 0 (until solved) or a positive count")
+    check_device(options.device)
+    trust(options.task)  # named by the caller: this process may load them from the run folder it writes
+    trust(options.strategy)
+    config = options.resolve()
+    if until_solved is not None:
+        config.until_solved = until_solved
+    plan = Plan(config)
+    declared = task_declarations(task_class(config.task)[0])
+    if declared.kernel_devices:
+        # resolved here, once, and recorded in the config: experiments in other processes and resumes keep it
+        config.task_options["device"] = resolve_device(config.task_options.get("device", "cpu"), plan.notes.append)
+    elif declared.torch_device:
+        from evonas.kernels.torchnet import check_torch_device
+
+        check_torch_device(config.task_options.get("device", "auto"), plan.notes.append)
+    check_task(config)  # before any folder is made (the protocol path creates one before its first run)
+    return plan
+
+
+def default_folder(config: RunConfig) -> Path:
+    """Where a run goes when no folder is named: runs/<genome>-<strategy>-s<seed>-<time>."""
+    return Path("runs") / f"{config.genome}-{config.strategy}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def search(run: Any, execution: Execution, quiet: bool, echo: Echo) -> None:
+    """Run one search to its budget with a progress display (on stderr unless ``quiet``). A KeyboardInterrupt
+    arrives after the run has written its checkpoint."""
+    from evonas.executors import make_executor
+
+    config = run.config
+    workers = execution.workers
+    if not execution.asynchronous and workers > config.batch and not make_task(config.task, config.task_options).in_process:
+        echo(f"note: only {config.batch} evaluations run at once (--batch); {workers - config.batch} worker(s) will idle")
+        workers = config.batch
+    executor = make_executor(config.task, config.task_options, config.seed, workers, executor=execution.executor,
+                             address=execution.address, eval_timeout=execution.eval_timeout, retries=execution.retries,
+                             cpus_per_eval=execution.cpus_per_eval, gpus_per_eval=execution.gpus_per_eval)
+    progress = Progress(config.cycles, run.strategy.told, enabled=not quiet)
+    run.verbose = execution.verbose
+    try:
+        run.execute(executor, progress, asynchronous=execution.asynchronous)
+    finally:
+        executor.close()
+
+
+@dataclass
+class Outcome:
+    """How a finished (or stopped) search ended: counts, the best individual and its final report."""
+
+    evaluated: int
+    budget: int
+    failed: int
+    rejected_free: int = 0  # rejected by a constraint before evaluation, without using budget
+    best: Any = None  # a Member, or None when no evaluation succeeded
+    solved: bool | None = None  # None: the run does not stop when solved
+    report: dict[str, float] = field(default_factory=dict)
+
+
+def finish(run: Any, echo: Echo) -> Outcome:
+    """Score the best individual for the final report and write ``best.json`` (and ``best.dot`` for genomes that
+    draw themselves) into the run folder."""
+    from evonas.core import Member
+    from evonas.run_folder import nan_to_none
+
+    strategy = run.strategy
+    free = strategy.free_rejections
+    outcome = Outcome(strategy.told - free, run.config.cycles, run.failed - free, free)
+    best = strategy.best
+    if best is None:
+        return outcome
+    if run.config.until_solved:
+        outcome.solved = run.solved_id is not None
+        if outcome.solved:
+            genome = run.solved.genome if run.solved is not None else _replayed(run, run.solved_id)
+            best = Member(run.solved_id, _solved_fitness(run), genome)
+    echo(f"scoring the best individual (id {best.id}) for the final report ...")
+    task = make_task(run.config.task, run.config.task_options)
+    outcome.best, outcome.report = best, task.report(best.genome, run.seed_of(best.id))
+    if isinstance(best.genome, DrawsDot):
+        (run.run_dir / "best.dot").write_text(best.genome.to_dot())
+    summary = {"id": best.id, "fitness": best.fitness, "genome": best.genome.to_dict(),
+               "report": {k: nan_to_none(v) for k, v in outcome.report.items()}}
+    (run.run_dir / "best.json").write_text(json.dumps(summary, indent=2))
+    return outcome
+
+
+def _replayed(run: Any, ident: int) -> Any:
+    from evonas.replay import replay_genomes
+
+    return replay_genomes(run.run_dir, {ident})[ident]
+
+
+def _solved_fitness(run: Any) -> float:
+    if run.solved is not None:
+        return float(run.solved_fitness)
+    from evonas.run_folder import read_run_lineage
+
+    table, _ = read_run_lineage(run.run_dir)
+    rows = [r for r in table.select(["id", "fitness"]).to_pylist() if r["id"] == run.solved_id]
+    if not rows:
+        raise UserError(f"the lineage of {run.run_dir} lacks id {run.solved_id}; the run folder is damaged")
+    return float(rows[0]["fitness"])

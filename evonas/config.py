@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from evonas.capabilities import task_declarations
 from evonas.errors import UserError
 from evonas.genomes.base import canonical_hash
 from evonas.objectives import ObjectiveSet
-from evonas.registry import FAMILIES, family, strategy_class, task_class
+from evonas.registry import FAMILIES, family, keyword_options, make_task, strategy_class, task_class
 from evonas.strategies import STRATEGIES, Strategy
 from evonas.tasks.base import Task
 
@@ -164,16 +165,26 @@ class RunOptions:
             raise UserError(f"task {task_name!r} scores {', '.join(declared.genome_kinds)} genomes, not {genome!r}; pick a matching --task")
         space = fam.space().to_dict()
         # A task (a plug-in one included) may carry per-genome settings: the space layout it needs, budgets, options.
-        spec = declared.genome_presets.get(genome)
-        if fam.task_presets is not None:
-            spec = fam.task_presets.get(task_name, spec)
-            if spec is None:
-                raise UserError(f"{genome} has presets for {', '.join(fam.task_presets)}, not {task_name!r}; pick one of them, "
-                                f"or give the task class a genome_presets entry for {genome!r} (see docs/tasks.md)")
+        # A plug-in's may depend on its options, so they are read from an instance built with them.
+        declared_presets = _plugin_presets(task_name, self.options) if ":" in task_name else declared.genome_presets
+        spec = declared_presets.get(genome)
+        from_task = spec is not None
+        if fam.task_presets is not None and task_name in fam.task_presets:
+            spec, from_task = fam.task_presets[task_name], False
+        elif fam.task_presets is not None and spec is None:
+            raise UserError(f"{genome} has presets for {', '.join(fam.task_presets)}, not {task_name!r}; pick one of them, "
+                            f"or give the task a genome_presets entry for {genome!r} (see docs/tasks.md)")
         if spec is not None:
+            unknown = sorted(set(spec) - PRESET_KEYS)
+            if unknown:
+                raise UserError(f"task {task_name!r} has a genome_presets key {unknown[0]!r} for {genome}, which no run reads; "
+                                f"the keys are {', '.join(sorted(PRESET_KEYS))}")
             space.update(spec.get("space", {}))
             preset_options = settings.pop("task_options")
-            settings = {**{k: v for k, v in spec.items() if k not in ("space", "task_options")}, **settings}
+            own = {k: v for k, v in spec.items() if k not in ("space", "task_options")}
+            # What a task declares it needs beats the family's preset, except the smoke preset's (which exists to be
+            # small); a family's own table of task presets is tuned with its presets and fills in under them.
+            settings = {**settings, **own} if from_task and self.preset != "smoke" else {**own, **settings}
             settings["task_options"] = {**spec.get("task_options", {}), **preset_options}
         keys = strategy_option_keys(strategy)
         options = dict(self.options)
@@ -244,6 +255,26 @@ class RunOptions:
             constraints=None if objective_set is None or not objective_set.constraints else [c.to_text() for c in objective_set.constraints],
             count_rejected=None if objective_set is None else objective_set.count_rejected,
         )
+
+
+#: What a task's ``genome_presets`` entry may set (anything else is refused, never ignored).
+PRESET_KEYS = frozenset({"space", "task_options", "population", "sample", "cycles", "batch", "checkpoint_every", "until_solved",
+                         "strategy_options", "max_train_steps", "select", "final"})
+
+
+def _plugin_presets(task_name: str, options: dict[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    """A plug-in task's ``genome_presets`` as an instance built with the user's options has them (they may depend
+    on an option, such as the number of inputs). A factory that takes any keyword is built without options; one
+    that cannot be built so falls back to what its class declares."""
+    factory = task_class(task_name)[0]
+    accepted = keyword_options(factory)
+    chosen = {k: v for k, v in options.items() if accepted is not None and k in accepted}
+    try:
+        return make_task(task_name, chosen, fresh=True).genome_presets
+    except UserError:
+        if chosen:
+            raise
+        return task_declarations(factory).genome_presets
 
 
 __all__ = ["RunConfig", "build_strategy", "RunOptions", "parse_option_pairs", "strategy_defaults", "strategy_option_keys"]

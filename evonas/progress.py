@@ -15,6 +15,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def rate_text(per_second: float) -> str:
+    """An evaluation rate in a unit that keeps it readable: per second, or per minute or hour when slower."""
+    if per_second >= 1.0:
+        return f"{per_second:,.1f} evals/s"
+    if per_second * 60.0 >= 1.0:
+        return f"{per_second * 60.0:.1f} evals/min"
+    return f"{per_second * 3600.0:.1f} evals/h"
+
+
 class Progress:
     """Shows evaluations done, rate, best fitness, failures and ETA."""
 
@@ -30,6 +39,7 @@ class Progress:
         self.started = time.perf_counter()
         self.last_shown = -math.inf
         self.start_fraction: float | None = None
+        self.last_line: str | None = None
 
     def update(self, done: int, best: float | None, failed: int, force: bool = False, fraction: float | None = None,
                extra: dict[str, object] | None = None) -> None:
@@ -40,7 +50,6 @@ class Progress:
         now = time.perf_counter()
         if not force and now - self.last_shown < self.interval:
             return
-        self.last_shown = now
         elapsed = now - self.started
         rate = (done - self.start_done) / elapsed if elapsed > 0 else 0.0
         best_text = "-" if best is None else f"{best:.6g}"
@@ -54,7 +63,15 @@ class Progress:
             eta = elapsed * (1.0 - fraction) / spent if spent > 0 else math.inf
             head = f"[{done} evals] {100.0 * fraction:5.1f}% of budget"
         fields = "".join(f"  {k} {v}" for k, v in (extra or {}).items())
-        line = f"{self.prefix}{head}{fields}  {rate:10.1f} evals/s  best {best_text}  failed {failed}  elapsed {_duration(elapsed)}  eta {_duration(eta)}"
+        if done == self.start_done:  # nothing measured yet: a first run compiles kernels, a pool starts its workers
+            pace = "waiting for the first results (compiling kernels on a first run)"
+        else:
+            pace = f"{rate_text(rate)}  eta {_duration(eta)}"
+        line = f"{self.prefix}{head}{fields}  {pace}  best {best_text}  failed {failed}  elapsed {_duration(elapsed)}"
+        state = f"{head}{fields}{best_text}{failed}"
+        if force and state == self.last_line:
+            return  # the final update of a run that just showed this state: once is enough
+        self.last_shown, self.last_line = now, state
         if self.live:
             self.stream.write("\r" + line + "\x1b[K")
         else:

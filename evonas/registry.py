@@ -4,6 +4,7 @@ genome module in ``genomes/``, its engine side in ``evonas/families/`` and one l
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from evonas.errors import UserError
@@ -87,6 +88,10 @@ def make_task(name: str, options: dict[str, Any], fresh: bool = False) -> Task:
         try:
             task = cls(**{**options, **fixed})
         except TypeError as exc:
+            accepted = keyword_options(cls)
+            unknown = [k for k in {**options, **fixed} if accepted is not None and k not in accepted]
+            if unknown:
+                raise UserError(f"task {name!r} has no option {unknown[0]!r}; its options are {', '.join(accepted or ()) or 'none'}") from None
             raise UserError(f"bad option for task {name!r}: {exc}") from None
         if not isinstance(task, Task):  # the engine reads a task's declarations from the base class
             raise UserError(f"task {name!r} built a {type(task).__name__}, not an evonas.tasks.Task; subclass Task (see docs/tasks.md)")
@@ -94,3 +99,14 @@ def make_task(name: str, options: dict[str, Any], fresh: bool = False) -> Task:
             return task
         _CACHE[key] = task
     return _CACHE[key]
+
+
+def keyword_options(factory: Any) -> list[str] | None:
+    """The keyword arguments a task class or factory accepts (None: it takes any, or cannot be inspected)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return [p.name for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]

@@ -34,7 +34,7 @@ def write_torch(request: ExportRequest) -> None:
     task = request.build_task(overrides)
     if not isinstance(task, TrainsModels):
         raise UserError(f"task {config.task!r} does not train a torch network, so there is nothing to export as torch")
-    echo(f"training id's network ({'as in the run' if not overrides else 'from scratch with ' + json.dumps(overrides)}) ...")
+    echo(f"training the network of id {request.ident} ({'as in the run' if not overrides else 'from scratch with ' + json.dumps(overrides)}) ...")
     started = time.perf_counter()
     model, metrics = task.trained_model(request.genome, request.seed)
     if not math.isfinite(metrics["train_loss"]):

@@ -24,7 +24,7 @@ from evonas.tasks import Task
 def evolve(genome: str = "amoeba", task: str | Task | None = None, strategy: str | type[Strategy] | None = None, *, seed: int = 0,
            out: str | Path | None = None, cycles: int | None = None, population: int | None = None, sample: int | None = None,
            batch: int | None = None, preset: str = "cpu", options: Mapping[str, Any] | None = None, objectives: Sequence[str] = (),
-           constraints: Sequence[str] = (), lineage: str | None = None, until_solved: bool | None = None, experiments: int = 0,
+           constraints: Sequence[str] = (), lineage: str | None = None, until_solved: bool | None = None, experiments: int = 100,
            max_seconds: float | None = None, checkpoint_every: int | None = None, data_dir: str | Path | None = None,
            filters: int | None = None, train_images: int | None = None, device: str = "auto", workers: int = 1,
            executor: str = "auto", eval_timeout: float | None = None, retries: int = 1, asynchronous: bool = False,

@@ -22,6 +22,9 @@ from evonas.run_lock import lock_run
 from evonas.strategies import STRATEGIES
 
 DEFAULT_WORKERS = os.cpu_count() or 1
+#: The AutoML-Zero demo needs 1 to 8 experiments over seeds; a protocol that cannot be solved (a budget too small
+#: for any experiment to pass selection) stops here instead of starting experiments forever.
+DEFAULT_MAX_EXPERIMENTS = 100
 
 
 @click.group()
@@ -87,6 +90,9 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
     genome = GENOMES[best["genome"]["kind"]].from_dict(best["genome"])
     click.echo(f"run folder: {folder}")
     click.echo(f"experiments: {len(state['history'])}, solved: {'yes' if final['solved'] else 'no'}")
+    if not final["solved"]:
+        click.echo(f"stopped without a solution: the cap of {state['max_experiments']} experiments was reached; raise --experiments, "
+                   "or give each experiment more budget (--cycles, -o max_train_steps)")
     click.echo(f"Select fitness for candidate algorithm = {best['select_fitness']:.6f}")
     click.echo(f"Final evaluation fitness (on unseen data) = {final['final_fitness']:.6f}")
     click.echo(f"Algorithm found (experiment {best['experiment']}, id {best['candidate_id']}; dead code removed):")
@@ -179,8 +185,9 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
               help="Prefer candidates that meet this bound (repeatable; constrained domination), e.g. 'latency<=0.005'.")
 @click.option("--lineage", "lineage_mode", default=None, help="full (every genome) or compact (genomes of initial and new-best rows; 'evonas lineage RUN --genome ID' replays the rest). Default per genome: "
               + ", ".join(f"{kind} {family.lineage}" for kind, family in FAMILIES.items()) + ".")
-@click.option("--experiments", type=int, default=0, show_default=True,
-              help="AutoML-Zero protocol: stop after this many experiments even if none passes selection (0 = until one does; 1 = a single plain run).")
+@click.option("--experiments", type=int, default=DEFAULT_MAX_EXPERIMENTS, show_default=True,
+              help="AutoML-Zero protocol: the most experiments it starts, stopping earlier when one passes selection "
+                   "(0 = no cap; 1 = a single plain run). --cycles is each experiment's budget.")
 @click.option("--until-solved/--no-until-solved", default=None,
               help="Stop at the first individual that meets the task's success criterion (default: on for the NEAT tasks).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
@@ -209,7 +216,9 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
         state = protocol.start(out, config, max(0, experiments))
         _say(plan.notes, quiet)
         if not quiet:
-            click.echo(f"evolving {genome} on {config.task}: experiments until selection fitness > {config.protocol['threshold']}, folder {out}", err=True)
+            cap = f"at most {experiments}" if experiments else "no cap on the number"
+            click.echo(f"evolving {genome} on {config.task}: experiments of {config.cycles} evaluations each until selection fitness > "
+                       f"{config.protocol['threshold']} ({cap} of experiments), folder {out}", err=True)
         _run_protocol(out, state, execution, quiet)
         return
     run = Run.create(out, config)

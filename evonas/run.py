@@ -333,9 +333,9 @@ class Run:
     def _show_progress(self, force: bool = False) -> None:
         strategy = self.strategy
         best = strategy.best.fitness if strategy.best else None
-        fraction = None  # the share of the train-step budget, when that budget (not the evaluation count) ends the run
+        fraction = None  # the share of the budget spent: of train steps or of evaluations, whichever ends the run first
         if self.config.max_train_steps is not None and self._step_counter is not None:
-            fraction = min(1.0, self._step_counter.train_steps / self.config.max_train_steps)
+            fraction = min(1.0, max(self._step_counter.train_steps / self.config.max_train_steps, strategy.told / max(1, self.config.cycles)))
         self._progress.update(strategy.told, best, self.recorder.failed, force=force, fraction=fraction, extra=strategy.progress_fields())
 
     # -- checkpoints ----------------------------------------------------------------------------------

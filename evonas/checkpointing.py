@@ -87,7 +87,7 @@ def restore(run_dir: Path, config: RunConfig, cycles: int | None) -> Restored:
         raise UserError(f"checkpoint in {run_dir} is corrupted ({exc}); restore it from a backup or start a new run") from None
     strategy.budget = config.cycles + strategy.free_rejections  # rejections that used up no budget extended it
     next_id = int(checkpoint.state.get("next_id", told))
-    next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()], next_id, {c.id for c in pending})
+    next_part = reconcile_lineage(run_dir, told, [m.id for m in members.values()], next_id, {c.id for c in pending}, config.identity_hash())
     if cycles is not None:  # written only once the checkpoint and the lineage have been accepted
         write_config(run_dir, config)
     saved = checkpoint.counters

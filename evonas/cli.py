@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -271,6 +272,7 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, **e
         return
     check_execution(load_config(run_dir), execution)  # before Run.open, which may set rows aside
     _check_recorded_device(run_dir, load_config(run_dir))
+    _say_unverified(run_dir)
     run = Run.open(run_dir, cycles)
     if not quiet:
         click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)
@@ -286,10 +288,13 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, **e
               help="Print this individual's genome (rebuilt by replaying the search when the lineage is compact).")
 @click.option("--pareto", is_flag=True, help="Print the Pareto front found (a run with several --objective): ids, objectives, status.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--verify", is_flag=True, help="Check every lineage part against its checksum and the run's config hash, ids held "
+              "once, and the checkpoint; exit 1 if anything is wrong.")
 @click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
               "without it, evonas never imports code a run folder names.")
-def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, pareto: bool, as_json: bool, trust_task: bool) -> None:
-    """List a run's best individuals, its Pareto front, one individual's ancestry, or one genome."""
+def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | None, pareto: bool, as_json: bool, verify: bool,
+            trust_task: bool) -> None:
+    """List a run's best individuals, its Pareto front, one individual's ancestry, or one genome; or verify it."""
     if trust_task:
         trust_folder(run_dir)
     from evonas.families.automl_zero import protocol
@@ -298,6 +303,10 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
     if protocol.is_protocol_folder(run_dir):  # as report and export do: the experiment holding the kept candidate
         run_dir = protocol.best_experiment(run_dir)
         click.echo(f"experiment protocol: showing {run_dir.name}, which holds its best candidate", err=True)
+    if verify:
+        _verify(run_dir)
+        return
+    _say_unverified(run_dir)
 
     if pareto:
         from evonas.lineage_front import front_rows
@@ -344,6 +353,32 @@ def lineage(run_dir: Path, top: int, ancestry_id: int | None, genome_id: int | N
             click.echo(f"{r['id']:>8} {parent:>15} {r['mean_fitness']:>9.4f} {r['evaluations']:>4} {sd:>8}  {r['mutation'] or '(initial)'}")
         else:
             click.echo(f"{r['id']:>8} {parent:>15} {fitness:>9}  {r['mutation'] or '(initial)'}")
+
+
+def _verify(run_dir: Path) -> None:
+    from evonas.run_folder import verify_run
+
+    found = verify_run(run_dir)
+    for problem in found.problems:
+        click.echo(f"damaged: {problem}")
+    for path in found.unsealed:
+        click.echo(f"unverified: {path} has no checksum (written by an older evonas)")
+    for path in found.torn:
+        click.echo(f"torn: {path} is read up to its last complete batch")
+    verdict = "problems found" if found.problems else "ok"
+    click.echo(f"{verdict}: {found.parts} lineage part(s), {found.rows} rows, checkpoint {'checked' if not found.problems else 'see above'}")
+    if found.problems:
+        sys.exit(1)
+
+
+def _say_unverified(run_dir: Path) -> None:
+    """One line when a folder's lineage parts predate checksums."""
+    from evonas.store import unsealed_parts
+
+    unsealed = unsealed_parts(run_dir / "lineage")
+    if unsealed:
+        click.echo(f"note: {len(unsealed)} lineage part(s) of {run_dir} have no checksums (an older evonas wrote them); "
+                   "they are read unverified", err=True)
 
 
 @cli.command()
@@ -452,3 +487,26 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("evonas: aborted", err=True)
         sys.exit(130)
+    except OSError as exc:  # the machine's refusals (a full disk, a read-only folder): one line, files as they were
+        click.echo(f"evonas: error: {os_error_line(exc)}", err=True)
+        sys.exit(1)
+
+
+#: What to do about each operating-system refusal a run can meet.
+OS_FIXES = {
+    errno.ENOSPC: "free some space, then continue with 'evonas resume RUN' (everything logged so far is kept)",
+    errno.EDQUOT: "free some of your quota, then continue with 'evonas resume RUN'",
+    errno.EROFS: "the file system is read-only; pick a writable folder (--out) or copy the run folder to one",
+    errno.EACCES: "you may not write there; pick a folder you own (--out) or fix its permissions",
+    errno.EPERM: "you may not write there; pick a folder you own (--out) or fix its permissions",
+    errno.ENOTDIR: "a file stands where a folder is expected; pick another path",
+    errno.EISDIR: "a folder stands where a file is expected; move it away or pick another path",
+    errno.ENOENT: "check the path",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OSError: what the system said, about which path, and the fix."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason}{where}; {OS_FIXES.get(exc.errno or 0, 'check the path and try again')}"

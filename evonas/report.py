@@ -46,12 +46,15 @@ class RunData:
 def load_run(path: Path, label: str | None = None) -> RunData:
     """Read one run folder; a clear error when it is not one or holds no evaluation."""
     config = load_config(path)
-    table, _ = read_lineage(path / LINEAGE_DIR)
+    table, _ = read_lineage(path / LINEAGE_DIR, config.identity_hash())
     if table.num_rows == 0:
         raise UserError(f"{path} has no evaluated individual yet; run or resume it first")
     columns = table.select(["id", "parent_id", "second_parent_id", "mutation", "fitness", "status", "wall_time"]).to_pydict()
     wall = np.array([t.timestamp() for t in columns["wall_time"]], dtype=np.float64)
     checkpoint = read_checkpoint(path / CHECKPOINT_FILE)
+    if checkpoint.config_hash != config.identity_hash():
+        raise UserError(f"{path / CHECKPOINT_FILE} belongs to another run (its config hash differs from config.json's); "
+                        "restore this run's checkpoint")
     return RunData(
         path=path, label=label or path.name, config=config, ids=np.array(columns["id"], dtype=np.int64),
         parent=columns["parent_id"], second_parent=columns["second_parent_id"], mutation=columns["mutation"],

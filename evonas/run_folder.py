@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pyarrow as pa
 
 from evonas.config import RunConfig
 from evonas.errors import UserError
+from evonas.lineage_seal import seal_path
 from evonas.plugins import check_trusted
 from evonas.store import atomic_write_bytes, lineage_parts, read_lineage, read_part, write_lineage_part
 
@@ -57,11 +59,13 @@ def load_config(run_dir: Path) -> RunConfig:
     return config
 
 
-def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: int | None = None, pending: set[int] | None = None) -> int:
+def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: int | None = None, pending: set[int] | None = None,
+                      config_hash: str | None = None) -> int:
     """Make ``lineage/`` hold exactly the rows the checkpoint has told: ids below ``next_id`` (default ``told``)
     that were not in flight (``pending``); newer rows are moved to ``set-aside/``.
 
-    Returns the next part number. Refuses a checkpoint whose individuals the lineage lacks.
+    Returns the next part number. Refuses a checkpoint whose individuals the lineage lacks, a damaged part, a part
+    of another run (its config hash is not ``config_hash``) and an id held twice.
     """
     next_id = told if next_id is None else next_id
     pending = pending or set()
@@ -73,8 +77,15 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: 
     for path in lineage_parts(lineage_dir):
         last_index = max(last_index, int(path.stem.split("-")[1]))
         table, complete = read_part(path)
+        recorded = (table.schema.metadata or {}).get(b"config_hash")
+        if config_hash is not None and recorded is not None and recorded.decode() != config_hash:
+            raise UserError(f"lineage part {path} belongs to another run (its config hash differs from this run's); move it out of lineage/")
         ids = table.column("id").to_pylist()
         covered = [i for i, ident in enumerate(ids) if ident < next_id and ident not in pending]
+        twice = next((ids[i] for i in covered if ids[i] in ids_seen), None)
+        if twice is not None:
+            raise UserError(f"lineage/ holds id {twice} more than once (again in {path.name}): a part was duplicated or copied in; "
+                            "move the stray part out of lineage/")
         kept += len(covered)
         ids_seen.update(ids[i] for i in covered)
         if not (complete and len(covered) == len(ids)):
@@ -89,6 +100,8 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: 
     for path, table, covered in to_split:
         (run_dir / ASIDE_DIR).mkdir(exist_ok=True)
         os.replace(path, run_dir / ASIDE_DIR / f"{stamp}-{path.name}")  # the original bytes, untouched
+        if seal_path(path).exists():
+            os.replace(seal_path(path), run_dir / ASIDE_DIR / f"{stamp}-{seal_path(path).name}")
         if covered:
             write_lineage_part(path, table.take(pa.array(covered)))
     return last_index + 1
@@ -96,8 +109,7 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: 
 
 def read_run_lineage(run_dir: Path) -> tuple[pa.Table, list[Path]]:
     """The lineage of a run folder (for ``evonas lineage``), readable even if its last file is torn."""
-    load_config(run_dir)
-    return read_lineage(run_dir / LINEAGE_DIR)
+    return read_lineage(run_dir / LINEAGE_DIR, load_config(run_dir).identity_hash())
 
 
 def best_rows(table: pa.Table, top: int) -> list[dict[str, Any]]:
@@ -138,3 +150,49 @@ def ancestry(table: pa.Table, ident: int) -> list[dict[str, Any]]:
 def nan_to_none(value: float) -> float | None:
     """JSON-friendly float."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+@dataclass
+class Verification:
+    """What ``evonas lineage RUN --verify`` found: parts and rows checked, parts without checksums, problems."""
+
+    parts: int = 0
+    rows: int = 0
+    unsealed: list[Path] = field(default_factory=list)
+    torn: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_run(run_dir: Path) -> Verification:
+    """Check every lineage part against its checksum and the run's config hash, ids held once, and the
+    checkpoint's own checksum and config hash; every problem found, not only the first."""
+    from evonas.store import read_checkpoint, unsealed_parts
+
+    config_hash = load_config(run_dir).identity_hash()
+    out = Verification(unsealed=unsealed_parts(run_dir / LINEAGE_DIR))
+    seen: dict[int, str] = {}
+    for path in lineage_parts(run_dir / LINEAGE_DIR):
+        out.parts += 1
+        try:
+            table, complete = read_part(path)
+        except UserError as exc:
+            out.problems.append(str(exc))
+            continue
+        if not complete:
+            out.torn.append(path)
+        recorded = (table.schema.metadata or {}).get(b"config_hash")
+        if recorded is not None and recorded.decode() != config_hash:
+            out.problems.append(f"lineage part {path} belongs to another run (its config hash differs from this run's)")
+        for ident in table.column("id").to_pylist():
+            if ident in seen:
+                out.problems.append(f"id {ident} is held by {seen[ident]} and again by {path.name}")
+                break
+            seen[ident] = path.name
+        out.rows += table.num_rows
+    try:
+        checkpoint = read_checkpoint(run_dir / "checkpoint.arrow")
+        if checkpoint.config_hash != config_hash:
+            out.problems.append(f"{run_dir / 'checkpoint.arrow'} belongs to another run (its config hash differs from config.json's)")
+    except UserError as exc:
+        out.problems.append(str(exc))
+    return out

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from evonas.errors import UserError
+from evonas.lineage_seal import damaged, read_seal, seal_bytes, seal_of, seal_path
 
 LINEAGE_SCHEMA = pa.schema(
     [
@@ -97,15 +99,21 @@ def table_to_ipc_file(table: pa.Table, max_rows: int = BATCH_ROWS) -> bytes:
 
 
 def write_lineage_part(path: Path, table: pa.Table, max_rows: int = BATCH_ROWS) -> None:
-    """Lineage rows as a compressed Arrow IPC file at ``path``, streamed to a fsynced temp file then renamed."""
+    """Lineage rows as a compressed Arrow IPC file at ``path``, streamed to a fsynced temp file, sealed
+    (``evonas.lineage_seal``: the seal is in place before the part is), then renamed."""
     tmp = temp_path(path)
-    with pa.OSFile(str(tmp), "wb") as f:
-        _write_ipc(f, table, max_rows, LINEAGE_COMPRESSION)
-    fd = os.open(tmp, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with pa.OSFile(str(tmp), "wb") as f:
+            _write_ipc(f, table, max_rows, LINEAGE_COMPRESSION)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        atomic_write_bytes(seal_path(path), seal_bytes(seal_of(tmp.read_bytes(), table.column("id").to_pylist())))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed write (a full disk, say) leaves nothing behind
+        raise
     _replace_durably(tmp, path)
 
 
@@ -288,8 +296,18 @@ def lineage_parts(lineage_dir: Path) -> list[Path]:
 
 
 def read_part(path: Path) -> tuple[pa.Table, bool]:
-    """Read one part file; a torn file yields the rows of its complete batches and ``False``."""
+    """Read one part file, checked against its seal; a torn file (shorter than sealed, or unsealed and
+    unparsable) yields the rows of its complete batches and ``False``; a damaged one is a one-line UserError."""
     raw = path.read_bytes()
+    seal = read_seal(path)
+    if seal is not None and len(raw) >= seal.size:
+        if len(raw) != seal.size or hashlib.sha256(raw).hexdigest() != seal.sha256:
+            raise damaged(path, "its bytes do not match its checksum")
+        table = ipc.open_file(pa.BufferReader(raw)).read_all()
+        ids = table.column("id").to_pylist()
+        if seal_of(raw, ids) != seal:
+            raise damaged(path, "its rows do not match its checksum file")
+        return table, True
     try:
         table = ipc.open_file(pa.BufferReader(raw)).read_all()
         table.validate(full=True)
@@ -307,17 +325,40 @@ def read_part(path: Path) -> tuple[pa.Table, bool]:
     return pa.Table.from_batches(batches, schema=LINEAGE_SCHEMA), False
 
 
-def read_lineage(lineage_dir: Path) -> tuple[pa.Table, list[Path]]:
-    """All readable lineage rows in order, and the list of torn part files (read up to their last complete batch)."""
-    tables, torn = [], []
+def read_lineage(lineage_dir: Path, config_hash: str | None = None) -> tuple[pa.Table, list[Path]]:
+    """All readable lineage rows in order, and the list of torn part files (read up to their last complete batch).
+    Refuses, in one line, a damaged part, parts of more than one run (or of another run than ``config_hash``),
+    and an id held twice (a part duplicated or copied in)."""
+    tables, torn, hashes = [], [], {}
     for path in lineage_parts(lineage_dir):
         table, complete = read_part(path)
         if not complete:
             torn.append(path)
+        recorded = (table.schema.metadata or {}).get(b"config_hash")
+        if recorded is not None:
+            hashes.setdefault(recorded.decode(), path)
         tables.append(table.cast(LINEAGE_SCHEMA))
+    expected = config_hash if config_hash is not None else next(iter(hashes), None)
+    strangers = [path for h, path in hashes.items() if h != expected]
+    if strangers:
+        raise UserError(f"lineage part {strangers[0]} belongs to another run (its config hash differs from this run's); "
+                        "move it out of lineage/")
     if not tables:
         return LINEAGE_SCHEMA.empty_table(), torn
-    return pa.concat_tables(tables), torn
+    table = pa.concat_tables(tables)
+    ids = table.column("id")
+    if pc.count_distinct(ids).as_py() != len(ids):
+        counts = pc.value_counts(ids)
+        twice = next(v["values"] for v in counts.to_pylist() if v["counts"] > 1)
+        holders = [p.name for p, t in zip(lineage_parts(lineage_dir), tables) if twice in set(t.column("id").to_pylist())]
+        raise UserError(f"lineage/ holds id {twice} more than once ({', '.join(holders)}): a part was duplicated or copied in; "
+                        "move the stray part out of lineage/")
+    return table, torn
+
+
+def unsealed_parts(lineage_dir: Path) -> list[Path]:
+    """Parts without a checksum file (written before evonas sealed its parts): read, but not verified."""
+    return [p for p in lineage_parts(lineage_dir) if not seal_path(p).exists()]
 
 
 @dataclass

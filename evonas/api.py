@@ -41,6 +41,8 @@ def evolve(genome: str = "amoeba", task: str | Task | None = None, strategy: str
     execution = checked_execution(Execution(workers, executor, None, eval_timeout, retries, asynchronous), quiet=not progress)
     config = plan.config
     check_execution(config, execution)
+    if out is not None and not str(out).strip():
+        raise UserError("out is empty; give a folder path (or None for runs/<genome>-<strategy>-s<seed>-<time>)")
     folder = Path(out) if out is not None else default_folder(config)
     for note in plan.notes if progress else ():
         _echo(note)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -32,6 +33,15 @@ DEFAULT_MAX_EXPERIMENTS = 100
 @click.version_option(__version__, prog_name="evonas")
 def cli() -> None:
     """evonas: evolutionary architecture and program search."""
+
+
+def _path_flag(flag: str, value: str | None) -> Path | None:
+    """A path flag's value; an empty one is an error (it would mean the current folder)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise UserError(f"{flag} is empty; give a folder or file path")
+    return Path(value)
 
 
 def execution_options(fn: Any) -> Any:
@@ -169,7 +179,7 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
 @click.option("--cycles", type=int, default=None, help="Total evaluations C, counting the initial population (preset default).")
 @click.option("--batch", type=int, default=None, help="Children proposed per round; the most workers that can be busy. Changes the lineage; --workers does not.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed: same seed and config give the same lineage.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder (default runs/<genome>-<strategy>-s<seed>-<time>).")
+@click.option("--out", type=str, default=None, callback=lambda ctx, param, value: _path_flag("--out", value), help="Run folder (default runs/<genome>-<strategy>-s<seed>-<time>).")
 @click.option("--preset", default="cpu", show_default=True, help="smoke (seconds), cpu (~10 min on 2 cores) or paper ([RE] settings).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder with dataset files for fashion-mnist-full, mnist or cifar10.")
 @click.option("--filters", type=int, default=None, help="F, filters of the first stack (image tasks).")
@@ -383,7 +393,7 @@ def _say_unverified(run_dir: Path) -> None:
 
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for the PNGs and report.html (default: FIRST_RUN/report).")
+@click.option("--out", type=str, default=None, callback=lambda ctx, param, value: _path_flag("--out", value), help="Folder for the PNGs and report.html (default: FIRST_RUN/report).")
 @click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
               "without it, evonas never imports code a run folder names.")
 def report(run_dirs: tuple[Path, ...], out: Path | None, trust_task: bool) -> None:
@@ -403,7 +413,7 @@ def report(run_dirs: tuple[Path, ...], out: Path | None, trust_task: bool) -> No
 @click.option("--pareto", is_flag=True, help="Export every member of the Pareto front (a run with several --objective) into --out (a folder).")
 @click.option("--format", "fmt", default=None, help="Per genome, the first is the default: "
               + "; ".join(f"{kind} {', '.join(f.name for f in family.exports)}" for kind, family in FAMILIES.items()) + ".")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file (default: RUN/export/KIND_ID.EXT).")
+@click.option("--out", type=str, default=None, callback=lambda ctx, param, value: _path_flag("--out", value), help="Output file (default: RUN/export/KIND_ID.EXT).")
 @click.option("--train", is_flag=True, help="torch: retrain from scratch at the size given by --epochs, --filters and --cells instead of as in the run.")
 @click.option("--epochs", type=float, default=None, help="With --train: passes over the training split.")
 @click.option("--filters", type=int, default=None, help="With --train: F, filters of the first stack.")
@@ -421,6 +431,10 @@ def export(run_dir: Path, ident: int | None, best: bool, pareto: bool, fmt: str 
         raise UserError("give --id ID or --best, not both")
     if pareto and (best or ident is not None):
         raise UserError("--pareto exports every member of the front; drop --id / --best")
+    if epochs is not None and not (math.isfinite(epochs) and epochs > 0):
+        raise UserError(f"--epochs must be a positive number of passes, got {epochs}")
+    check_positive("--filters", filters)
+    check_positive("--cells", cells)
     sizes = {k: v for k, v in (("epochs", epochs), ("filters", filters), ("cells_per_stack", cells)) if v is not None}
     if sizes and not train:
         raise UserError("--epochs, --filters and --cells set the size of a retrained network; add --train")
@@ -457,6 +471,7 @@ def bench(name: str, quick: bool, workers: int, device: str, option_pairs: tuple
 
     if name not in BENCHMARKS:
         raise UserError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    check_positive("--workers", workers)
     check_device(device)
     extra = parse_option_pairs(option_pairs)
     own = [k for k in inspect.signature(BENCHMARKS[name]).parameters if k not in ("quick", "workers", "device")]

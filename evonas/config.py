@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from evonas.capabilities import task_declarations
 from evonas.errors import UserError
 from evonas.genomes.base import canonical_hash
 from evonas.objectives import ObjectiveSet
+from evonas.option_values import coerce, keyword_defaults
 from evonas.registry import FAMILIES, family, keyword_options, make_task, strategy_class, task_class
 from evonas.strategies import STRATEGIES, Strategy
 from evonas.tasks.base import Task
@@ -66,8 +68,37 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
-        """Parse config.json."""
-        return cls(**json.loads(text))
+        """Parse config.json, checking every field's type (a ValueError names the first wrong one)."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        config = cls(**data)
+        config.check_types()
+        return config
+
+    def check_types(self) -> None:
+        """A ValueError naming the first field whose value has the wrong type or range (an edited config.json)."""
+        values = vars(self)
+        for name in ("genome", "task", "strategy"):
+            if not isinstance(values[name], str):
+                raise ValueError(f"{name} must be text, got {values[name]!r}")
+        for name in ("space", "task_options", "strategy_options", "extra"):
+            if not isinstance(values[name], dict):
+                raise ValueError(f"{name} must be an object, got {values[name]!r}")
+        for name in ("cycles", "batch", "checkpoint_every"):
+            value = values[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        for name in ("checkpoint_seconds", "max_seconds"):
+            value = values[name]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.max_train_steps is not None and (isinstance(self.max_train_steps, bool) or not isinstance(self.max_train_steps, int)):
+            raise ValueError(f"max_train_steps must be an integer, got {self.max_train_steps!r}")
+        if self.lineage not in ("full", "compact") or not isinstance(self.until_solved, bool):
+            raise ValueError(f"lineage must be full or compact and until_solved true or false, got {self.lineage!r}, {self.until_solved!r}")
 
 
 def build_strategy(config: RunConfig) -> Strategy:
@@ -158,6 +189,11 @@ class RunOptions:
                             ("--batch", self.batch), ("--filters", self.filters), ("--train-images", self.train_images),
                             ("--checkpoint-every", self.checkpoint_every)):
             check_positive(name, value)
+        if self.max_seconds is not None and not (math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            raise UserError(f"--max-seconds must be a positive number of seconds, got {self.max_seconds}")
+        if self.data_dir is not None and not Path(self.data_dir).is_dir():
+            what = "is a file" if Path(self.data_dir).exists() else "does not exist"
+            raise UserError(f"--data-dir {self.data_dir} {what}; give the folder that holds the dataset files")
         settings = dict(fam.presets[self.preset])
         task_name = self.task or fam.default_task
         declared = task_declarations(task_class(task_name)[0])
@@ -210,17 +246,18 @@ class RunOptions:
             task_options["device"] = self.device
         strategy_options: dict[str, Any] = {k: v for k, v in (("population", population), ("sample", sample)) if k in keys}
         strategy_options.update({k: v for k, v in settings.get("strategy_options", {}).items() if k in keys})
+        factory = task_class(task_name)[0]
+        strategy_given, task_given = strategy_defaults(strategy), keyword_defaults(factory)
         for key, value in options.items():
             if key in keys:
-                strategy_options[key] = value
+                strategy_options[key] = coerce(f"the {strategy} strategy", key, value, strategy_given.get(key))
             elif any(key in strategy_option_keys(other) for other in STRATEGIES):
                 owners = ", ".join(o for o in STRATEGIES if key in strategy_option_keys(o))
                 raise UserError(f"--option {key} applies to the {owners} strategy, not {strategy!r}")
             elif key in space:
-                space[key] = value
+                space[key] = coerce(f"the {genome} space", key, value, space[key])
             else:
-                task_options[key] = value
-        factory = task_class(task_name)[0]
+                task_options[key] = coerce(f"task {task_name}", key, value, task_given.get(key))
         if isinstance(factory, type) and issubclass(factory, Task):  # the space may follow from the task's options
             for key, value in factory.space_settings(genome, task_options).items():
                 if key not in options:

@@ -52,10 +52,14 @@ def task_class(name: str) -> tuple[type[Task], dict[str, Any]]:
         return TASKS[name]
     if ":" in name:
         module_name, _, attr = name.partition(":")
+        if not module_name or not attr:
+            raise UserError(f"task {name!r} is not package.module:factory; name both the module and the class or function")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise UserError(f"cannot import task {name!r} ({exc}); check the module is on PYTHONPATH") from None
+        except Exception as exc:  # noqa: BLE001 - the plug-in's own code failed while importing (a syntax error, a raise)
+            raise UserError(f"importing task {name!r} failed ({type(exc).__name__}: {exc}); fix the module") from None
         return factory, {}
     raise UserError(f"unknown task {name!r}; choose one of {', '.join(TASKS)} or give package.module:factory")
 
@@ -67,10 +71,14 @@ def strategy_class(name: str) -> type[Strategy]:
     if ":" not in name:
         raise UserError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)} or give package.module:Class")
     module_name, _, attr = name.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"strategy {name!r} is not package.module:Class; name both the module and the class")
     try:
         found = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise UserError(f"cannot import strategy {name!r} ({exc}); check the module is on PYTHONPATH") from None
+    except Exception as exc:  # noqa: BLE001 - the plug-in's own code failed while importing
+        raise UserError(f"importing strategy {name!r} failed ({type(exc).__name__}: {exc}); fix the module") from None
     if not (isinstance(found, type) and issubclass(found, Strategy)):
         raise UserError(f"strategy {name!r} is not an evonas.strategies.Strategy subclass; subclass it (see docs/tabular.md)")
     return found
@@ -93,6 +101,10 @@ def make_task(name: str, options: dict[str, Any], fresh: bool = False) -> Task:
             if unknown:
                 raise UserError(f"task {name!r} has no option {unknown[0]!r}; its options are {', '.join(accepted or ()) or 'none'}") from None
             raise UserError(f"bad option for task {name!r}: {exc}") from None
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a task's own check of its options (ValueError) or a bug in its constructor
+            raise UserError(f"task {name!r} could not be built with options {options}: {type(exc).__name__}: {exc}") from None
         if not isinstance(task, Task):  # the engine reads a task's declarations from the base class
             raise UserError(f"task {name!r} built a {type(task).__name__}, not an evonas.tasks.Task; subclass Task (see docs/tasks.md)")
         if fresh:

@@ -14,6 +14,26 @@ from types import TracebackType
 from typing import Any
 
 
+class StopRequested(KeyboardInterrupt):
+    """The run's own stop (Ctrl-C, SIGTERM or the stop event), as opposed to a KeyboardInterrupt some task code
+    raised by itself: a run stops on this one and logs the other as a failed evaluation."""
+
+
+_CTRL_C_OWNERS = [0]  # guards that hold SIGINT now: while one does, a real Ctrl-C arrives as StopRequested
+
+
+def owns_ctrl_c() -> bool:
+    """Whether a guard holds SIGINT, so that any plain KeyboardInterrupt is not the user's Ctrl-C."""
+    return _CTRL_C_OWNERS[0] > 0
+
+
+def ignore_ctrl_c() -> None:
+    """Ignore SIGINT in this process for good (a worker: the driver decides when to stop), so any
+    KeyboardInterrupt here is raised by task code."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _CTRL_C_OWNERS[0] += 1
+
+
 class StopGuard:
     """Installs the run's Ctrl-C and SIGTERM handlers for the length of a ``with`` block (where the process has
     Python's defaults: never in a thread, never over a handler someone else installed) and raises
@@ -33,9 +53,13 @@ class StopGuard:
             for signum, default in ((signal.SIGTERM, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler)):
                 if signal.getsignal(signum) is default:
                     self._previous[signum] = signal.signal(signum, self._on_signal)
+        if signal.SIGINT in self._previous:
+            _CTRL_C_OWNERS[0] += 1
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        if signal.SIGINT in self._previous:
+            _CTRL_C_OWNERS[0] -= 1
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
@@ -44,7 +68,7 @@ class StopGuard:
         if self._holding:
             self._requested = True
             return
-        raise KeyboardInterrupt
+        raise StopRequested
 
     @property
     def stop_pending(self) -> bool:
@@ -67,7 +91,7 @@ class StopGuard:
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if a stop is pending."""
         if self.stop_pending:
-            raise KeyboardInterrupt
+            raise StopRequested
 
     @contextmanager
     def held(self) -> Iterator[None]:

@@ -1,4 +1,5 @@
-"""A plug-in task's faults stay in their row: sys.exit in evaluate, a string or boolean fitness, metrics that are
+"""A plug-in task's faults stay in their row: sys.exit or a KeyboardInterrupt raised in evaluate, a string or boolean
+fitness, metrics that are
 not a mapping of names to numbers all become failed rows with the reason, in this process and in workers alike,
 and the run goes on to its budget."""
 
@@ -17,12 +18,14 @@ from evonas.tasks import Task
 
 
 class Misbehaving(Task):
-    """Each id does something wrong, by id modulo 6."""
+    """Each genome does something wrong, by its count of ones modulo 7."""
 
     genome_kinds = ("bitstring",)
 
     def evaluate(self, genome, seed):
-        case = genome.ones() % 6
+        case = genome.ones() % 7
+        if case == 6:
+            raise KeyboardInterrupt("raised by the task, not the user's Ctrl-C")
         if case == 0:
             sys.exit(0)
         if case == 1:
@@ -37,7 +40,8 @@ class Misbehaving(Task):
 '''
 
 REASONS = {0: "SystemExit: 0", 1: "fitness must be a real number, got str '0.5'", 2: "fitness must be a real number, got bool 'True'",
-           3: "metrics must be a mapping of names to numbers, got list", 4: "metric names must be strings, got int 1"}
+           3: "metrics must be a mapping of names to numbers, got list", 4: "metric names must be strings, got int 1",
+           6: "KeyboardInterrupt: raised by the task"}
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -54,7 +58,7 @@ def test_faults_become_failed_rows_with_their_reason(tmp_path: Path, workers: st
         ones = row["genome"] and __import__("json").loads(row["genome"])["bits"].count("1")
         if ones is None:
             continue
-        case = ones % 6
+        case = ones % 7
         seen.add(case)
         if case == 5:
             assert row["status"] == "ok" and dict(row["metrics"]) == {"size": 3.0, "flag": 1.0}

@@ -3,6 +3,7 @@ in this process, in a pool of spawned processes, or as Ray tasks. ``make_executo
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from evonas.errors import UserError
@@ -23,11 +24,11 @@ def check_executor_settings(
     """Refuse executor settings that cannot work (with the fix in the message); returns the task."""
     if executor not in EXECUTORS:
         raise UserError(f"unknown --executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if eval_timeout is not None and not eval_timeout > 0:
+    if eval_timeout is not None and not (math.isfinite(eval_timeout) and eval_timeout > 0):
         raise UserError(f"--eval-timeout must be a positive number of seconds, got {eval_timeout}")
     if retries < 0:
         raise UserError(f"--retries must be 0 or more, got {retries}")
-    if not (cpus_per_eval > 0 and gpus_per_eval >= 0):
+    if not (math.isfinite(cpus_per_eval) and math.isfinite(gpus_per_eval) and cpus_per_eval > 0 and gpus_per_eval >= 0):
         raise UserError(f"--cpus-per-eval must be positive and --gpus-per-eval at least 0, got {cpus_per_eval} and {gpus_per_eval}")
     if address is not None and executor != "ray":
         raise UserError("--address is for --executor ray; drop it or add --executor ray")

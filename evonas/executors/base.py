@@ -16,13 +16,15 @@ import numpy as np
 from evonas.core import Candidate, Result, unusable_fitness
 from evonas.genomes.base import Genome
 from evonas.rng import EVALUATE, derive_seed, derive_seeds
+from evonas.stop_guard import StopRequested, owns_ctrl_c
 from evonas.tasks.base import Task
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def evaluate_one(task: Task, genome: Genome, ident: int, seed: int, worker: str) -> Result:
-    """Evaluate one genome; an exception (``SystemExit`` included), a fitness that is not a finite real number or
+    """Evaluate one genome; an exception (``SystemExit`` included, and a ``KeyboardInterrupt`` the task raised
+    itself while the run's stop guard holds Ctrl-C), a fitness that is not a finite real number or
     metrics that are not a mapping of names to real numbers become a ``failed`` result with the reason, so nothing
     the lineage cannot store reaches it."""
     started = time.perf_counter()
@@ -33,7 +35,9 @@ def evaluate_one(task: Task, genome: Genome, ident: int, seed: int, worker: str)
         metrics, problem = _checked_metrics(raw_metrics)
         if problem:
             fitness, status, error = math.nan, "failed", problem
-    except (Exception, SystemExit) as exc:  # a crashing evaluation (even one that calls sys.exit) must not stop the run
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a crashing evaluation (even sys.exit) must not stop the run
+        if isinstance(exc, KeyboardInterrupt) and (isinstance(exc, StopRequested) or not owns_ctrl_c()):
+            raise  # the run's own stop, or a Ctrl-C that cannot be told apart from one (no guard holds SIGINT)
         fitness, metrics, status = math.nan, {}, "failed"
         error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
         tb = traceback.extract_tb(exc.__traceback__)

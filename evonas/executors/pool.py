@@ -7,7 +7,6 @@ import json
 import math
 import multiprocessing
 import os
-import signal
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from evonas.core import Candidate, Result
 from evonas.registry import GENOMES, make_task
+from evonas.stop_guard import ignore_ctrl_c
 from evonas.tasks.base import Task
 
 from .base import WORKER_ENV, Executor, died_result, evaluate_one, evaluation_seed, exit_description, timeout_result
@@ -27,7 +27,7 @@ STARTED = "started"
 def _worker_main(conn: Connection, task_name: str, task_options: dict[str, Any]) -> None:
     """A pool worker: build the task once, then evaluate jobs until told to stop or the driver goes away."""
     os.environ.update(WORKER_ENV)  # before torch is first imported here: OpenMP reads these at load time
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the driver decides
+    ignore_ctrl_c()  # Ctrl-C reaches the whole process group; the driver decides
     name = f"pool-{os.getpid()}"
     task: Task | None = None
     while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -79,6 +80,13 @@ class ImageClassification(Task):
             raise UserError(f"filters must be an even number >= 2, got {filters}")
         if cells_per_stack < 1 or stacks < 1:
             raise UserError("cells_per_stack and stacks must be at least 1")
+        if epochs is not None and not (isinstance(epochs, (int, float)) and math.isfinite(epochs) and epochs > 0):
+            raise UserError(f"epochs must be a positive number of passes over the training split, got {epochs!r}")
+        for name, value in (("train_images", train_images), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(max_lr, (int, float)) and math.isfinite(max_lr) and max_lr > 0):
+            raise UserError(f"max_lr must be a positive number, got {max_lr!r}")
         from evonas.kernels.torchnet import ProxyBudget
 
         allowed = {f.name for f in fields(ProxyBudget)} - {"train_images", "batch_size", "max_lr"}

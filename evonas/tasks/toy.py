@@ -41,6 +41,8 @@ class OneMax(Task):
     ) -> None:
         super().__init__(noise=noise, sleep=sleep, sleep_spread=sleep_spread, fail_rate=fail_rate, nan_rate=nan_rate,
                          hang_rate=hang_rate, die_rate=die_rate, pid_dir=pid_dir)
+        if not noise >= 0:
+            raise ValueError(f"noise is a standard deviation: give a number of at least 0, got {noise}")
         if sleep < 0 or sleep_spread < 1:
             raise ValueError(f"sleep must be >= 0 and sleep_spread >= 1, got {sleep} and {sleep_spread}")
         rates = [fail_rate, nan_rate, hang_rate, die_rate]

@@ -1,5 +1,5 @@
 """The Python API: what the command line does, from a script or a notebook (``evonas.evolve``,
-``evonas.open_run``, ``evonas.resume``, ``evonas.report``, ``evonas.export``). Settings are the command line's,
+``evonas.open_run``, ``evonas.resume``, ``evonas.write_report``; a run's own ``report`` and ``export``). Settings are the command line's,
 as keyword arguments; a task may be a ``Task`` object and a strategy a ``Strategy`` class. Examples:
 docs/python-api.md."""
 
@@ -97,21 +97,14 @@ def open_run(path: str | Path) -> RunView:
     return RunView.open(path)
 
 
-def report(*paths: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report of one or more runs (PNGs and one HTML page, as ``evonas report``); returns the page."""
-    from evonas.report import write_report
+def write_report(*paths: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of one or more runs (PNGs and one HTML page, curves overlaid, as ``evonas report``);
+    returns the page. One run's report is also ``open_run(path).report()``."""
+    from evonas.report import write_report as write
 
     if not paths:
-        raise UserError("report needs at least one run folder")
-    return write_report([Path(p) for p in paths], Path(out) if out is not None else None)
-
-
-def export(path: str | Path, ident: int | None = None, *, fmt: str | None = None, out: str | Path | None = None) -> Path:
-    """Export one individual (default: the best) in one of its family's formats, as ``evonas export``; returns
-    the file written."""
-    from evonas.export import export_individual
-
-    return export_individual(Path(path), ident, fmt, Path(out) if out is not None else None, {}, _silent)
+        raise UserError("write_report needs at least one run folder")
+    return write([Path(p) for p in paths], Path(out) if out is not None else None)
 
 
 def _task_reference(task: str | Task | None) -> tuple[str | None, dict[str, Any]]:

@@ -19,6 +19,7 @@ import numpy as np
 from evonas.capabilities import HasDiagrams
 from evonas.capabilities import genome_text as described
 from evonas.config import RunConfig
+from evonas.diagram_render import diagrams_dot, graphviz_available, render_png
 from evonas.errors import UserError
 from evonas.genomes.base import Diagram
 from evonas.run_folder import CHECKPOINT_FILE, LINEAGE_DIR, load_config
@@ -105,19 +106,26 @@ def running_best(fitness: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(best), best, np.nan)
 
 
-def rolling_median(fitness: np.ndarray, window: int) -> np.ndarray:
-    """Median fitness of the last ``window`` successful evaluations, after each evaluation."""
-    out = np.full(len(fitness), np.nan)
-    for i in range(len(fitness)):
-        recent = fitness[max(0, i - window + 1) : i + 1]
-        recent = recent[~np.isnan(recent)]
-        if len(recent):
-            out[i] = np.median(recent)
-    return out
+def window_quantiles(fitness: np.ndarray, windows: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluations cut into at most ``windows`` consecutive windows; per window its centre and the quartiles of
+    its successful evaluations (NaN where none succeeded). Cheap at millions of rows."""
+    n = len(fitness)
+    size = max(1, math.ceil(n / windows))
+    count = math.ceil(n / size)
+    padded = np.full(count * size, np.nan)
+    padded[:n] = fitness
+    blocks = padded.reshape(count, size)
+    centres = np.minimum(np.arange(count) * size + (size + 1) / 2, n)
+    scored = ~np.isnan(blocks).all(axis=1)
+    q = np.full((3, count), np.nan)
+    if scored.any():
+        q[:, scored] = np.nanquantile(blocks[scored], [0.25, 0.5, 0.75], axis=1)
+    return centres, q[0], q[1], q[2]
 
 
 def plot_curves(runs: list[RunData], path: Path) -> Path:
-    """Best-so-far and rolling-median fitness against evaluations and against wall time; runs overlaid."""
+    """Best-so-far fitness against evaluations and wall time, with the spread of each window of evaluations (the
+    quartile band and its median), which stays readable at millions of evaluations; runs overlaid."""
     fig = _figure(11.0, 4.5)
     by_evals, by_time = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     many = len(runs) > DETAILED_RUNS  # then best-so-far lines only, unlabelled: a legend of every run would hide the plot
@@ -125,14 +133,17 @@ def plot_curves(runs: list[RunData], path: Path) -> Path:
         colour = f"C{k % 10}"
         best = running_best(run.fitness)
         x = np.arange(1, len(run.fitness) + 1)
-        by_evals.plot(x, best, color=colour, label=None if many else f"{run.label}: best", linewidth=0.6 if many else 1.5)
-        by_time.plot(run.seconds, best, color=colour, linewidth=0.6 if many else 1.5)
+        by_evals.plot(x, best, color=colour, label=None if many else f"{run.label}: best so far", linewidth=0.6 if many else 1.6)
+        by_time.plot(run.seconds, best, color=colour, linewidth=0.6 if many else 1.6)
         if many:
             continue
-        window = int(run.config.strategy_options.get("population", 0) or max(10, len(run.fitness) // 20))
-        median = rolling_median(run.fitness, window)
-        by_evals.plot(x, median, color=colour, alpha=0.5, linestyle="--", label=f"{run.label}: median of last {window}")
-        by_time.plot(run.seconds, median, color=colour, alpha=0.5, linestyle="--")
+        centres, low, median, high = window_quantiles(run.fitness)
+        size = math.ceil(len(run.fitness) / len(centres))
+        by_evals.fill_between(centres, low, high, color=colour, alpha=0.18, linewidth=0,
+                              label=f"{run.label}: middle half of each {size} evaluation{'s' if size > 1 else ''}")
+        by_evals.plot(centres, median, color=colour, alpha=0.7, linewidth=0.9, linestyle="--", label=f"{run.label}: their median")
+        seconds = np.interp(centres, x, run.seconds)
+        by_time.fill_between(seconds, low, high, color=colour, alpha=0.18, linewidth=0)
     by_evals.set_xlabel("evaluations")
     by_time.set_xlabel("wall time since the first evaluation (s)")
     for ax in (by_evals, by_time):
@@ -221,7 +232,10 @@ def plot_population(run: RunData, path: Path) -> Path:
     if (~ok).any():
         floor = np.nanmin(fitness) if ok.any() else 0.0
         ax.scatter(ages[~ok], np.full((~ok).sum(), floor), marker="x", color="C3", label="failed member")
-    _finish_fitness_axes(ax, "age (evaluations since it was told)", f"{run.label}: population at the checkpoint ({len(members)} members)")
+    size = run.config.strategy_options.get("population")
+    held = f"{len(members)} individuals the {run.config.strategy} strategy kept at its last checkpoint"
+    note = f"\n(its population size is {size}; the checkpoint holds what the strategy keeps)" if isinstance(size, int) and size != len(members) else ""
+    _finish_fitness_axes(ax, "age (evaluations since it was told)", f"{run.label}: {held}{note}")
     return _save(fig, path)
 
 
@@ -286,10 +300,14 @@ def ancestry_tree(run: RunData, ident: int, limit: int = 400) -> tuple[list[int]
     return sorted(seen), edges
 
 
+LABELLED_STEPS = 12  # mutation labels on the best individual's line of ancestors
+
+
 def plot_ancestry(run: RunData, path: Path) -> Path:
-    """The best individual's ancestry as a tree: each ancestor at (id, fitness), lines from parent to child."""
-    fig = _figure(8.0, 4.5)
-    ax = fig.add_subplot(1, 1, 1)
+    """The best individual's ancestry as a tree: each ancestor at (id, fitness), lines from parent to child; and,
+    beside it, the line of first parents from the best back, each step with its mutation and fitness."""
+    fig = _figure(12.0, 4.8)
+    ax = fig.add_axes((0.06, 0.11, 0.52, 0.8))
     ident = best_id(run)
     if ident is None:
         ax.text(0.5, 0.5, "no successful evaluation", ha="center", va="center", transform=ax.transAxes)
@@ -302,9 +320,28 @@ def plot_ancestry(run: RunData, path: Path) -> Path:
     for parent, child in edges:
         ax.plot([parent, child], [y[parent], y[child]], color="0.6", linewidth=0.8, zorder=1)
     ax.scatter(nodes, [y[n] for n in nodes], s=14, color="C0", zorder=2)
+    mutation_of = dict(zip(run.ids.tolist(), run.mutation))
+    parent_of = {int(i): p for i, p in zip(run.ids.tolist(), run.parent)}
+    line, current = [], ident
+    while current is not None and current in y:
+        line.append(current)
+        current = parent_of.get(current)
+    ax.plot(line, [y[n] for n in line], color="C3", linewidth=1.2, zorder=2, alpha=0.8, label="line of first parents")
     ax.scatter([ident], [y[ident]], s=60, color="C3", zorder=3, label=f"best: id {ident}")
     _finish_fitness_axes(ax, "id (birth order)", f"{run.label}: ancestry of the best individual ({len(nodes)} individuals)")
-    return _save(fig, path)
+    # The steps that changed fitness tell the story; the neutral ones in between are counted, not listed.
+    changed = [n for n in line if parent_of.get(n) not in y or y[parent_of[n]] != y[n]]
+    shown = changed[:LABELLED_STEPS]
+    rows = [f"{n:>9}  {y[n]:.4g}  {(mutation_of.get(n) or '(initial)')[:44]}" for n in shown]
+    if len(changed) > len(shown):
+        rows.append(f"... {len(changed) - len(shown)} earlier step(s) that changed fitness")
+    rows.append(f"({len(line) - len(changed)} more step(s) on the line left fitness as it was)")
+    panel = fig.add_axes((0.61, 0.11, 0.38, 0.8))
+    panel.axis("off")
+    panel.set_title("the best's line of first parents: the steps that changed fitness", fontsize=9)
+    panel.text(0.0, 1.0, f"{'id':>9}  fitness  mutation that made it\n" + "\n".join(rows), family="monospace", fontsize=7,
+               va="top", ha="left", transform=panel.transAxes)
+    return _save(fig, path, tight=False)
 
 
 def layered_layout(diagram: Diagram) -> dict[int, tuple[float, float]]:
@@ -381,7 +418,9 @@ def draw_diagram(ax: Any, diagram: Diagram) -> None:
 def plot_genome(genome: Any, title: str, path: Path) -> Path:
     """A drawing of a genome: its graphs where the family has them (cells, motifs, NEAT), else its code or text."""
     diagrams = genome.diagrams() if isinstance(genome, HasDiagrams) else []
-    if diagrams:
+    if diagrams and graphviz_available():  # layered, with routed edges and non-overlapping labels
+        return render_png(diagrams_dot(diagrams, title), path)
+    if diagrams:  # the fallback drawing, without Graphviz
         fig = _figure(6.0 * min(len(diagrams), 2), 4.5 * math.ceil(len(diagrams) / 2))
         for k, diagram in enumerate(diagrams):
             draw_diagram(fig.add_subplot(math.ceil(len(diagrams) / 2), min(len(diagrams), 2), k + 1), diagram)

@@ -87,6 +87,19 @@ class RunView:
 
         return front_rows(self.path)
 
+    def report(self, out: str | Path | None = None) -> Path:
+        """Write this run's report (PNGs and one HTML page, as ``evonas report``); returns the page."""
+        from evonas.report import write_report
+
+        return write_report([self.path], Path(out) if out is not None else None)
+
+    def export(self, ident: int | None = None, fmt: str | None = None, out: str | Path | None = None) -> Path:
+        """Export one individual (default: the best) in one of its family's formats, as ``evonas export``;
+        returns the file written."""
+        from evonas.export import export_individual
+
+        return export_individual(self.path, ident, fmt, Path(out) if out is not None else None, {}, lambda line: None)
+
     @property
     def final_report(self) -> dict[str, Any] | None:
         """``best.json``: the best individual's final report (validation and test figures), once the run ended."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -35,7 +36,11 @@ def test_each_documented_example_runs_as_written(tmp_path: Path, index: int) -> 
 def test_the_api_is_loaded_lazily_and_lists_its_functions() -> None:
     code = "import sys, evonas; assert 'evonas.api' not in sys.modules; evonas.open_run; assert 'evonas.api' in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
-    assert {"evolve", "resume", "open_run", "report", "export"} <= set(evonas.__all__)
+    assert {"evolve", "resume", "open_run", "write_report"} <= set(evonas.__all__)
+    importlib.import_module("evonas.export")  # the submodules must not shadow the API (they once could)
+    importlib.import_module("evonas.report")
+
+    assert callable(evonas.write_report) and callable(evonas.open_run)
 
 
 def test_errors_are_user_errors_with_one_line(tmp_path: Path) -> None:

@@ -93,3 +93,37 @@ def test_report_of_a_folder_that_is_not_a_run_is_one_line(tmp_path: Path) -> Non
     result = run_cli("report", str(tmp_path))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_cells_are_drawn_by_graphviz_and_without_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Graphviz's dot a genome's diagrams become one layered drawing (every node and edge label in the DOT
+    text); without it the fallback drawing is written instead."""
+    from PIL import Image
+
+    import evonas.report as report
+    from evonas.diagram_render import diagrams_dot, graphviz_available
+    from evonas.registry import SPACES
+
+    genome = SPACES["amoeba"]().random(np.random.default_rng(0))
+    diagrams = genome.diagrams()
+    text = diagrams_dot(diagrams, "title")
+    assert text.count("subgraph cluster_") == len(diagrams)
+    for diagram in diagrams:
+        assert all(f'label="{label}"' in text for _, _, label in diagram.edges if label)
+    if shutil.which("dot"):  # CI installs Debian's graphviz
+        assert graphviz_available()
+        drawn = report.plot_genome(genome, "title", tmp_path / "dot.png")
+        assert Image.open(drawn).size[0] > 300
+    monkeypatch.setattr(report, "graphviz_available", lambda: False)
+    fallback = report.plot_genome(genome, "title", tmp_path / "fallback.png")
+    assert Image.open(fallback).size[0] > 300
+
+
+def test_fitness_bands_stay_cheap_and_bounded_at_a_million_evaluations() -> None:
+    from evonas.report import window_quantiles
+
+    fitness = np.random.default_rng(1).random(1_000_000)
+    fitness[::7] = np.nan  # failures
+    centres, low, median, high = window_quantiles(fitness)
+    assert len(centres) == 100 and np.all(low <= median) and np.all(median <= high)
+    assert np.allclose(median, 0.5, atol=0.02) and np.allclose(high - low, 0.5, atol=0.03)

@@ -12,7 +12,7 @@ from typing import Any
 
 from evonas.config import RunOptions, check_positive
 from evonas.errors import UserError
-from evonas.launch import Execution, check_execution, checked_execution, default_folder, finish, plan_search, search
+from evonas.launch import Execution, FinalCheck, check_execution, checked_execution, default_folder, finish, plan_search, search
 from evonas.plugins import trust_folder
 from evonas.registry import TASKS
 from evonas.run_lock import lock_run
@@ -28,10 +28,11 @@ def evolve(genome: str = "amoeba", task: str | Task | None = None, strategy: str
            max_seconds: float | None = None, checkpoint_every: int | None = None, data_dir: str | Path | None = None,
            filters: int | None = None, train_images: int | None = None, device: str = "auto", workers: int = 1,
            executor: str = "auto", eval_timeout: float | None = None, retries: int = 1, asynchronous: bool = False,
-           progress: bool = False) -> RunView:
+           final_check: tuple[int, int] | None = None, progress: bool = False) -> RunView:
     """Run a search to its budget, as ``evonas evolve`` does, and return the run (``RunView``). ``options`` are
     the ``-o KEY=VALUE`` settings; a ``Task`` object brings its own options (its class must be importable by
-    worker processes when ``workers`` > 1); ``progress`` shows the progress line on stderr."""
+    worker processes when ``workers`` > 1); ``final_check`` is ``--final-check TOPxSEEDS`` as a pair;
+    ``progress`` shows the progress line on stderr."""
     task_name, task_options = _task_reference(task)
     settings = {**task_options, **dict(options or {})}
     plan = plan_search(RunOptions(genome, task_name, _strategy_reference(strategy), population, sample, cycles, batch, seed, preset,
@@ -58,12 +59,13 @@ def evolve(genome: str = "amoeba", task: str | Task | None = None, strategy: str
 
     run = Run.create(folder, config)
     search(run, execution, not progress, _echo)
-    finish(run, _echo if progress else _silent)
+    finish(run, _echo if progress else _silent, _final_check(final_check))
     return RunView.open(folder)
 
 
 def resume(path: str | Path, cycles: int | None = None, *, workers: int = 1, executor: str = "auto", eval_timeout: float | None = None,
-           retries: int = 1, asynchronous: bool = False, trust_task: bool = False, progress: bool = False) -> RunView:
+           retries: int = 1, asynchronous: bool = False, trust_task: bool = False, final_check: tuple[int, int] | None = None,
+           progress: bool = False) -> RunView:
     """Continue a stopped or finished run from its checkpoint (``cycles``: a new total budget), as ``evonas
     resume`` does; ``trust_task`` loads a plug-in task or strategy the folder names (never without it)."""
     folder = Path(path)
@@ -87,7 +89,7 @@ def resume(path: str | Path, cycles: int | None = None, *, workers: int = 1, exe
     check_execution(load_config(folder), execution)  # before Run.open, which may set rows aside
     run = Run.open(folder, cycles)
     search(run, execution, not progress, _echo)
-    finish(run, _echo if progress else _silent)
+    finish(run, _echo if progress else _silent, _final_check(final_check))
     return RunView.open(folder)
 
 
@@ -105,6 +107,15 @@ def write_report(*paths: str | Path, out: str | Path | None = None) -> Path:
     if not paths:
         raise UserError("write_report needs at least one run folder")
     return write([Path(p) for p in paths], Path(out) if out is not None else None)
+
+
+def _final_check(pair: tuple[int, int] | None) -> FinalCheck | None:
+    if pair is None:
+        return None
+    top, seeds = pair
+    if min(int(top), int(seeds)) < 1:
+        raise UserError(f"final_check takes (top, seeds), two positive integers; got {pair!r}")
+    return FinalCheck(int(top), int(seeds))
 
 
 def _task_reference(task: str | Task | None) -> tuple[str | None, dict[str, Any]]:

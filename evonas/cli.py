@@ -16,7 +16,7 @@ from evonas import __version__
 from evonas.capabilities import DrawsDot, genome_text
 from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
-from evonas.launch import Execution, check_execution, checked_execution, default_folder, finish, plan_search, search
+from evonas.launch import Execution, FinalCheck, check_execution, checked_execution, default_folder, finish, plan_search, search
 from evonas.plugins import trust_folder
 from evonas.recording import genome_json
 from evonas.registry import FAMILIES, GENOMES
@@ -80,9 +80,9 @@ def _search(run: Any, execution: Execution, quiet: bool) -> None:
         sys.exit(130)
 
 
-def _execute(run: Any, execution: Execution, quiet: bool) -> None:
+def _execute(run: Any, execution: Execution, quiet: bool, check: FinalCheck | None = None) -> None:
     _search(run, execution, quiet)
-    _summarise(run, quiet)
+    _summarise(run, quiet, check)
 
 
 def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, quiet: bool) -> None:
@@ -110,9 +110,18 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
     click.echo(genome_text(genome) or json.dumps(best["genome"]))
 
 
-def _summarise(run: Any, quiet: bool) -> None:
+def _spread(values: list[float]) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return "-"
+    mean = sum(finite) / len(finite)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) if len(finite) > 1 else 0.0
+    return f"{mean:.4f} ± {sd:.4f}"
+
+
+def _summarise(run: Any, quiet: bool, check: FinalCheck | None = None) -> None:
     """Print how the search ended and the best individual with its final report (written to best.json)."""
-    outcome = finish(run, _echo if not quiet else (lambda line: None))
+    outcome = finish(run, _echo if not quiet else (lambda line: None), check)
     click.echo(f"run folder: {run.run_dir}")
     if outcome.rejected_free:
         click.echo(f"evaluations: {outcome.evaluated} of {outcome.budget} (and {outcome.rejected_free} rejected untrained by a constraint), "
@@ -127,6 +136,13 @@ def _summarise(run: Any, quiet: bool) -> None:
         click.echo("not solved within the budget; the best individual follows (raise --cycles and 'evonas resume' to go on)")
     elif outcome.solved:
         click.echo(f"solved by id {best.id} after {best.id + 1} evaluations ({run.strategy.told} evaluated, whole batches)")
+    if outcome.retrained:
+        seeds = len(outcome.retrained[0].validation)
+        click.echo(f"final check: the {len(outcome.retrained)} best architectures (by the mean of their evaluations), each trained "
+                   f"again on {seeds} seeds; chosen by validation, never by test:")
+        click.echo(f"{'id':>8} {'evals':>6}  {'validation (mean ± sd)':>24}  {'test (mean ± sd)':>20}")
+        for r in outcome.retrained:
+            click.echo(f"{r.id:>8} {r.evaluations:>6}  {_spread(r.validation):>24}  {_spread(r.test):>20}")
     click.echo(f"best individual: id {best.id}, fitness {best.fitness:.4f}")
     click.echo(genome_text(best.genome) or genome_json(best.genome))
     if (run.run_dir / "best.dot").exists() and isinstance(best.genome, DrawsDot):
@@ -201,14 +217,18 @@ def load_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
                    "(0 = no cap; 1 = a single plain run). --cycles is each experiment's budget.")
 @click.option("--until-solved/--no-until-solved", default=None,
               help="Stop at the first individual that meets the task's success criterion (default: on for the NEAT tasks).")
+@click.option("--final-check", default=None, metavar="TOPxSEEDS",
+              help="Final report of a search that trains networks: retrain the TOP best distinct architectures on SEEDS seeds "
+                   "each and choose by mean validation accuracy (default 3x3 on the cpu and paper presets, 1x1 otherwise).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @execution_options
 def evolve(genome: str, task: str | None, strategy: str | None, population: int | None, sample: int | None, cycles: int | None,
            batch: int | None, seed: int, out: Path | None, preset: str, data_dir: Path | None,
            filters: int | None, train_images: int | None, max_seconds: float | None, checkpoint_every: int | None,
            device: str, options: tuple[str, ...], objectives: tuple[str, ...], constraints: tuple[str, ...], lineage_mode: str | None,
-           experiments: int, until_solved: bool | None, quiet: bool, **execution_flags: Any) -> None:
+           experiments: int, until_solved: bool | None, final_check: str | None, quiet: bool, **execution_flags: Any) -> None:
     """Run an evolutionary search and print the best individual."""
+    check = _final_check(final_check)
     from evonas.run import Run
 
     execution = execution_from(execution_flags, quiet)
@@ -236,7 +256,17 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     _say(plan.notes, quiet)
     if not quiet:
         click.echo(f"evolving {genome} on {config.task} with {config.strategy}: {config.cycles} evaluations, {workers if execution.asynchronous else min(workers, config.batch)} worker(s){', asynchronous' if execution.asynchronous else ''}, run folder {out}", err=True)
-    _execute(run, execution, quiet)
+    _execute(run, execution, quiet, check)
+
+
+def _final_check(text: str | None) -> FinalCheck | None:
+    """``--final-check TOPxSEEDS`` (None: the default for the run)."""
+    if text is None:
+        return None
+    top, sep, seeds = text.lower().partition("x")
+    if not (sep and top.isdigit() and seeds.isdigit() and int(top) >= 1 and int(seeds) >= 1):
+        raise UserError(f"--final-check takes TOPxSEEDS with two positive integers, e.g. 3x3; got {text!r}")
+    return FinalCheck(int(top), int(seeds))
 
 
 def _check_recorded_device(run_dir: Path, config: Any) -> None:
@@ -261,9 +291,11 @@ def _say(lines: list[str], quiet: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
               "without it, evonas never imports code a run folder names.")
+@click.option("--final-check", default=None, metavar="TOPxSEEDS", help="As for evolve: the final report's retraining of the best architectures.")
 @execution_options
-def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, **execution_flags: Any) -> None:
+def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, final_check: str | None, **execution_flags: Any) -> None:
     """Continue a stopped or finished run from its checkpoint, with the same or another executor."""
+    check = _final_check(final_check)
     if trust_task:
         trust_folder(run_dir)
     from evonas.config import RunConfig
@@ -286,7 +318,7 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, **e
     run = Run.open(run_dir, cycles)
     if not quiet:
         click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)
-    _execute(run, execution, quiet)
+    _execute(run, execution, quiet, check)
 
 
 @cli.command()

@@ -5,13 +5,14 @@ notebook each show them their own way."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evonas.capabilities import DrawsDot, task_declarations
+from evonas.capabilities import DrawsDot, TrainsModels, task_declarations
 from evonas.config import RunConfig, RunOptions, check_positive
 from evonas.errors import UserError
 from evonas.plugins import trust
@@ -128,6 +129,37 @@ def search(run: Any, execution: Execution, quiet: bool, echo: Echo) -> None:
         executor.close()
 
 
+#: Seeds of the final re-check's trainings (a stream of their own: never an evaluation's seed).
+FINAL_CHECK = 31
+
+
+@dataclass(frozen=True)
+class FinalCheck:
+    """How the final report of a search that trains networks re-checks its result: the ``top`` distinct
+    architectures (by the mean of their evaluations) each trained again on ``seeds`` seeds; 1 x 1 scores the best
+    once, as a plain report does."""
+
+    top: int
+    seeds: int
+
+    @classmethod
+    def default_for(cls, config: RunConfig) -> FinalCheck:
+        """3 x 3 for the cpu and paper presets of a task that trains networks, else 1 x 1 (smoke stays quick)."""
+        trains = isinstance(make_task(config.task, config.task_options), TrainsModels)
+        return cls(3, 3) if trains and config.preset in ("cpu", "paper") else cls(1, 1)
+
+
+@dataclass
+class Retrained:
+    """One architecture of the final re-check: its id, evaluations in the search, and the validation and test
+    accuracy of each retraining."""
+
+    id: int
+    evaluations: int
+    validation: list[float]
+    test: list[float]
+
+
 @dataclass
 class Outcome:
     """How a finished (or stopped) search ended: counts, the best individual and its final report."""
@@ -139,11 +171,14 @@ class Outcome:
     best: Any = None  # a Member, or None when no evaluation succeeded
     solved: bool | None = None  # None: the run does not stop when solved
     report: dict[str, float] = field(default_factory=dict)
+    retrained: list[Retrained] = field(default_factory=list)  # the final re-check, best by mean validation first
 
 
-def finish(run: Any, echo: Echo) -> Outcome:
+def finish(run: Any, echo: Echo, check: FinalCheck | None = None) -> Outcome:
     """Score the best individual for the final report and write ``best.json`` (and ``best.dot`` for genomes that
-    draw themselves) into the run folder."""
+    draw themselves) into the run folder. With a final check wider than 1 x 1 the top architectures are trained
+    again on several seeds and the one with the best mean validation accuracy is reported (test accuracy never
+    chooses)."""
     from evonas.core import Member
     from evonas.run_folder import nan_to_none
 
@@ -158,15 +193,58 @@ def finish(run: Any, echo: Echo) -> Outcome:
         if outcome.solved:
             genome = run.solved.genome if run.solved is not None else _replayed(run, run.solved_id)
             best = Member(run.solved_id, _solved_fitness(run), genome)
-    echo(f"scoring the best individual (id {best.id}) for the final report ...")
+    check = check or FinalCheck.default_for(run.config)
     task = make_task(run.config.task, run.config.task_options)
+    if check.top * check.seeds > 1 and not outcome.solved:
+        outcome.retrained = _recheck(run, task, check, echo)
+        if outcome.retrained:
+            chosen = outcome.retrained[0]
+            if chosen.id != best.id:
+                best = Member(chosen.id, _fitness_of(run, chosen.id), _replayed(run, chosen.id))
+    echo(f"scoring the best individual (id {best.id}) for the final report ...")
     outcome.best, outcome.report = best, task.report(best.genome, run.seed_of(best.id))
     if isinstance(best.genome, DrawsDot):
         (run.run_dir / "best.dot").write_text(best.genome.to_dot())
     summary = {"id": best.id, "fitness": best.fitness, "genome": best.genome.to_dict(),
                "report": {k: nan_to_none(v) for k, v in outcome.report.items()}}
+    if outcome.retrained:
+        summary["final_check"] = [{"id": r.id, "evaluations": r.evaluations, "validation": r.validation, "test": r.test}
+                                  for r in outcome.retrained]
     (run.run_dir / "best.json").write_text(json.dumps(summary, indent=2))
     return outcome
+
+
+def _recheck(run: Any, task: Any, check: FinalCheck, echo: Echo) -> list[Retrained]:
+    """Train the ``check.top`` best distinct architectures again on ``check.seeds`` seeds each; best mean
+    validation accuracy first."""
+    from evonas.rng import derive_seed
+    from evonas.run_folder import best_rows, read_run_lineage
+
+    rows = best_rows(read_run_lineage(run.run_dir)[0], check.top)
+    out = []
+    for k, row in enumerate(rows):
+        genome = _replayed(run, row["id"])
+        entry = Retrained(row["id"], row["evaluations"], [], [])
+        for s in range(check.seeds):
+            echo(f"final check: training id {row['id']} again, seed {s + 1} of {check.seeds} (architecture {k + 1} of {len(rows)}) ...")
+            figures = task.report(genome, derive_seed(run.config.seed, FINAL_CHECK, k * check.seeds + s))
+            entry.validation.append(float(figures.get("val_accuracy", math.nan)))
+            entry.test.append(float(figures.get("test_accuracy", math.nan)))
+        out.append(entry)
+    out.sort(key=lambda r: (-_mean(r.validation), r.id))
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else -math.inf
+
+
+def _fitness_of(run: Any, ident: int) -> float:
+    from evonas.run_folder import read_run_lineage
+
+    rows = [r for r in read_run_lineage(run.run_dir)[0].select(["id", "fitness"]).to_pylist() if r["id"] == ident]
+    return float(rows[0]["fitness"]) if rows and rows[0]["fitness"] is not None else math.nan
 
 
 def _replayed(run: Any, ident: int) -> Any:

@@ -17,7 +17,7 @@ from evonas.capabilities import DrawsDot, genome_text
 from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
 from evonas.launch import Execution, FinalCheck, check_execution, checked_execution, default_folder, finish, plan_search, search
-from evonas.plugins import trust_folder
+from evonas.plugins import recorded_plugins, trust, trust_folder
 from evonas.recording import genome_json
 from evonas.registry import FAMILIES, GENOMES
 from evonas.run_lock import lock_run
@@ -291,13 +291,23 @@ def _say(lines: list[str], quiet: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--trust-task", is_flag=True, help="Load the plug-in task or strategy (package.module:attr) the run folder names; "
               "without it, evonas never imports code a run folder names.")
+@click.option("--task", "task_name", default=None, help="The run's plug-in task (package.module:attr), named again: loads it (it "
+              "must be the one the run recorded).")
+@click.option("--strategy", "strategy_name", default=None, help="The run's plug-in strategy, named again (as --task).")
 @click.option("--final-check", default=None, metavar="TOPxSEEDS", help="As for evolve: the final report's retraining of the best architectures.")
 @execution_options
-def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, final_check: str | None, **execution_flags: Any) -> None:
+def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, task_name: str | None, strategy_name: str | None,
+           final_check: str | None, **execution_flags: Any) -> None:
     """Continue a stopped or finished run from its checkpoint, with the same or another executor."""
     check = _final_check(final_check)
     if trust_task:
         trust_folder(run_dir)
+    if task_name is not None or strategy_name is not None:
+        recorded_names = recorded_plugins(run_dir)  # read as text: nothing is imported to compare names
+        for flag, given, key in (("--task", task_name, "task"), ("--strategy", strategy_name, "strategy")):
+            if given is not None and given != recorded_names.get(key):
+                raise UserError(f"{run_dir} was run with {flag} {recorded_names.get(key)}, not {given}; name the recorded one (or drop {flag})")
+            trust(given)
     from evonas.config import RunConfig
     from evonas.families.automl_zero import protocol
     from evonas.run import Run

@@ -27,12 +27,13 @@ def check_trusted(names: list[str | None], where: Path) -> None:
     """A UserError naming the first plug-in in ``names`` nobody vouched for (``where`` is the file naming it)."""
     for name in names:
         if is_plugin(name) and name not in _TRUSTED:
-            raise UserError(f"{where} names the plug-in {name!r}, and loading it would run its code; if you trust it, "
-                            "add --trust-task (evolve trusts what its own --task and --strategy name)")
+            raise UserError(f"{where} names the plug-in {name!r}, and loading it would run its code; if you trust it, name it "
+                            f"again (resume --task/--strategy {name}) or add --trust-task (evolve trusts what its own --task and "
+                            "--strategy name)")
 
 
-def trust_folder(folder: Path) -> None:
-    """``--trust-task``: trust the plug-in task and strategy a run or protocol folder names."""
+def recorded_plugins(folder: Path) -> dict[str, str | None]:
+    """The task and strategy names a run or protocol folder records, read as text (nothing is imported)."""
     for file in ("config.json", "protocol.json"):
         try:
             data = json.loads((folder / file).read_text())
@@ -40,5 +41,12 @@ def trust_folder(folder: Path) -> None:
             continue
         config = data.get("config", data) if isinstance(data, dict) else {}
         if isinstance(config, dict):
-            trust(config.get("task"))
-            trust(config.get("strategy"))
+            return {"task": config.get("task"), "strategy": config.get("strategy")}
+    return {"task": None, "strategy": None}
+
+
+def trust_folder(folder: Path) -> None:
+    """``--trust-task``: trust the plug-in task and strategy a run or protocol folder names."""
+    names = recorded_plugins(folder)
+    trust(names["task"])
+    trust(names["strategy"])

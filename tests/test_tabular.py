@@ -416,6 +416,9 @@ def test_a_plug_in_strategy_runs_resumes_and_is_benchmarked(tmp_path: Path, monk
     assert config["strategy"] == "my_strategies:HillClimber" and config["strategy_options"] == {"restarts": 2}
     refused = run_cli("resume", str(run), "--cycles", "80", "-q", env=env)  # a run folder's code loads only when vouched for
     assert refused.returncode == 1 and "add --trust-task" in refused.stderr
+    wrong = run_cli("resume", str(run), "--cycles", "80", "--strategy", "my_strategies:Other", "-q", env=env)
+    assert wrong.returncode == 1 and "was run with --strategy my_strategies:HillClimber" in wrong.stderr
+    assert run_cli("resume", str(run), "--cycles", "65", "--strategy", "my_strategies:HillClimber", "-q", env=env).returncode == 0
     assert run_cli("resume", str(run), "--cycles", "80", "--trust-task", "-q", env=env).returncode == 0
     from evonas.bench_tabular import bench_tabular
 

@@ -25,6 +25,7 @@ from evonas.recording import genome_json
 from evonas.rng import derive_seed
 from evonas.run import Run
 from evonas.store import atomic_write_bytes
+from evonas.warm_up import warm_up
 
 PROTOCOL_FILE = "protocol.json"
 FINAL_TASK_SEED = 1_000_000  # fixed, as [C]'s final tasks (data seed 1,000,000)
@@ -237,6 +238,8 @@ def _run_parallel(folder: Path, state: dict[str, Any], config: RunConfig, parall
     next_index = state["experiment"]
     limit = state["max_experiments"] or None
     text = config.to_json()
+    # Compile here first: experiments started at once would otherwise each compile the same kernels.
+    warm_up(experiment_config(config, 0), echo)
     restore = None
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         restore = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the thread's run with a checkpoint too

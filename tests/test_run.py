@@ -268,7 +268,8 @@ def test_automl_zero_protocol_scores_candidates_on_select_and_final_tasks(tmp_pa
     state = json.loads((out / "protocol.json").read_text())
     assert [h["experiment"] for h in state["history"]] == [1, 2]
     assert (out / "experiment-0002" / "lineage").is_dir()
-    one_line_error(run_cli("lineage", str(out)), "experiment protocol")
+    shown = run_cli("lineage", str(out))  # as report and export do: the experiment that holds the kept candidate
+    assert shown.returncode == 0 and "experiment protocol: showing experiment-000" in shown.stderr and "evaluations" in shown.stdout
     one_line_error(run_cli("evolve", "--genome", "automl-zero", "--task", "onemax", cwd=tmp_path), "not 'automl-zero'; pick a matching --task")
 
 

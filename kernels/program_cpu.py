@@ -725,6 +725,19 @@ def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_p
                   max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
 
 
+@njit(cache=True, error_model="numpy")
+def _evaluate_serial(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
+                     max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record):
+    # ``_evaluate_batch`` on one thread, without ``parallel=True``: numba's parallel lowering of that wrapper took
+    # about 18 s more to compile, a quarter of a cold start, for runs (the demo's experiments) that use one thread.
+    # (Calling ``_run_rows`` from Python instead compiles it a second time, for Python's argument types.)
+    n_lanes = ys.shape[1]
+    s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, xs.shape[1] // n_lanes, n_lanes)
+    _run_rows(np.arange(op.shape[0]), op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
+              classification, max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes,
+              flags, 0)
+
+
 def run_lengths(tasks: TaskArrays, n_train: int | None, n_valid: int | None, epochs: int | None) -> tuple[int, int, int]:
     """Training and validation examples and epochs of a call: the task set's own, or fewer where asked."""
     return (
@@ -753,11 +766,14 @@ def run_programs(
     task_fitness = np.zeros((b, t))
     steps = np.zeros(b, dtype=np.int64)
     errors = np.full((b, n_train + n_valid, t) if record_errors else (b, 1, t), np.nan)  # example-major: see _run_rows
-    _evaluate_batch(
-        batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, xs, ys, xv, yv, epochs, tasks.x_train.shape[1], n_train, n_valid,
-        tasks.y_valid.shape[1], tasks.classification, max_abs_error, batch.scalars, batch.vectors, batch.matrices,
-        np.asarray(seeds, dtype=np.uint64), OUT_KIND, task_fitness, steps, errors, record_errors, get_num_threads(),
-    )
+    arguments = (batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, xs, ys, xv, yv, epochs, tasks.x_train.shape[1], n_train,
+                 n_valid, tasks.y_valid.shape[1], tasks.classification, max_abs_error, batch.scalars, batch.vectors, batch.matrices,
+                 np.asarray(seeds, dtype=np.uint64), OUT_KIND, task_fitness, steps, errors, record_errors)
+    threads = get_num_threads()
+    if threads == 1:
+        _evaluate_serial(*arguments)
+    else:
+        _evaluate_batch(*arguments, threads)
     return task_fitness, steps, errors.transpose(0, 2, 1)
 
 

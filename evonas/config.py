@@ -267,6 +267,8 @@ class RunOptions:
             chosen_space = fam.space.from_dict(space)
         except (TypeError, ValueError) as exc:
             raise UserError(f"invalid {genome} space option: {exc}") from None
+        if isinstance(strategy_options.get("population"), int):
+            _check_population_fits(chosen_space, strategy_options["population"])
         if not strategy_class(strategy).searches(chosen_space):
             fits = [kind for kind, f in FAMILIES.items() if strategy_class(strategy).searches(f.space())]
             raise UserError(f"the {strategy} strategy cannot search {genome} genomes; it searches {', '.join(fits)}")
@@ -292,6 +294,20 @@ class RunOptions:
             constraints=None if objective_set is None or not objective_set.constraints else [c.to_text() for c in objective_set.constraints],
             count_rejected=None if objective_set is None else objective_set.count_rejected,
         )
+
+
+def _check_population_fits(space: Any, population: int) -> None:
+    """Refuse a population whose members could not fit in this machine's memory: each member's genome is held,
+    and written into every checkpoint as JSON, so its JSON size is the least a member costs."""
+    import os
+
+    import numpy as np
+
+    per_member = len(json.dumps(space.initial(np.random.default_rng(0)).to_dict()))
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if per_member * population > total // 2:
+        raise UserError(f"--population {population} would need at least {per_member * population / 2**30:,.1f} GiB for its members' "
+                        f"genomes alone, more than half of this machine's {total / 2**30:,.0f} GiB; use a smaller population")
 
 
 #: What a task's ``genome_presets`` entry may set (anything else is refused, never ignored).

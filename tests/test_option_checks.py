@@ -26,6 +26,7 @@ BAD_EVOLVE = [
     (["--eval-timeout", "inf"], "--eval-timeout must be a positive number"),
     (["--data-dir", "/nonexistent-folder"], "--data-dir /nonexistent-folder does not exist"),
     (["--population", "0"], "--population must be a positive integer"),
+    (["--population", "10000000000"], "--population 10000000000 would need at least"),
 ]
 
 

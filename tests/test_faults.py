@@ -265,3 +265,13 @@ def test_a_stop_at_any_step_of_a_batch_resumes_to_the_uninterrupted_lineage(tmp_
     resumed = Run.open(tmp_path / "stopped")
     resumed.execute(InProcessExecutor(resumed.config.task, resumed.config.task_options, resumed.config.seed))
     assert rows(tmp_path / "stopped") == rows(tmp_path / "reference")
+
+
+def test_the_eval_timeout_counts_from_the_evaluation_not_the_workers_start_up(tmp_path: Path) -> None:
+    """10 ms evaluations under a 0.2 s timeout all succeed, though starting a worker takes longer than that."""
+    out = tmp_path / "run"
+    result = run_cli("evolve", "--genome", "bitstring", "--preset", "smoke", "-o", "sleep=0.01", "--cycles", "40", "--batch", "4",
+                     "--workers", "2", "--eval-timeout", "0.2", "-q", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    statuses = ds.dataset(out / "lineage", format="arrow").to_table().column("status").to_pylist()
+    assert len(statuses) == 40 and set(statuses) == {"ok"}

@@ -16,7 +16,7 @@ FOLDERS = {"evonas": ROOT / "evonas", "evonas.kernels": ROOT / "kernels", "evona
 FOUNDATION = {"evonas", "evonas.genomes", "evonas.kernels", "evonas.errors", "evonas.genomes.base", "evonas.genomes.ir",
               "evonas.genomes.program_ir"}
 #: The front: commands, benchmarks, reports and exports; nothing below imports them.
-FRONT_PREFIXES = ("evonas.cli", "evonas.__main__", "evonas.bench", "evonas.report", "evonas.export", "evonas.api")
+FRONT_PREFIXES = ("evonas.cli", "evonas.__main__", "evonas.bench", "evonas.report", "evonas.export", "evonas.api", "evonas.run_view")
 #: The one import that points up: the package's ``__getattr__`` loads the Python API (the front) on first use.
 LAZY_API = ("evonas", "evonas.api")
 LAYERS = ("foundation", "kernels", "genomes", "engine", "front")

@@ -51,16 +51,7 @@ def task_class(name: str) -> tuple[type[Task], dict[str, Any]]:
     if name in TASKS:
         return TASKS[name]
     if ":" in name:
-        module_name, _, attr = name.partition(":")
-        if not module_name or not attr:
-            raise UserError(f"task {name!r} is not package.module:factory; name both the module and the class or function")
-        try:
-            factory = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise UserError(f"cannot import task {name!r} ({exc}); check the module is on PYTHONPATH") from None
-        except Exception as exc:  # noqa: BLE001 - the plug-in's own code failed while importing (a syntax error, a raise)
-            raise UserError(f"importing task {name!r} failed ({type(exc).__name__}: {exc}); fix the module") from None
-        return factory, {}
+        return _plugin(name, "task", "the class or function"), {}
     raise UserError(f"unknown task {name!r}; choose one of {', '.join(TASKS)} or give package.module:factory")
 
 
@@ -70,18 +61,23 @@ def strategy_class(name: str) -> type[Strategy]:
         return STRATEGIES[name]
     if ":" not in name:
         raise UserError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)} or give package.module:Class")
-    module_name, _, attr = name.partition(":")
-    if not module_name or not attr:
-        raise UserError(f"strategy {name!r} is not package.module:Class; name both the module and the class")
-    try:
-        found = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"cannot import strategy {name!r} ({exc}); check the module is on PYTHONPATH") from None
-    except Exception as exc:  # noqa: BLE001 - the plug-in's own code failed while importing
-        raise UserError(f"importing strategy {name!r} failed ({type(exc).__name__}: {exc}); fix the module") from None
+    found = _plugin(name, "strategy", "the class")
     if not (isinstance(found, type) and issubclass(found, Strategy)):
         raise UserError(f"strategy {name!r} is not an evonas.strategies.Strategy subclass; subclass it (see docs/tabular.md)")
     return found
+
+
+def _plugin(name: str, what: str, attribute: str) -> Any:
+    """The attribute a ``package.module:attr`` name points at, every way of failing one line."""
+    module_name, _, attr = name.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"{what} {name!r} is not package.module:{'factory' if what == 'task' else 'Class'}; name both the module and {attribute}")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot import {what} {name!r} ({exc}); check the module is on PYTHONPATH") from None
+    except Exception as exc:  # noqa: BLE001 - the plug-in's own code failed while importing (a syntax error, a raise)
+        raise UserError(f"importing {what} {name!r} failed ({type(exc).__name__}: {exc}); fix the module") from None
 
 
 _CACHE: dict[str, Task] = {}

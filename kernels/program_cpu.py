@@ -722,20 +722,21 @@ def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_p
         s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
         rows = np.arange(chunk * n_programs // chunks, (chunk + 1) * n_programs // chunks)
         _run_rows(rows, op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                  max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
+                  max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags,
+                  np.int64(0))  # not a literal: one compiled interpreter for every caller
 
 
-@njit(cache=True, error_model="numpy")
-def _evaluate_serial(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
+def _evaluate_serial(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,  # type: ignore[no-untyped-def]
                      max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record):
-    # ``_evaluate_batch`` on one thread, without ``parallel=True``: numba's parallel lowering of that wrapper took
-    # about 18 s more to compile, a quarter of a cold start, for runs (the demo's experiments) that use one thread.
-    # (Calling ``_run_rows`` from Python instead compiles it a second time, for Python's argument types.)
+    """``_evaluate_batch`` on one thread, calling the interpreter from Python. A compiled wrapper would make LLVM
+    optimise the whole interpreter again inside it (the parallel one cost 23 s of a 68 s cold start, a plain one
+    6 s), for runs such as the demo's experiments that use one thread. Every compiled caller passes
+    ``first_task`` as a plain int64, as Python does, so this call reuses their compiled interpreter."""
     n_lanes = ys.shape[1]
     s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, xs.shape[1] // n_lanes, n_lanes)
-    _run_rows(np.arange(op.shape[0]), op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full,
-              classification, max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes,
-              flags, 0)
+    _run_rows(np.arange(op.shape[0]), op, in1, in2, out, data, length, xs, ys, xv, yv, int(epochs), int(n_per_epoch), int(n_train),
+              int(n_valid), int(n_full), bool(classification), float(max_abs_error), seeds, out_kind, task_fitness, steps, errors,
+              bool(record), s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
 
 
 def run_lengths(tasks: TaskArrays, n_train: int | None, n_valid: int | None, epochs: int | None) -> tuple[int, int, int]:

@@ -133,13 +133,13 @@ def _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, me
     xs, ys, xv, yv, epochs, n_train, n_valid, n_full, classification, max_abs_error, fec_train, fec_valid, fec_salt = task
     scalars, vectors, matrices, partial, random_op, codes, mutation_seeds, eval_seeds = program
     state, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = ws
-    # Both runs pass only values known at run time (``record``, ``one``): a literal makes numba compile another copy
-    # of the interpreter for it (about 14 s).
+    # Both runs pass only values known at run time (``record``, ``one``, ``first_task``): a literal makes numba
+    # compile another copy of the interpreter for it (about 14 s), and Python's callers pass plain values.
     record = kind == CHILDREN_FEC
     if kind == FULL:
         _run_rows(missed[lo:hi], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_train, n_train, n_valid, n_full,
                   classification, max_abs_error, eval_seeds[base:], out_kind, task_fitness, run_steps, no_errors, record, s, v, m, vf, mf,
-                  tmpv, tmpm, rng, lanes, flags, 0)
+                  tmpv, tmpm, rng, lanes, flags, _plain(0))
         return
     r_op, r_in1, r_in2, r_out, r_data, r_length = ring
     for row in range(base + lo, base + hi):
@@ -171,7 +171,7 @@ def _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, me
         one = _plain(1)
         _run_rows(rows[lo:lo + n_new], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, one, n_train, fec_train, fec_valid,
                   n_full, classification, MAX_ABS_ERROR, fingerprint_seeds, out_kind, task_fitness, run_steps, errors, record, s, v, m, vf,
-                  mf, tmpv, tmpm, rng, lanes, flags, 0)
+                  mf, tmpv, tmpm, rng, lanes, flags, _plain(0))
         for k in range(lo, lo + n_new):
             key[rows[k]] = _error_hash(errors[rows[k]], fec_salt)
 

@@ -10,12 +10,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evonas.config import RunOptions, check_positive
+from evonas.config import RunOptions
 from evonas.errors import UserError
-from evonas.launch import Execution, FinalCheck, check_execution, checked_execution, default_folder, finish, plan_search, search
+from evonas.launch import (
+    Execution,
+    FinalCheck,
+    check_execution,
+    checked_execution,
+    default_folder,
+    finish,
+    plan_search,
+    reopen,
+    run_protocol,
+    search,
+    start_protocol,
+)
 from evonas.plugins import trust_folder
 from evonas.registry import TASKS
-from evonas.run_lock import lock_run
 from evonas.run_view import RunView
 from evonas.strategies import STRATEGIES, Strategy
 from evonas.tasks import Task
@@ -48,12 +59,8 @@ def evolve(genome: str = "amoeba", task: str | Task | None = None, strategy: str
     for note in plan.notes if progress else ():
         _echo(note)
     if config.protocol is not None and experiments != 1:
-        from evonas.families.automl_zero import protocol
-
-        hold = lock_run(folder)  # noqa: F841 - one writer per folder, held while the protocol runs
-        state = protocol.start(folder, config, max(0, experiments))
-        protocol.run(folder, state, lambda run: search(run, execution, not progress, _echo), _echo if progress else _silent,
-                     parallel=execution.workers, progress=progress)
+        opened = start_protocol(folder, config, experiments)  # holds the folder's lock while the protocol runs
+        run_protocol(folder, opened.protocol_state, execution, not progress, _echo if progress else _silent)  # type: ignore[arg-type]
         return RunView.open(folder)
     from evonas.run import Run
 
@@ -71,23 +78,12 @@ def resume(path: str | Path, cycles: int | None = None, *, workers: int = 1, exe
     folder = Path(path)
     if trust_task:
         trust_folder(folder)
-    check_positive("cycles", cycles)
-    from evonas.families.automl_zero import protocol
-    from evonas.run import Run
-    from evonas.run_folder import load_config
-
     execution = checked_execution(Execution(workers, executor, None, eval_timeout, retries, asynchronous), quiet=not progress)
-    if protocol.is_protocol_folder(folder):
-        from evonas.config import RunConfig
-
-        hold = lock_run(folder)  # noqa: F841 - one writer per folder
-        state = protocol.load(folder)
-        check_execution(RunConfig(**state["config"]), execution)
-        protocol.run(folder, state, lambda run: search(run, execution, not progress, _echo), _echo if progress else _silent,
-                     parallel=execution.workers, progress=progress)
+    opened = reopen(folder, execution, cycles, _echo if progress else _silent)  # holds the folder's lock while it runs
+    if opened.protocol_state is not None:
+        run_protocol(folder, opened.protocol_state, execution, not progress, _echo if progress else _silent)
         return RunView.open(folder)
-    check_execution(load_config(folder), execution)  # before Run.open, which may set rows aside
-    run = Run.open(folder, cycles)
+    run = opened.run
     search(run, execution, not progress, _echo)
     finish(run, _echo if progress else _silent, _final_check(final_check))
     return RunView.open(folder)

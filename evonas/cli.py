@@ -6,6 +6,7 @@ import errno
 import json
 import math
 import os
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,22 @@ from evonas import __version__
 from evonas.capabilities import DrawsDot, genome_text
 from evonas.config import RunOptions, check_positive, parse_option_pairs
 from evonas.errors import UserError
-from evonas.launch import Execution, FinalCheck, check_execution, checked_execution, default_folder, finish, plan_search, search
+from evonas.launch import (
+    Execution,
+    FinalCheck,
+    check_execution,
+    checked_execution,
+    default_folder,
+    finish,
+    plan_search,
+    reopen,
+    run_protocol,
+    search,
+    start_protocol,
+)
 from evonas.plugins import recorded_plugins, trust, trust_folder
 from evonas.recording import genome_json
 from evonas.registry import FAMILIES, GENOMES
-from evonas.run_lock import lock_run
 from evonas.strategies import STRATEGIES
 
 DEFAULT_WORKERS = os.cpu_count() or 1
@@ -86,15 +98,9 @@ def _execute(run: Any, execution: Execution, quiet: bool, check: FinalCheck | No
 
 
 def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, quiet: bool) -> None:
-    from evonas.families.automl_zero import protocol
-
-    def echo(line: str) -> None:
-        click.echo(line, err=True)
-
-    # --workers N runs N experiments at once (the protocol's outcome does not change).
     try:
-        state = protocol.run(folder, state, lambda run: _search(run, execution, quiet), echo, parallel=execution.workers, progress=not quiet)
-    except KeyboardInterrupt:  # the parallel protocol's experiments have all checkpointed (one at a time exits in _search)
+        state = run_protocol(folder, state, execution, quiet, _echo)
+    except KeyboardInterrupt:  # every running experiment has checkpointed
         click.echo(f"\ninterrupted: checkpoints written; continue with 'evonas resume {folder}'", err=True)
         sys.exit(130)
     best, final = state["best"], state["final"]
@@ -111,12 +117,11 @@ def _run_protocol(folder: Path, state: dict[str, Any], execution: Execution, qui
 
 
 def _spread(values: list[float]) -> str:
+    """Mean ± sample standard deviation of the finite values."""
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return "-"
-    mean = sum(finite) / len(finite)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) if len(finite) > 1 else 0.0
-    return f"{mean:.4f} ± {sd:.4f}"
+    return f"{statistics.fmean(finite):.4f} ± {statistics.stdev(finite) if len(finite) > 1 else 0.0:.4f}"
 
 
 def _summarise(run: Any, quiet: bool, check: FinalCheck | None = None) -> None:
@@ -241,10 +246,8 @@ def evolve(genome: str, task: str | None, strategy: str | None, population: int 
     check_execution(config, execution)
     out = out or default_folder(config)
     if config.protocol is not None and experiments != 1:
-        from evonas.families.automl_zero import protocol
-
-        hold = lock_run(out)  # noqa: F841 - taken before protocol.start checks the folder: two starts cannot both pass
-        state = protocol.start(out, config, max(0, experiments))
+        opened = start_protocol(out, config, experiments)  # holds the folder's lock until this process ends
+        state = opened.protocol_state
         _say(plan.notes, quiet)
         if not quiet:
             cap = f"at most {experiments}" if experiments else "no cap on the number"
@@ -267,16 +270,6 @@ def _final_check(text: str | None) -> FinalCheck | None:
     if not (sep and top.isdigit() and seeds.isdigit() and int(top) >= 1 and int(seeds) >= 1):
         raise UserError(f"--final-check takes TOPxSEEDS with two positive integers, e.g. 3x3; got {text!r}")
     return FinalCheck(int(top), int(seeds))
-
-
-def _check_recorded_device(run_dir: Path, config: Any) -> None:
-    """A run recorded on the GPU resumes only where one is visible (its scores depend on the device)."""
-    from evonas.kernels.cuda_support import cuda_problem
-
-    problem = cuda_problem() if config.task_options.get("device") == "cuda" else None
-    if problem:
-        raise UserError(f"{run_dir} was started with --device cuda but here {problem}; resume it where a GPU and "
-                        "'evonas[cuda]' are installed")
 
 
 def _say(lines: list[str], quiet: bool) -> None:
@@ -308,24 +301,12 @@ def resume(run_dir: Path, cycles: int | None, quiet: bool, trust_task: bool, tas
             if given is not None and given != recorded_names.get(key):
                 raise UserError(f"{run_dir} was run with {flag} {recorded_names.get(key)}, not {given}; name the recorded one (or drop {flag})")
             trust(given)
-    from evonas.config import RunConfig
-    from evonas.families.automl_zero import protocol
-    from evonas.run import Run
-    from evonas.run_folder import load_config
-
     execution = execution_from(execution_flags, quiet)
-    check_positive("--cycles", cycles)
-    if protocol.is_protocol_folder(run_dir):
-        hold = lock_run(run_dir)  # noqa: F841 - held until this process ends: one writer per folder
-        state = protocol.load(run_dir)
-        check_execution(RunConfig(**state["config"]), execution)
-        _check_recorded_device(run_dir, RunConfig(**state["config"]))
-        _run_protocol(run_dir, state, execution, quiet)
+    opened = reopen(run_dir, execution, cycles, _echo)  # holds the folder's lock until this process ends
+    if opened.protocol_state is not None:
+        _run_protocol(run_dir, opened.protocol_state, execution, quiet)
         return
-    check_execution(load_config(run_dir), execution)  # before Run.open, which may set rows aside
-    _check_recorded_device(run_dir, load_config(run_dir))
-    _say_unverified(run_dir)
-    run = Run.open(run_dir, cycles)
+    run = opened.run
     if not quiet:
         click.echo(f"resuming {run_dir} at {run.strategy.told} of {run.config.cycles} evaluations", err=True)
     _execute(run, execution, quiet, check)

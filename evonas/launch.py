@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,6 +130,68 @@ def search(run: Any, execution: Execution, quiet: bool, echo: Echo) -> None:
         executor.close()
 
 
+@dataclass
+class Opened:
+    """A folder taken to be written by this process: a run, or an AutoML-Zero protocol (its state, with the
+    folder's lock held as long as this object lives)."""
+
+    run: Any = None
+    protocol_state: dict[str, Any] | None = None
+    lock: Any = None
+
+
+def start_protocol(folder: Path, config: RunConfig, experiments: int) -> Opened:
+    """Create an AutoML-Zero protocol folder (the lock first: two starts cannot both pass the folder check)."""
+    from evonas.families.automl_zero import protocol
+    from evonas.run_lock import lock_run
+
+    lock = lock_run(folder)
+    return Opened(protocol_state=protocol.start(folder, config, max(0, experiments)), lock=lock)
+
+
+def reopen(folder: Path, execution: Execution, cycles: int | None, echo: Echo) -> Opened:
+    """Open a run or protocol folder to continue it, after checking the execution settings and the recorded device
+    against this machine (before ``Run.open``, which may set rows aside); says once when its lineage parts
+    predate checksums."""
+    from evonas.families.automl_zero import protocol
+    from evonas.run import Run
+    from evonas.run_folder import load_config
+    from evonas.run_lock import lock_run
+    from evonas.store import unsealed_parts
+
+    check_positive("--cycles", cycles)
+    if protocol.is_protocol_folder(folder):
+        lock = lock_run(folder)
+        state = protocol.load(folder)
+        _check_continuable(folder, RunConfig(**state["config"]), execution)
+        return Opened(protocol_state=state, lock=lock)
+    _check_continuable(folder, load_config(folder), execution)
+    unsealed = unsealed_parts(folder / "lineage")
+    if unsealed:
+        echo(f"note: {len(unsealed)} lineage part(s) of {folder} have no checksums (an older evonas wrote them); they are read unverified")
+    return Opened(run=Run.open(folder, cycles))
+
+
+def _check_continuable(folder: Path, config: RunConfig, execution: Execution) -> None:
+    """Execution settings that fit the run, and a GPU here if the run was recorded on one (its scores depend on
+    the device)."""
+    from evonas.kernels.cuda_support import cuda_problem
+
+    check_execution(config, execution)
+    problem = cuda_problem() if config.task_options.get("device") == "cuda" else None
+    if problem:
+        raise UserError(f"{folder} was started with --device cuda but here {problem}; resume it where a GPU and "
+                        "'evonas[cuda]' are installed")
+
+
+def run_protocol(folder: Path, state: dict[str, Any], execution: Execution, quiet: bool, echo: Echo) -> dict[str, Any]:
+    """Run an AutoML-Zero protocol's experiments (``--workers`` of them at once; the outcome does not change)."""
+    from evonas.families.automl_zero import protocol
+
+    return protocol.run(folder, state, lambda run: search(run, execution, quiet, echo), echo, parallel=execution.workers,  # type: ignore[no-any-return]
+                        progress=not quiet)
+
+
 #: Seeds of the final re-check's trainings (a stream of their own: never an evaluation's seed).
 FINAL_CHECK = 31
 
@@ -155,6 +218,7 @@ class Retrained:
     accuracy of each retraining."""
 
     id: int
+    fitness: float  # its logged fitness (the fittest evaluation of the architecture)
     evaluations: int
     validation: list[float]
     test: list[float]
@@ -189,10 +253,10 @@ def finish(run: Any, echo: Echo, check: FinalCheck | None = None) -> Outcome:
     if best is None:
         return outcome
     if run.config.until_solved:
-        outcome.solved = run.solved_id is not None
+        outcome.solved = run.solved_id is not None  # the solving individual, not the fittest, is reported
         if outcome.solved:
             genome = run.solved.genome if run.solved is not None else _replayed(run, run.solved_id)
-            best = Member(run.solved_id, _solved_fitness(run), genome)
+            best = Member(run.solved_id, float(run.solved_fitness) if run.solved is not None else _logged_fitness(run, run.solved_id), genome)
     check = check or FinalCheck.default_for(run.config)
     task = make_task(run.config.task, run.config.task_options)
     if check.top * check.seeds > 1 and not outcome.solved:
@@ -200,7 +264,7 @@ def finish(run: Any, echo: Echo, check: FinalCheck | None = None) -> Outcome:
         if outcome.retrained:
             chosen = outcome.retrained[0]
             if chosen.id != best.id:
-                best = Member(chosen.id, _fitness_of(run, chosen.id), _replayed(run, chosen.id))
+                best = Member(chosen.id, chosen.fitness, _replayed(run, chosen.id))
     echo(f"scoring the best individual (id {best.id}) for the final report ...")
     outcome.best, outcome.report = best, task.report(best.genome, run.seed_of(best.id))
     if isinstance(best.genome, DrawsDot):
@@ -217,14 +281,16 @@ def finish(run: Any, echo: Echo, check: FinalCheck | None = None) -> Outcome:
 def _recheck(run: Any, task: Any, check: FinalCheck, echo: Echo) -> list[Retrained]:
     """Train the ``check.top`` best distinct architectures again on ``check.seeds`` seeds each; best mean
     validation accuracy first."""
+    from evonas.replay import replay_genomes
     from evonas.rng import derive_seed
     from evonas.run_folder import best_rows, read_run_lineage
 
     rows = best_rows(read_run_lineage(run.run_dir)[0], check.top)
+    genomes = replay_genomes(run.run_dir, {row["id"] for row in rows})  # one replay for all of them (compact lineages)
     out = []
     for k, row in enumerate(rows):
-        genome = _replayed(run, row["id"])
-        entry = Retrained(row["id"], row["evaluations"], [], [])
+        genome = genomes[row["id"]]
+        entry = Retrained(row["id"], row["fitness"], row["evaluations"], [], [])
         for s in range(check.seeds):
             echo(f"final check: training id {row['id']} again, seed {s + 1} of {check.seeds} (architecture {k + 1} of {len(rows)}) ...")
             figures = task.report(genome, derive_seed(run.config.seed, FINAL_CHECK, k * check.seeds + s))
@@ -237,14 +303,7 @@ def _recheck(run: Any, task: Any, check: FinalCheck, echo: Echo) -> list[Retrain
 
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else -math.inf
-
-
-def _fitness_of(run: Any, ident: int) -> float:
-    from evonas.run_folder import read_run_lineage
-
-    rows = [r for r in read_run_lineage(run.run_dir)[0].select(["id", "fitness"]).to_pylist() if r["id"] == ident]
-    return float(rows[0]["fitness"]) if rows and rows[0]["fitness"] is not None else math.nan
+    return statistics.fmean(finite) if finite else -math.inf
 
 
 def _replayed(run: Any, ident: int) -> Any:
@@ -253,13 +312,11 @@ def _replayed(run: Any, ident: int) -> Any:
     return replay_genomes(run.run_dir, {ident})[ident]
 
 
-def _solved_fitness(run: Any) -> float:
-    if run.solved is not None:
-        return float(run.solved_fitness)
+def _logged_fitness(run: Any, ident: int) -> float:
+    """An individual's fitness as its lineage row has it."""
     from evonas.run_folder import read_run_lineage
 
-    table, _ = read_run_lineage(run.run_dir)
-    rows = [r for r in table.select(["id", "fitness"]).to_pylist() if r["id"] == run.solved_id]
-    if not rows:
-        raise UserError(f"the lineage of {run.run_dir} lacks id {run.solved_id}; the run folder is damaged")
+    rows = [r for r in read_run_lineage(run.run_dir)[0].select(["id", "fitness"]).to_pylist() if r["id"] == ident]
+    if not rows or rows[0]["fitness"] is None:
+        raise UserError(f"the lineage of {run.run_dir} lacks the fitness of id {ident}; the run folder is damaged")
     return float(rows[0]["fitness"])

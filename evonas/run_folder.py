@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,15 @@ from evonas.config import RunConfig
 from evonas.errors import UserError
 from evonas.lineage_seal import seal_path
 from evonas.plugins import check_trusted
-from evonas.store import atomic_write_bytes, lineage_parts, read_lineage, read_part, write_lineage_part
+from evonas.store import (
+    atomic_write_bytes,
+    foreign_part,
+    lineage_parts,
+    part_config_hash,
+    read_lineage,
+    read_part,
+    write_lineage_part,
+)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.arrow"
@@ -77,9 +86,9 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: 
     for path in lineage_parts(lineage_dir):
         last_index = max(last_index, int(path.stem.split("-")[1]))
         table, complete = read_part(path)
-        recorded = (table.schema.metadata or {}).get(b"config_hash")
-        if config_hash is not None and recorded is not None and recorded.decode() != config_hash:
-            raise UserError(f"lineage part {path} belongs to another run (its config hash differs from this run's); move it out of lineage/")
+        recorded = part_config_hash(table)
+        if config_hash is not None and recorded is not None and recorded != config_hash:
+            raise UserError(foreign_part(path))
         ids = table.column("id").to_pylist()
         covered = [i for i, ident in enumerate(ids) if ident < next_id and ident not in pending]
         twice = next((ids[i] for i in covered if ids[i] in ids_seen), None)
@@ -126,8 +135,8 @@ def best_rows(table: pa.Table, top: int) -> list[dict[str, Any]]:
     ranked = []
     for rows in groups.values():
         fitness = [r["fitness"] for r in rows]
-        mean = sum(fitness) / len(fitness)
-        sd = math.sqrt(sum((f - mean) ** 2 for f in fitness) / (len(fitness) - 1)) if len(fitness) > 1 else None
+        mean = statistics.fmean(fitness)
+        sd = statistics.stdev(fitness) if len(fitness) > 1 else None
         fittest = min(rows, key=lambda r: (-r["fitness"], r["id"]))
         ranked.append({**fittest, "mean_fitness": mean, "evaluations": len(rows), "fitness_sd": sd})
     ranked.sort(key=lambda r: (-r["mean_fitness"], r["id"]))
@@ -180,9 +189,9 @@ def verify_run(run_dir: Path) -> Verification:
             continue
         if not complete:
             out.torn.append(path)
-        recorded = (table.schema.metadata or {}).get(b"config_hash")
-        if recorded is not None and recorded.decode() != config_hash:
-            out.problems.append(f"lineage part {path} belongs to another run (its config hash differs from this run's)")
+        recorded = part_config_hash(table)
+        if recorded is not None and recorded != config_hash:
+            out.problems.append(foreign_part(path))
         for ident in table.column("id").to_pylist():
             if ident in seen:
                 out.problems.append(f"id {ident} is held by {seen[ident]} and again by {path.name}")

@@ -334,15 +334,14 @@ def read_lineage(lineage_dir: Path, config_hash: str | None = None) -> tuple[pa.
         table, complete = read_part(path)
         if not complete:
             torn.append(path)
-        recorded = (table.schema.metadata or {}).get(b"config_hash")
+        recorded = part_config_hash(table)
         if recorded is not None:
-            hashes.setdefault(recorded.decode(), path)
+            hashes.setdefault(recorded, path)
         tables.append(table.cast(LINEAGE_SCHEMA))
     expected = config_hash if config_hash is not None else next(iter(hashes), None)
     strangers = [path for h, path in hashes.items() if h != expected]
     if strangers:
-        raise UserError(f"lineage part {strangers[0]} belongs to another run (its config hash differs from this run's); "
-                        "move it out of lineage/")
+        raise UserError(foreign_part(strangers[0]))
     if not tables:
         return LINEAGE_SCHEMA.empty_table(), torn
     table = pa.concat_tables(tables)
@@ -354,6 +353,17 @@ def read_lineage(lineage_dir: Path, config_hash: str | None = None) -> tuple[pa.
         raise UserError(f"lineage/ holds id {twice} more than once ({', '.join(holders)}): a part was duplicated or copied in; "
                         "move the stray part out of lineage/")
     return table, torn
+
+
+def part_config_hash(table: pa.Table) -> str | None:
+    """The config hash of the run that wrote a lineage part (in its schema metadata); None if it names none."""
+    recorded = (table.schema.metadata or {}).get(b"config_hash")
+    return None if recorded is None else recorded.decode()
+
+
+def foreign_part(path: Path) -> str:
+    """The one-line problem of a part another run wrote."""
+    return f"lineage part {path} belongs to another run (its config hash differs from this run's); move it out of lineage/"
 
 
 def unsealed_parts(lineage_dir: Path) -> list[Path]:

@@ -29,8 +29,8 @@ def anchors(page: Path) -> set[str]:
     return {slug(m.group(1)) for m in re.finditer(r"(?m)^#+ (.+)$", re.sub(r"```.*?```", "", page.read_text(), flags=re.S))}
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_relative_link_resolves(page: Path) -> None:
+def broken_links(page: Path) -> list[str]:
+    """The relative links of a page whose file (or heading anchor) does not exist inside the repository."""
     broken = []
     for target in LINK.findall(without_code(page.read_text())):
         if re.match(r"[a-z]+:", target):  # http(s), mailto: not checked here
@@ -41,13 +41,24 @@ def test_every_relative_link_resolves(page: Path) -> None:
             broken.append(target)
         elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
             broken.append(target)
+    return broken
+
+
+def undefined_keys(pages: list[Path], references: Path) -> dict[str, str]:
+    """Citation keys used in the pages (key -> a page using it) that the references table does not define."""
+    defined = set(re.findall(r"(?m)^\| \[([A-Z][A-Z0-9-]*)\] \|", references.read_text()))
+    used = {key: page.name for page in pages for key in CITATION.findall(without_code(page.read_text()))}
+    return {key: name for key, name in used.items() if key not in defined}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_resolves(page: Path) -> None:
+    broken = broken_links(page)
     assert not broken, f"{page.name}: broken links {broken}"
 
 
 def test_every_citation_key_is_defined() -> None:
-    defined = set(re.findall(r"(?m)^\| \[([A-Z][A-Z0-9-]*)\] \|", (ROOT / "docs" / "references.md").read_text()))
-    used = {key: page.name for page in PAGES for key in CITATION.findall(without_code(page.read_text()))}
-    undefined = {key: name for key, name in used.items() if key not in defined}
+    undefined = undefined_keys(PAGES, ROOT / "docs" / "references.md")
     assert not undefined, f"citation keys used but not defined in docs/references.md: {undefined}"
 
 
@@ -60,7 +71,13 @@ def test_the_readme_is_a_newcomers_page() -> None:
 
 
 def test_a_broken_link_and_an_undefined_key_are_caught(tmp_path: Path) -> None:
-    """The checks above can fail: a page with a dangling link and an unknown key trips both patterns."""
-    text = "See [the page](missing.md) and [NOPE]."
-    assert LINK.findall(text) == ["missing.md"] and CITATION.findall(text) == ["NOPE"]
+    """The checkers above fail on a planted page: a missing file, a missing anchor, an unknown key."""
+    page = ROOT / "docs" / "_planted_for_test.md"
+    page.write_text("# Page\n\nSee [missing](missing.md), [anchor](cli.md#no-such-heading), [ok](cli.md) and [NOPE] and [RE].\n"
+                    "`[CODE]` and `[code](nowhere.md)` in inline code do not count.\n")
+    try:
+        assert broken_links(page) == ["missing.md", "cli.md#no-such-heading"]
+        assert undefined_keys([page], ROOT / "docs" / "references.md") == {"NOPE": page.name}
+    finally:
+        page.unlink()
     assert slug("Your own strategy on them") == "your-own-strategy-on-them"

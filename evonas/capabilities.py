@@ -64,6 +64,15 @@ class BreedsCompiled(Protocol):
 
 
 @runtime_checkable
+class CompilesLoopAhead(Protocol):
+    """A compiled breeder (what ``BreedsCompiled.breeder`` returns) that can compile its search loop before its
+    first call and apart from the evaluation kernels, so that a first run compiles both at once in two processes
+    (``evonas.warm_up``)."""
+
+    def compile_loop(self) -> None: ...
+
+
+@runtime_checkable
 class TrainsModels(Protocol):
     """Trains a torch network for a genome and hands it over (``evonas export --format torch``)."""
 

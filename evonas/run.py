@@ -218,7 +218,7 @@ class Run:
         if self.pending:  # left in flight by an asynchronous run: told first, as one batch
             pending = list(self.pending)
             self._absorb(pending, self._evaluate(executor, pending), started)
-        breeder = self._breeder(executor)
+        breeder = self.breeder(executor)
         while not strategy.done and not self._should_stop(started):
             if breeder is not None and self._breed(breeder, started):
                 continue
@@ -313,7 +313,7 @@ class Run:
                 self.checkpoint(started)
                 self._last_checkpoint = (strategy.told, now)
 
-    def _breeder(self, executor: Executor) -> Any:
+    def breeder(self, executor: Executor) -> Any:
         """The strategy's compiled stand-in for whole batches on this task, if it has one (see
         ``AgingEvolution.breeder``); the single-process executor only, since the task must be here."""
         if executor.task is None or not isinstance(executor, InProcessExecutor) or self.config.until_solved:

@@ -180,8 +180,10 @@ def fraction_index(fraction: float, f: int) -> int:
 
 
 # Inlined into the one call site in _run_rows: a call per component run costs more than most components
-# (it passes a dozen array structs), and a single site keeps compile time that of one copy.
-@njit(cache=True, error_model="numpy", inline="always")
+# (it passes a dozen array structs), and a single site keeps compile time that of one copy. LLVM inlines it
+# (forceinline): numba's own inlining (inline="always") deep-copies the function's IR, a third of the interpreter's
+# compile time, for the same machine code.
+@njit(cache=True, error_model="numpy", forceinline=True)
 def _exec(op, in1, in2, out, data, p, c, n, s, v, m, vf, mf, rng, tmpv, tmpm):  # noqa: C901 - one flat dispatch is the point
     # vf (V, F*T) and mf (M, F*F*T) are flat views of v and m: an element-wise op is one loop over the whole
     # vector or matrix, which LLVM vectorises better than F loops of T lanes each.
@@ -729,9 +731,9 @@ def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_p
 def _evaluate_serial(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,  # type: ignore[no-untyped-def]
                      max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record):
     """``_evaluate_batch`` on one thread, calling the interpreter from Python. A compiled wrapper would make LLVM
-    optimise the whole interpreter again inside it (the parallel one cost 23 s of a 68 s cold start, a plain one
-    6 s), for runs such as the demo's experiments that use one thread. Every compiled caller passes
-    ``first_task`` as a plain int64, as Python does, so this call reuses their compiled interpreter."""
+    optimise the whole interpreter again inside it, for runs such as the demo's experiments that use one thread.
+    The compiled search loop calls the interpreter through a pointer of these very argument types
+    (``program_search.loop_pointers``), so both share one compiled interpreter."""
     n_lanes = ys.shape[1]
     s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, xs.shape[1] // n_lanes, n_lanes)
     _run_rows(np.arange(op.shape[0]), op, in1, in2, out, data, length, xs, ys, xv, yv, int(epochs), int(n_per_epoch), int(n_train),

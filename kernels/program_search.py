@@ -20,6 +20,7 @@ from numba import njit
 
 from .atomics import atomic_add, atomic_compare_swap, atomic_load, atomic_store, spin_pause
 from .fec_cache import HIT, MISS, lru_put, lru_round, memo_find, memo_store_many
+from .function_pointers import Pointer, pointer
 from .program_cpu import FEC_SEED, MAX_ABS_ERROR, _code_hashes, _prune, _run_rows, interpreter_workspace
 from .program_mutate import _copy_program, _mutate_one
 from .splitmix import mix
@@ -117,29 +118,37 @@ def loop_buffers(batch: int, width: int, fec_examples: int, n_lanes: int) -> tup
     )
 
 
-@njit(cache=True)
-def _plain(value):
-    """``value`` as a plain int64: a constant passed on as it is makes numba compile a copy of the callee for it."""
-    return np.int64(value)
+def loop_pointers(buffers, ring, children, tables, task, program, memo) -> tuple[Pointer, Pointer]:  # type: ignore[no-untyped-def]
+    """``_work`` and the interpreter ``_run_rows`` as the function pointers ``breed`` and ``assist`` take, typed
+    for these arrays (the same ones they are then called with). Passed as pointers, neither is linked into its
+    callers and compiled again there (see ``kernels/function_pointers.py``); the interpreter's type is the one
+    Python's calls give it too, so every caller shares one compiled interpreter."""
+    p_op, p_in1, p_in2, p_out, p_data, p_length, _slots, _code, _key, _fresh, task_fitness, run_steps, errors, _no, seeds, rows, _missed = buffers
+    xs, ys, xv, yv, epochs, n_train, n_valid, n_full, classification, max_abs_error = task[:10]
+    n_lanes = ys.shape[1]
+    ws = (np.empty(1, dtype=np.uint64), *interpreter_workspace(program[0], program[1], program[2], xs.shape[1] // n_lanes, n_lanes))
+    run_rows = pointer(_run_rows, rows, p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_train, n_train, n_valid,
+                       n_full, classification, max_abs_error, seeds, tables[4], task_fitness, run_steps, errors, True, *ws[1:], 0)
+    work = pointer(_work, 0, 0, 0, 0, buffers, ring, children, tables, task, program, memo, ws, run_rows)
+    return work, run_rows
 
 
 @njit(cache=True, error_model="numpy")
-def _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, memo, ws):
+def _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, memo, ws, run_rows):
     """Items ``lo..hi-1`` of one kind of the batch starting at child row ``base``: children, or for FULL positions
-    in the list ``missed``. Every item writes its own rows only, and the memo is only read."""
+    in the list ``missed``. Every item writes its own rows only, and the memo is only read. ``run_rows`` is the
+    interpreter ``_run_rows`` as a function pointer (see ``loop_pointers``)."""
     p_op, p_in1, p_in2, p_out, p_data, p_length, slots, code, key, fresh, task_fitness, run_steps, errors, no_errors, fingerprint_seeds, rows, missed = buffers
     c_op, c_in1, c_in2, c_out, c_data, c_length = children
     allowed, n_allowed, counts, in_kind, out_kind, min_sizes, max_sizes, mutate_prob, cumulative, type_ids, paper = tables
     xs, ys, xv, yv, epochs, n_train, n_valid, n_full, classification, max_abs_error, fec_train, fec_valid, fec_salt = task
     scalars, vectors, matrices, partial, random_op, codes, mutation_seeds, eval_seeds = program
     state, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = ws
-    # Both runs pass only values known at run time (``record``, ``one``, ``first_task``): a literal makes numba
-    # compile another copy of the interpreter for it (about 14 s), and Python's callers pass plain values.
     record = kind == CHILDREN_FEC
     if kind == FULL:
-        _run_rows(missed[lo:hi], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_train, n_train, n_valid, n_full,
-                  classification, max_abs_error, eval_seeds[base:], out_kind, task_fitness, run_steps, no_errors, record, s, v, m, vf, mf,
-                  tmpv, tmpm, rng, lanes, flags, _plain(0))
+        run_rows(missed[lo:hi], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, epochs, n_train, n_train, n_valid, n_full,
+                 classification, max_abs_error, eval_seeds[base:], out_kind, task_fitness, run_steps, no_errors, record, s, v, m, vf, mf,
+                 tmpv, tmpm, rng, lanes, flags, 0)
         return
     r_op, r_in1, r_in2, r_out, r_data, r_length = ring
     for row in range(base + lo, base + hi):
@@ -168,16 +177,15 @@ def _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, me
             n_new += 1
             errors[i] = math.nan
     if n_new > 0:
-        one = _plain(1)
-        _run_rows(rows[lo:lo + n_new], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, one, n_train, fec_train, fec_valid,
-                  n_full, classification, MAX_ABS_ERROR, fingerprint_seeds, out_kind, task_fitness, run_steps, errors, record, s, v, m, vf,
-                  mf, tmpv, tmpm, rng, lanes, flags, _plain(0))
+        run_rows(rows[lo:lo + n_new], p_op, p_in1, p_in2, p_out, p_data, p_length, xs, ys, xv, yv, 1, n_train, fec_train, fec_valid,
+                 n_full, classification, MAX_ABS_ERROR, fingerprint_seeds, out_kind, task_fitness, run_steps, errors, record, s, v, m, vf,
+                 mf, tmpv, tmpm, rng, lanes, flags, 0)
         for k in range(lo, lo + n_new):
             key[rows[k]] = _error_hash(errors[rows[k]], fec_salt)
 
 
 @njit(cache=True, inline="always")
-def _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, helping):
+def _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, work, run_rows, helping):
     """Claim chunks of job ``epoch`` and do them until none is left (or the job is no longer current); a helper
     (``helping``) also counts what it did."""
     slot = PARAMETERS + 4 * (epoch & 1)
@@ -190,20 +198,20 @@ def _claim_and_work(control, epoch, buffers, ring, children, tables, task, progr
             return
         hi = min(lo + max(chunk, (n - lo) // control[SPREAD]), n)
         if atomic_compare_swap(control, CLAIM, word, word + (hi - lo)):
-            _work(kind, lo, hi, base, buffers, ring, children, tables, task, program, memo, ws)
+            work(kind, lo, hi, base, buffers, ring, children, tables, task, program, memo, ws, run_rows)
             if helping:
                 atomic_add(control, HELPED, hi - lo)
             atomic_add(control, DONE, hi - lo)
 
 
 @njit(cache=True, inline="always")
-def _share(control, epoch, kind, n, base, buffers, ring, children, tables, task, program, memo, ws):
+def _share(control, epoch, kind, n, base, buffers, ring, children, tables, task, program, memo, ws, work, run_rows):
     """Do ``n`` items of ``kind`` with the helper threads (alone when there are none or too few items); returns the
     job count so far. Items are claimed in chunks as threads come free, so an idle or late helper costs nothing."""
     chunk = _CHUNKS[kind]
     if n <= chunk or control[HELPERS] == 0:
         if n > 0:
-            _work(_plain(kind), _plain(0), _plain(n), base, buffers, ring, children, tables, task, program, memo, ws)
+            work(kind, 0, n, base, buffers, ring, children, tables, task, program, memo, ws, run_rows)
         return epoch
     epoch += 1
     slot = PARAMETERS + 4 * (epoch & 1)
@@ -217,15 +225,16 @@ def _share(control, epoch, kind, n, base, buffers, ring, children, tables, task,
     if control[WAIT]:  # tests: a helper claims the first chunk, so shared work is surely covered (a run never waits)
         while (atomic_load(control, CLAIM) & _LOW) == 0:
             spin_pause()
-    _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, False)
+    _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, work, run_rows, False)
     while atomic_load(control, DONE) < n:
         spin_pause()
     return epoch
 
 
 @njit(cache=True, nogil=True)
-def assist(control, buffers, ring, children, tables, task, program, memo):
-    """A helper thread of one ``breed`` call: takes chunks of each job it posts, until ``breed`` posts QUIT."""
+def assist(control, buffers, ring, children, tables, task, program, memo, work, run_rows):
+    """A helper thread of one ``breed`` call (with the same arrays and pointers): takes chunks of each job it
+    posts, until ``breed`` posts QUIT."""
     n_lanes = task[1].shape[1]
     f = task[0].shape[1] // n_lanes
     ws = (np.empty(1, dtype=np.uint64), *interpreter_workspace(program[0], program[1], program[2], f, n_lanes))
@@ -239,13 +248,13 @@ def assist(control, buffers, ring, children, tables, task, program, memo):
             spin_pause()
             continue
         seen = epoch
-        _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, True)
+        _claim_and_work(control, epoch, buffers, ring, children, tables, task, program, memo, ws, work, run_rows, True)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def breed(
     batches, batch, draws, max_train_steps, counters, evaluate, r_fitness, r_id, ring_meta, parent_ids, fitness, hits, first_id,
-    fec, fec_steps, lru, control, buffers, ring, children, tables, task, program, memo,
+    fec, fec_steps, lru, control, buffers, ring, children, tables, task, program, memo, work, run_rows,
 ):
     """Up to ``batches`` batches of ``batch`` children; returns the number run (fewer once ``counters[0]``, the
     train steps, reaches ``max_train_steps``; -1 for no limit). Child ``row`` of the call has id
@@ -256,7 +265,8 @@ def breed(
 
     Threads running ``assist`` on the same ``control`` take shares of each batch's children and full runs; every
     item writes its own rows, and everything that depends on order (tournaments, memo updates, FEC rounds, the
-    tell) stays here, so the outcome does not depend on how many help. Ends by posting QUIT."""
+    tell) stays here, so the outcome does not depend on how many help. Ends by posting QUIT. ``work`` and
+    ``run_rows`` are ``_work`` and the interpreter as function pointers (``loop_pointers``)."""
     r_op, r_in1, r_in2, r_out, r_data, r_length = ring
     c_op, c_in1, c_in2, c_out, c_data, c_length = children
     l_keys, l_fitness, l_counts, l_links, l_free, l_table, l_meta = lru
@@ -301,7 +311,7 @@ def breed(
                     best_slot = slot
             parent_ids[row] = r_id[best_slot]
             slots[i] = best_slot
-        epoch = _share(control, epoch, kind, batch, base, buffers, ring, children, tables, task, program, memo, ws)
+        epoch = _share(control, epoch, kind, batch, base, buffers, ring, children, tables, task, program, memo, ws, work, run_rows)
         end = base + batch
         if not evaluate:
             for i in range(base, end):
@@ -310,7 +320,7 @@ def breed(
         elif not fec:
             for i in range(batch):
                 missed[i] = i
-            epoch = _share(control, epoch, FULL, batch, base, buffers, ring, children, tables, task, program, memo, ws)
+            epoch = _share(control, epoch, FULL, batch, base, buffers, ring, children, tables, task, program, memo, ws, work, run_rows)
             for i in range(batch):
                 counters[0] += run_steps[i]
                 fitness[base + i] = pairwise_mean(task_fitness[i])
@@ -346,7 +356,7 @@ def breed(
                     else:
                         waiting[n_waiting] = i
                         n_waiting += 1
-                epoch = _share(control, epoch, FULL, n_missed, base, buffers, ring, children, tables, task, program, memo, ws)
+                epoch = _share(control, epoch, FULL, n_missed, base, buffers, ring, children, tables, task, program, memo, ws, work, run_rows)
                 for k in range(n_missed):
                     i = missed[k]
                     counters[0] += run_steps[i]

@@ -614,6 +614,39 @@ def test_compiled_search_loop_gives_the_batch_paths_run(tmp_path: Path, monkeypa
     assert len(compiled[0]) == (cycles if max_train_steps is None else compiled[4]) and compiled[4] > 60
 
 
+COMPILE_AHEAD = """
+import sys
+from pathlib import Path
+from evonas.config import RunOptions
+from evonas.executors import make_executor
+from evonas.families.automl_zero.search import ProgramBreeder
+from evonas.kernels.program_cpu import _run_rows
+from evonas.kernels.program_search import _work, breed
+from evonas.run import Run
+config = RunOptions("automl-zero", "linear-regression", "aging", 60, 6, 600, 10, 5, "cpu", None, None, None, None, None, "cpu",
+                    {"tasks": 3, "train": 20, "valid": 10}, "full").resolve()
+run = Run.create(Path(sys.argv[1]), config)
+executor = make_executor(config.task, config.task_options, config.seed, 1)
+run.breeder(executor).compile_loop()
+print(len(breed.signatures), len(_work.signatures), len(_run_rows.signatures))
+bred = []
+real_breed = ProgramBreeder.breed
+ProgramBreeder.breed = lambda self, *a: (out := real_breed(self, *a)) and (bred.append(len(out[0])) or out)
+run.execute(executor)
+print(len(breed.signatures), len(_work.signatures), len(_run_rows.signatures), run.strategy.told, sum(bred))
+"""
+
+
+def test_the_loop_compiles_ahead_and_shares_one_compiled_interpreter_with_the_batch_path(tmp_path: Path) -> None:
+    """``compile_loop`` readies the search loop and its work function without the interpreter (which another process
+    can compile meanwhile: the warm-up); the run then uses those very signatures, and the initial population's
+    evaluations (called from Python) and the loop's (through a pointer) share one compiled interpreter."""
+    result = subprocess.run([sys.executable, "-c", COMPILE_AHEAD, str(tmp_path / "run")], capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "PYTHONSAFEPATH": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[:2] == ["1 1 0", "1 1 1 600 540"]  # all but the initial population bred
+
+
 def test_helper_threads_take_shares_of_the_work_and_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On the demo's task sizes (calls of 2,000 children, milliseconds each) a helper thread gets going within each
     call and does part of its children and runs; the run is the one-thread run all the same. (The small cases above

@@ -63,6 +63,8 @@ class ProgramBreeder:
         self._buffers: tuple[np.ndarray, ...] | None = None  # what the threads share, made at the first call
         self.wait_for_helpers = False  # tests: each call waits until its helpers run (a run never should)
         self._helpers_loaded = False  # whether ``assist`` has been called (and so loaded) with these arrays' types
+        self._pointers: tuple[Any, Any] | None = None  # ``_work`` and the interpreter as pointers, typed at the first call
+        self._entries: dict[Any, Any] = {}  # each kernel's compiled entry point: the arguments' types never change
 
     @staticmethod
     def _empty(rows: int, width: int, space: ProgramSpace) -> ProgramBatch:
@@ -97,7 +99,8 @@ class ProgramBreeder:
         """Run up to ``CHILDREN_PER_CALL`` children (whole batches, stopping once the train steps reach
         ``max_train_steps``) and tell them; None where only the batch path applies (the initial population, a
         partial last batch, a population that is not full)."""
-        from evonas.kernels.program_search import HELPED, breed, new_control
+        from evonas.kernels.function_pointers import values
+        from evonas.kernels.program_search import HELPED, assist, breed
 
         strategy, task, batch = self.strategy, self.task, self.batch
         size = strategy.population_size
@@ -112,44 +115,24 @@ class ProgramBreeder:
         count = batches * batch
         draws, rng_state = strategy.draw_tournaments(count)
         ids = np.arange(strategy.next_id, strategy.next_id + count, dtype=np.int64)
-        mutation_seeds = derive_seeds(strategy.seed, MUTATE, ids)
-        eval_seeds = derive_seeds(self.run_seed, EVALUATE, ids)
-        tasks = task.arrays()
-        xs, ys, xv, yv = tasks.lanes
-        n_train, n_valid = tasks.x_train.shape[1], tasks.x_valid.shape[1]
         counters = np.array([task.train_steps, 0], dtype=np.int64)
         fitness = np.empty(count)
         hits = np.empty(count)
         parents = np.empty(count, dtype=np.int64)
-        c, r = self.children, self.ring
-        fec = task.fec
-        lru = fec.arrays if fec is not None else self._no_lru
-        fec_train, fec_valid = min(task.fec_train, n_train), min(task.fec_valid, n_valid)
-        if self._buffers is None:
-            from evonas.kernels.program_search import loop_buffers
-
-            self._buffers = loop_buffers(batch, r.op.shape[2], fec_train + fec_valid, ys.shape[1])
-        task_arrays = (xs, ys, xv, yv, tasks.order.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification, task.max_abs_error,
-                       fec_train, fec_valid, np.uint64(n_train * tasks.order.shape[1]))
-        program = (r.scalars, r.vectors, r.matrices, PARTIAL, RANDOM, self.codes, mutation_seeds, eval_seeds)
-        control = new_control(self.helpers, self.wait_for_helpers)
-        shared = (self._buffers, (r.op, r.in1, r.in2, r.out, r.data, r.length), (c.op, c.in1, c.in2, c.out, c.data, c.length),
-                  self.space.kernel_tables, task_arrays, program, tuple(self.memo))
+        control, arguments = self._arguments(batches, draws, max_train_steps, counters, parents, fitness, hits,
+                                             derive_seeds(strategy.seed, MUTATE, ids), derive_seeds(self.run_seed, EVALUATE, ids))
+        shared = arguments[-9:]
         if self.helpers and not self._helpers_loaded:
             # The first call of ``assist`` in a process loads it from numba's cache (tens of milliseconds, longer
             # than a call of this loop): done here once, with QUIT already posted, so helpers join from the first call.
-            from evonas.kernels.program_search import EPOCH, QUIT, assist
+            from evonas.kernels.program_search import EPOCH, QUIT, new_control
 
             finished = new_control(0)
             finished[EPOCH] = QUIT
-            assist(finished, *shared)
+            self._entry(assist, (finished, *shared))(*values(finished, *shared))
             self._helpers_loaded = True
-        with _helper_threads(control, shared, self.helpers):
-            done = breed(
-                batches, batch, draws, -1 if max_train_steps is None else int(max_train_steps), counters, self.evaluate, self.ring_fitness,
-                self.ring_ids, self.ring_head, parents, fitness, hits, strategy.next_id, fec is not None, task.count * task.fec_train,
-                tuple(lru), control, *shared,
-            )
+        with _helper_threads(self._entry(assist, (control, *shared)) if self.helpers else None, control, shared, self.helpers):
+            done = self._entry(breed, arguments)(*values(*arguments))
         self.helped += int(control[HELPED])
         n = done * batch
         if done < batches:  # the budget ran out mid-call: the stream must stand where the batch path leaves it
@@ -158,21 +141,85 @@ class ProgramBreeder:
         if n == 0:
             return None
         ids = ids[:n]
-        results = ResultBatch(ids.tolist(), fitness[:n].copy(), {"fec_hit": hits[:n].copy()} if fec is not None else {},
+        results = ResultBatch(ids.tolist(), fitness[:n].copy(), {"fec_hit": hits[:n].copy()} if task.fec is not None else {},
                               (time.perf_counter() - started) / n, self.worker)
         brood = Brood(ids, parents[:n].copy(), *self.space.mutation_codes(self.codes[:n]), _Rows(self.children, self.space.features))
         strategy.tell_bred(brood, results, self.members)
         self._told = strategy.told
         return brood, results
 
+    def compile_loop(self) -> None:
+        """Compile (or load from numba's cache) the search loop's kernels for this breeder's arrays, without running
+        them: the loop, its helpers' entry and the per-child work with mutation and pruning. The interpreter is left
+        to the evaluation path, which compiles it at the first evaluation, so that both can compile at once in two
+        processes (``evonas.warm_up``)."""
+        from evonas.kernels.program_search import assist, breed
+
+        count = self.batches_per_call * self.batch
+        seeds = np.zeros(count, dtype=np.uint64)
+        control, arguments = self._arguments(self.batches_per_call, np.zeros((count, self.strategy.sample_size)), None,
+                                             np.zeros(2, dtype=np.int64), np.empty(count, dtype=np.int64), np.empty(count), np.empty(count),
+                                             seeds, seeds)
+        self._entry(breed, arguments)
+        if self.helpers:
+            self._entry(assist, (control, *arguments[-9:]))
+        work = arguments[-2]
+        work.function.compile(work.type.signature.args)
+
+    def _arguments(self, batches: int, draws: np.ndarray, max_train_steps: int | None, counters: np.ndarray, parents: np.ndarray,
+                   fitness: np.ndarray, hits: np.ndarray, mutation_seeds: np.ndarray, eval_seeds: np.ndarray) -> tuple[np.ndarray, tuple[Any, ...]]:
+        """A ``breed`` call's control array and arguments, ending with what its helpers share (the last nine: the
+        arrays, then the work function and the interpreter as function pointers)."""
+        from evonas.kernels.program_search import loop_buffers, new_control
+
+        task, batch, r, c = self.task, self.batch, self.ring, self.children
+        tasks = task.arrays()
+        xs, ys, xv, yv = tasks.lanes
+        n_train, n_valid = tasks.x_train.shape[1], tasks.x_valid.shape[1]
+        fec = task.fec
+        lru = fec.arrays if fec is not None else self._no_lru
+        fec_train, fec_valid = min(task.fec_train, n_train), min(task.fec_valid, n_valid)
+        if self._buffers is None:
+            self._buffers = loop_buffers(batch, r.op.shape[2], fec_train + fec_valid, ys.shape[1])
+        task_arrays = (xs, ys, xv, yv, tasks.order.shape[1], n_train, n_valid, tasks.y_valid.shape[1], tasks.classification, task.max_abs_error,
+                       fec_train, fec_valid, np.uint64(n_train * tasks.order.shape[1]))
+        program = (r.scalars, r.vectors, r.matrices, PARTIAL, RANDOM, self.codes, mutation_seeds, eval_seeds)
+        control = new_control(self.helpers, self.wait_for_helpers)
+        shared = (self._buffers, (r.op, r.in1, r.in2, r.out, r.data, r.length), (c.op, c.in1, c.in2, c.out, c.data, c.length),
+                  self.space.kernel_tables, task_arrays, program, tuple(self.memo))
+        arguments = (
+            batches, batch, draws, -1 if max_train_steps is None else int(max_train_steps), counters, self.evaluate, self.ring_fitness,
+            self.ring_ids, self.ring_head, parents, fitness, hits, self.strategy.next_id, fec is not None, task.count * task.fec_train,
+            tuple(lru), control, *shared, *self._loop_pointers(shared),
+        )
+        return control, arguments
+
+    def _loop_pointers(self, shared: tuple[Any, ...]) -> tuple[Any, Any]:
+        """``_work`` and the interpreter as function pointers, typed once (see ``loop_pointers``)."""
+        from evonas.kernels.program_search import loop_pointers
+
+        if self._pointers is None:
+            self._pointers = loop_pointers(*shared)
+        return self._pointers
+
+    def _entry(self, kernel: Any, arguments: tuple[Any, ...]) -> Any:
+        """``kernel``'s compiled entry point for these arguments, found once: typing every argument of every call
+        cost about a tenth of the loop's time."""
+        from evonas.kernels.function_pointers import entry_point
+
+        if kernel not in self._entries:
+            self._entries[kernel] = entry_point(kernel, *arguments)
+        return self._entries[kernel]
+
 
 @contextmanager
-def _helper_threads(control: np.ndarray, shared: tuple[Any, ...], helpers: int) -> Iterator[None]:
-    """``helpers`` threads running ``assist`` on ``control`` for the duration of one ``breed`` call; they end when
-    it posts QUIT (posted here too if the call raised, so that none is left spinning)."""
-    from evonas.kernels.program_search import EPOCH, QUIT, assist
+def _helper_threads(assist: Any, control: np.ndarray, shared: tuple[Any, ...], helpers: int) -> Iterator[None]:
+    """``helpers`` threads running ``assist`` (its compiled entry point) on ``control`` for the duration of one
+    ``breed`` call; they end when it posts QUIT (posted here too if the call raised, so that none is left spinning)."""
+    from evonas.kernels.function_pointers import values
+    from evonas.kernels.program_search import EPOCH, QUIT
 
-    threads = [threading.Thread(target=assist, args=(control, *shared), daemon=True) for _ in range(helpers)]
+    threads = [threading.Thread(target=assist, args=values(control, *shared), daemon=True) for _ in range(helpers)]
     for thread in threads:
         thread.start()
     try:

@@ -2,8 +2,8 @@
 
 Tasks run in lockstep: memory is laid out with the task ("lane") as the last, runtime-sized axis
 (``s[S, T]``, ``v[V, F, T]``, ``m[M, F, F, T]``), so one dispatch of an instruction updates every task's
-memory and LLVM vectorises the lane loop. ``prange`` runs programs in parallel. Addresses are
-bounds-checked once by ``ProgramBatch.check`` before the call, never inside the loop.
+memory and LLVM vectorises the lane loop. Threads run chunks of the programs in parallel (``_evaluate``). Addresses
+are bounds-checked once by ``ProgramBatch.check`` before the call, never inside the loop.
 
 Semantics (../shared/specs/automl_zero.md): Setup once; per training example load x into v0 with s0 = 0,
 Predict, (sigmoid of s1 for classification), stop on a NaN or |error| > max_abs_error, load x again with
@@ -14,13 +14,15 @@ use the two-pass formula (no negative variance from rounding), and min/max follo
 
 from __future__ import annotations
 
+import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, njit
 
 from evonas.genomes.program_ir import (
     IN_KIND,
@@ -566,7 +568,7 @@ def _score_epoch(alive, best, task_fitness, p, sq, wrong, failed, n_full, classi
     return n_alive
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _run_rows(rows, op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
               max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags,
               first_task):
@@ -711,34 +713,37 @@ def interpreter_workspace(scalars, vectors, matrices, f, n_lanes):
             np.zeros((2, n_lanes), dtype=np.bool_))
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _evaluate_batch(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                    max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record, threads):
-    # Programs go to threads in contiguous chunks, each with one workspace: allocating memory per program
-    # cost about as much as a fingerprint run.
+def _evaluate(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,  # type: ignore[no-untyped-def]
+              max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record, threads):
+    """Every program of the batch on ``threads`` threads: each claims chunks of consecutive programs and runs them
+    with one workspace of its own (allocating memory per program cost about as much as a fingerprint run),
+    calling the interpreter from Python, which releases the GIL while it runs. A compiled caller would link the
+    interpreter in and compile it again (numba's parallel wrapper: a third of a first run's compiling); this way
+    the batch path, the compiled search loop (through a pointer) and every thread count share one compiled
+    interpreter."""
     n_programs = op.shape[0]
-    chunks = min(n_programs, 4 * threads)  # (get_num_threads inside the kernel would stop numba caching it)
     n_lanes = ys.shape[1]
-    f = xs.shape[1] // n_lanes
-    for chunk in prange(chunks):
-        s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, f, n_lanes)
-        rows = np.arange(chunk * n_programs // chunks, (chunk + 1) * n_programs // chunks)
-        _run_rows(rows, op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,
-                  max_abs_error, seeds, out_kind, task_fitness, steps, errors, record, s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags,
-                  np.int64(0))  # not a literal: one compiled interpreter for every caller
+    chunks = min(n_programs, 4 * threads if threads > 1 else 1)
+    bounds = [c * n_programs // chunks for c in range(chunks + 1)]
+    claims = itertools.count()  # next() on it is one step under the GIL: each chunk is claimed once
+    plain = (int(epochs), int(n_per_epoch), int(n_train), int(n_valid), int(n_full), bool(classification), float(max_abs_error))
+
+    def work() -> None:
+        workspace = interpreter_workspace(scalars, vectors, matrices, xs.shape[1] // n_lanes, n_lanes)
+        while (chunk := next(claims)) < chunks:
+            _run_rows(np.arange(bounds[chunk], bounds[chunk + 1]), op, in1, in2, out, data, length, xs, ys, xv, yv, *plain, seeds, out_kind,
+                      task_fitness, steps, errors, bool(record), *workspace, 0)
+
+    helpers = [_helper_pool(threads - 1).submit(work) for _ in range(min(threads, chunks) - 1)]
+    work()
+    for helper in helpers:
+        helper.result()
 
 
-def _evaluate_serial(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epoch, n_train, n_valid, n_full, classification,  # type: ignore[no-untyped-def]
-                     max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record):
-    """``_evaluate_batch`` on one thread, calling the interpreter from Python. A compiled wrapper would make LLVM
-    optimise the whole interpreter again inside it, for runs such as the demo's experiments that use one thread.
-    The compiled search loop calls the interpreter through a pointer of these very argument types
-    (``program_search.loop_pointers``), so both share one compiled interpreter."""
-    n_lanes = ys.shape[1]
-    s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags = interpreter_workspace(scalars, vectors, matrices, xs.shape[1] // n_lanes, n_lanes)
-    _run_rows(np.arange(op.shape[0]), op, in1, in2, out, data, length, xs, ys, xv, yv, int(epochs), int(n_per_epoch), int(n_train),
-              int(n_valid), int(n_full), bool(classification), float(max_abs_error), seeds, out_kind, task_fitness, steps, errors,
-              bool(record), s, v, m, vf, mf, tmpv, tmpm, rng, lanes, flags, 0)
+@cache
+def _helper_pool(threads: int) -> ThreadPoolExecutor:
+    """The threads that help ``_evaluate`` at this thread count, started once."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evonas-interpreter")
 
 
 def run_lengths(tasks: TaskArrays, n_train: int | None, n_valid: int | None, epochs: int | None) -> tuple[int, int, int]:
@@ -772,11 +777,7 @@ def run_programs(
     arguments = (batch.op, batch.in1, batch.in2, batch.out, batch.data, batch.length, xs, ys, xv, yv, epochs, tasks.x_train.shape[1], n_train,
                  n_valid, tasks.y_valid.shape[1], tasks.classification, max_abs_error, batch.scalars, batch.vectors, batch.matrices,
                  np.asarray(seeds, dtype=np.uint64), OUT_KIND, task_fitness, steps, errors, record_errors)
-    threads = get_num_threads()
-    if threads == 1:
-        _evaluate_serial(*arguments)
-    else:
-        _evaluate_batch(*arguments, threads)
+    _evaluate(*arguments, get_num_threads())
     return task_fitness, steps, errors.transpose(0, 2, 1)
 
 

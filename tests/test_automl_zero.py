@@ -110,6 +110,30 @@ def test_bounds_are_checked_once_before_the_kernel() -> None:
         ProgramGenome.from_dict({**genome.to_dict(), "predict": [["scalar_abs", 1, 0, 0, 0, 0, 0]]})
 
 
+@pytest.mark.skipif(__import__("numba").config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
+@pytest.mark.parametrize("classification", [False, True])
+def test_evaluation_on_two_threads_gives_the_one_thread_results(classification: bool) -> None:
+    """The batch path's evaluation split over threads (each claiming chunks of programs, with its own workspace)
+    gives exactly one thread's fitness, train steps and recorded errors, and leaves numba's thread count alone."""
+    import numba
+
+    rng = np.random.default_rng(11)
+    batch = to_batch([WIDE.random(rng) for _ in range(301)])
+    tasks = small_tasks(3, classification, 5.0)
+    seeds = np.arange(301, dtype=np.uint64)
+    before = numba.get_num_threads()
+    results = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            results.append(run_programs(batch, tasks, seeds, record_errors=True))
+        finally:
+            numba.set_num_threads(before)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+    assert np.isfinite(results[0][0]).any() and results[0][1].sum() > 0
+
+
 FUZZ = """
 import numpy as np, sys
 sys.path.insert(0, {tests!r})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -735,7 +735,10 @@ def _evaluate(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epo
                       task_fitness, steps, errors, bool(record), *workspace, 0)
 
     helpers = [_helper_pool(threads - 1).submit(work) for _ in range(min(threads, chunks) - 1)]
-    work()
+    try:
+        work()
+    finally:
+        wait(helpers)  # none is left writing into the caller's arrays, whatever happened here
     for helper in helpers:
         helper.result()
 

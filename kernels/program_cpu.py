@@ -717,10 +717,9 @@ def _evaluate(op, in1, in2, out, data, length, xs, ys, xv, yv, epochs, n_per_epo
               max_abs_error, scalars, vectors, matrices, seeds, out_kind, task_fitness, steps, errors, record, threads):
     """Every program of the batch on ``threads`` threads: each claims chunks of consecutive programs and runs them
     with one workspace of its own (allocating memory per program cost about as much as a fingerprint run),
-    calling the interpreter from Python, which releases the GIL while it runs. A compiled caller would link the
-    interpreter in and compile it again (numba's parallel wrapper: a third of a first run's compiling); this way
-    the batch path, the compiled search loop (through a pointer) and every thread count share one compiled
-    interpreter."""
+    calling the interpreter from Python, which releases the GIL while it runs. A compiled caller (numba's parallel
+    wrapper was one) would link the interpreter in and compile it again on a first run; this way the batch path,
+    the compiled search loop (through a pointer) and every thread count share one compiled interpreter."""
     n_programs = op.shape[0]
     n_lanes = ys.shape[1]
     chunks = min(n_programs, 4 * threads if threads > 1 else 1)

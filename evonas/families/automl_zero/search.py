@@ -203,8 +203,8 @@ class ProgramBreeder:
         return self._pointers
 
     def _entry(self, kernel: Any, arguments: tuple[Any, ...]) -> Any:
-        """``kernel``'s compiled entry point for these arguments, found once: typing every argument of every call
-        cost about a tenth of the loop's time."""
+        """``kernel``'s compiled entry point for these arguments, found once (their types never change, and typing
+        every argument of every call slowed the loop measurably)."""
         from evonas.kernels.function_pointers import entry_point
 
         if kernel not in self._entries:

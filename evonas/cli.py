@@ -406,12 +406,11 @@ def _verify(run_dir: Path) -> None:
 
 def _say_unverified(run_dir: Path) -> None:
     """One line when a folder's lineage parts predate checksums."""
-    from evonas.store import unsealed_parts
+    from evonas.store import unsealed_notice
 
-    unsealed = unsealed_parts(run_dir / "lineage")
-    if unsealed:
-        click.echo(f"note: {len(unsealed)} lineage part(s) of {run_dir} have no checksums (an older evonas wrote them); "
-                   "they are read unverified", err=True)
+    notice = unsealed_notice(run_dir)
+    if notice:
+        _echo(notice)
 
 
 @cli.command()

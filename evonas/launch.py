@@ -157,7 +157,7 @@ def reopen(folder: Path, execution: Execution, cycles: int | None, echo: Echo) -
     from evonas.run import Run
     from evonas.run_folder import load_config
     from evonas.run_lock import lock_run
-    from evonas.store import unsealed_parts
+    from evonas.store import unsealed_notice
 
     check_positive("--cycles", cycles)
     if protocol.is_protocol_folder(folder):
@@ -166,9 +166,9 @@ def reopen(folder: Path, execution: Execution, cycles: int | None, echo: Echo) -
         _check_continuable(folder, RunConfig(**state["config"]), execution)
         return Opened(protocol_state=state, lock=lock)
     _check_continuable(folder, load_config(folder), execution)
-    unsealed = unsealed_parts(folder / "lineage")
-    if unsealed:
-        echo(f"note: {len(unsealed)} lineage part(s) of {folder} have no checksums (an older evonas wrote them); they are read unverified")
+    notice = unsealed_notice(folder)
+    if notice:
+        echo(notice)
     return Opened(run=Run.open(folder, cycles))
 
 

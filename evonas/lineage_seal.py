@@ -38,7 +38,16 @@ def seal_path(part: Path) -> Path:
 
 def seal_of(data: bytes, ids: list[int]) -> Seal:
     """The seal of a part with these bytes holding rows with these ids."""
-    return Seal(hashlib.sha256(data).hexdigest(), len(data), len(ids), ids[0] if ids else -1, ids[-1] if ids else -1)
+    return Seal(hashlib.sha256(data).hexdigest(), len(data), *_rows_and_ends(ids))
+
+
+def holds_rows(seal: Seal, ids: list[int]) -> bool:
+    """Whether a part whose bytes passed ``seal`` holds the rows it names (count and the ids at both ends)."""
+    return (seal.rows, seal.first_id, seal.last_id) == _rows_and_ends(ids)
+
+
+def _rows_and_ends(ids: list[int]) -> tuple[int, int, int]:
+    return len(ids), ids[0] if ids else -1, ids[-1] if ids else -1
 
 
 def seal_bytes(seal: Seal) -> bytes:

@@ -20,6 +20,7 @@ from evonas.plugins import check_trusted
 from evonas.store import (
     atomic_write_bytes,
     foreign_part,
+    held_twice,
     lineage_parts,
     part_config_hash,
     read_lineage,
@@ -80,7 +81,7 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: 
     pending = pending or set()
     lineage_dir = run_dir / LINEAGE_DIR
     kept = 0
-    ids_seen: set[int] = set()
+    parts_of: dict[int, str] = {}  # the part holding each id kept so far
     last_index = 0
     to_split: list[tuple[Path, pa.Table, list[int]]] = []
     for path in lineage_parts(lineage_dir):
@@ -91,15 +92,14 @@ def reconcile_lineage(run_dir: Path, told: int, member_ids: list[int], next_id: 
             raise UserError(foreign_part(path))
         ids = table.column("id").to_pylist()
         covered = [i for i, ident in enumerate(ids) if ident < next_id and ident not in pending]
-        twice = next((ids[i] for i in covered if ids[i] in ids_seen), None)
+        twice = next((ids[i] for i in covered if ids[i] in parts_of), None)
         if twice is not None:
-            raise UserError(f"lineage/ holds id {twice} more than once (again in {path.name}): a part was duplicated or copied in; "
-                            "move the stray part out of lineage/")
+            raise UserError(held_twice(twice, [parts_of[twice], path.name]))
         kept += len(covered)
-        ids_seen.update(ids[i] for i in covered)
+        parts_of.update((ids[i], path.name) for i in covered)
         if not (complete and len(covered) == len(ids)):
             to_split.append((path, table, covered))
-    missing = [i for i in member_ids if i not in ids_seen]
+    missing = [i for i in member_ids if i not in parts_of]
     if kept < told or missing:  # refuse before touching any file
         raise UserError(
             f"the checkpoint in {run_dir} names {told} evaluations but lineage/ holds {kept}"
@@ -194,7 +194,7 @@ def verify_run(run_dir: Path) -> Verification:
             out.problems.append(foreign_part(path))
         for ident in table.column("id").to_pylist():
             if ident in seen:
-                out.problems.append(f"id {ident} is held by {seen[ident]} and again by {path.name}")
+                out.problems.append(held_twice(ident, [seen[ident], path.name]))
                 break
             seen[ident] = path.name
         out.rows += table.num_rows

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from evonas.errors import UserError
-from evonas.lineage_seal import damaged, read_seal, seal_bytes, seal_of, seal_path
+from evonas.lineage_seal import damaged, holds_rows, read_seal, seal_bytes, seal_of, seal_path
 
 LINEAGE_SCHEMA = pa.schema(
     [
@@ -304,8 +304,7 @@ def read_part(path: Path) -> tuple[pa.Table, bool]:
         if len(raw) != seal.size or hashlib.sha256(raw).hexdigest() != seal.sha256:
             raise damaged(path, "its bytes do not match its checksum")
         table = ipc.open_file(pa.BufferReader(raw)).read_all()
-        ids = table.column("id").to_pylist()
-        if seal_of(raw, ids) != seal:
+        if not holds_rows(seal, table.column("id").to_pylist()):  # the bytes were hashed just above: not again
             raise damaged(path, "its rows do not match its checksum file")
         return table, True
     try:
@@ -350,8 +349,7 @@ def read_lineage(lineage_dir: Path, config_hash: str | None = None) -> tuple[pa.
         counts = pc.value_counts(ids)
         twice = next(v["values"] for v in counts.to_pylist() if v["counts"] > 1)
         holders = [p.name for p, t in zip(lineage_parts(lineage_dir), tables) if twice in set(t.column("id").to_pylist())]
-        raise UserError(f"lineage/ holds id {twice} more than once ({', '.join(holders)}): a part was duplicated or copied in; "
-                        "move the stray part out of lineage/")
+        raise UserError(held_twice(twice, holders))
     return table, torn
 
 
@@ -364,6 +362,19 @@ def part_config_hash(table: pa.Table) -> str | None:
 def foreign_part(path: Path) -> str:
     """The one-line problem of a part another run wrote."""
     return f"lineage part {path} belongs to another run (its config hash differs from this run's); move it out of lineage/"
+
+
+def held_twice(ident: int, parts: list[str]) -> str:
+    """The one-line problem of an id that more than one lineage row holds (``parts``: the files holding it)."""
+    return f"lineage/ holds id {ident} more than once ({', '.join(parts)}): a part was duplicated or copied in; move the stray part out of lineage/"
+
+
+def unsealed_notice(run_dir: Path) -> str | None:
+    """The one line to say when a run folder's lineage parts predate checksums; None when all are sealed."""
+    unsealed = unsealed_parts(run_dir / "lineage")
+    if not unsealed:
+        return None
+    return f"note: {len(unsealed)} lineage part(s) of {run_dir} have no checksums (an older evonas wrote them); they are read unverified"
 
 
 def unsealed_parts(lineage_dir: Path) -> list[Path]:

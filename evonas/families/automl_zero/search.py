@@ -119,9 +119,8 @@ class ProgramBreeder:
         fitness = np.empty(count)
         hits = np.empty(count)
         parents = np.empty(count, dtype=np.int64)
-        control, arguments = self._arguments(batches, draws, max_train_steps, counters, parents, fitness, hits,
-                                             derive_seeds(strategy.seed, MUTATE, ids), derive_seeds(self.run_seed, EVALUATE, ids))
-        shared = arguments[-9:]
+        control, shared, arguments = self._arguments(batches, draws, max_train_steps, counters, parents, fitness, hits,
+                                                     derive_seeds(strategy.seed, MUTATE, ids), derive_seeds(self.run_seed, EVALUATE, ids))
         if self.helpers and not self._helpers_loaded:
             # The first call of ``assist`` in a process loads it from numba's cache (tens of milliseconds, longer
             # than a call of this loop): done here once, with QUIT already posted, so helpers join from the first call.
@@ -157,19 +156,21 @@ class ProgramBreeder:
 
         count = self.batches_per_call * self.batch
         seeds = np.zeros(count, dtype=np.uint64)
-        control, arguments = self._arguments(self.batches_per_call, np.zeros((count, self.strategy.sample_size)), None,
-                                             np.zeros(2, dtype=np.int64), np.empty(count, dtype=np.int64), np.empty(count), np.empty(count),
-                                             seeds, seeds)
+        control, shared, arguments = self._arguments(self.batches_per_call, np.zeros((count, self.strategy.sample_size)), None,
+                                                     np.zeros(2, dtype=np.int64), np.empty(count, dtype=np.int64), np.empty(count),
+                                                     np.empty(count), seeds, seeds)
         self._entry(breed, arguments)
         if self.helpers:
-            self._entry(assist, (control, *arguments[-9:]))
-        work = arguments[-2]
+            self._entry(assist, (control, *shared))
+        assert self._pointers is not None  # typed by ``_arguments``
+        work, _ = self._pointers
         work.function.compile(work.type.signature.args)
 
     def _arguments(self, batches: int, draws: np.ndarray, max_train_steps: int | None, counters: np.ndarray, parents: np.ndarray,
-                   fitness: np.ndarray, hits: np.ndarray, mutation_seeds: np.ndarray, eval_seeds: np.ndarray) -> tuple[np.ndarray, tuple[Any, ...]]:
-        """A ``breed`` call's control array and arguments, ending with what its helpers share (the last nine: the
-        arrays, then the work function and the interpreter as function pointers)."""
+                   fitness: np.ndarray, hits: np.ndarray, mutation_seeds: np.ndarray,
+                   eval_seeds: np.ndarray) -> tuple[np.ndarray, tuple[Any, ...], tuple[Any, ...]]:
+        """A ``breed`` call's control array, what it shares with its helpers (the arrays, then the work function and
+        the interpreter as function pointers) and its whole argument list, which ends with that."""
         from evonas.kernels.program_search import loop_buffers, new_control
 
         task, batch, r, c = self.task, self.batch, self.ring, self.children
@@ -187,12 +188,13 @@ class ProgramBreeder:
         control = new_control(self.helpers, self.wait_for_helpers)
         shared = (self._buffers, (r.op, r.in1, r.in2, r.out, r.data, r.length), (c.op, c.in1, c.in2, c.out, c.data, c.length),
                   self.space.kernel_tables, task_arrays, program, tuple(self.memo))
+        shared = (*shared, *self._loop_pointers(shared))
         arguments = (
             batches, batch, draws, -1 if max_train_steps is None else int(max_train_steps), counters, self.evaluate, self.ring_fitness,
             self.ring_ids, self.ring_head, parents, fitness, hits, self.strategy.next_id, fec is not None, task.count * task.fec_train,
-            tuple(lru), control, *shared, *self._loop_pointers(shared),
+            tuple(lru), control, *shared,
         )
-        return control, arguments
+        return control, shared, arguments
 
     def _loop_pointers(self, shared: tuple[Any, ...]) -> tuple[Any, Any]:
         """``_work`` and the interpreter as function pointers, typed once (see ``loop_pointers``)."""
